@@ -1,0 +1,85 @@
+"""Server settings: the home folder, the key pair, the store URLs. Read from flags and environment.
+
+Only ``cli`` and ``server`` read this; everything below them receives plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 7070
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("SHIPYARD_HOME", Path.home() / ".shipyard")).expanduser()
+
+
+@dataclass
+class Settings:
+    home: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    database_url: str = ""
+    object_store_url: str = ""  # file:///... (default) or s3://?endpoint_url=...
+    runner: str = "local"
+    ray_address: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def _load_or_create_keys(home: Path) -> tuple[str, str]:
+    """The server's own key pair: created once in the home folder, kept private to the user."""
+    path = home / "credentials.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        return data["access_key_id"], data["secret_access_key"]
+    alphabet = string.ascii_uppercase + string.digits
+    key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = secrets.token_urlsafe(30)[:40]
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"access_key_id": key_id, "secret_access_key": secret}))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return key_id, secret
+
+
+def load_settings(home: str | Path | None = None, host: str | None = None, port: int | None = None,
+                  **overrides) -> Settings:
+    env = os.environ
+    home_path = Path(home).expanduser() if home else default_home()
+    home_path.mkdir(parents=True, exist_ok=True)
+    key_id, secret = _load_or_create_keys(home_path)
+    s = Settings(
+        home=home_path,
+        host=host or env.get("SHIPYARD_HOST", DEFAULT_HOST),
+        port=int(port or env.get("SHIPYARD_PORT", DEFAULT_PORT)),
+        region=env.get("SHIPYARD_REGION", DEFAULT_REGION),
+        account=env.get("SHIPYARD_ACCOUNT", DEFAULT_ACCOUNT),
+        access_key_id=env.get("SHIPYARD_ACCESS_KEY_ID", key_id),
+        secret_access_key=env.get("SHIPYARD_SECRET_ACCESS_KEY", secret),
+        database_url=env.get("SHIPYARD_DATABASE_URL", f"sqlite:///{home_path / 'shipyard.db'}"),
+        object_store_url=env.get("SHIPYARD_OBJECT_STORE_URL", (home_path / "objects").as_uri()),
+        runner=env.get("SHIPYARD_RUNNER", "local"),
+        ray_address=env.get("RAY_ADDRESS", ""),
+    )
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(s, k, v)
+    return s

@@ -1,0 +1,61 @@
+"""The services an operation or controller works with, built once per server process.
+
+``Services`` is a plain holder: the settings, the metadata store, the object store, the runner and the
+controllers. The server builds it from :class:`~shipyard.config.Settings` (the only place that picks concrete
+backends, with the CLI); tests build it the same way with their own settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .metastore.base import MetaStore
+from .objectstore.base import ObjectStore
+from .runners.base import Runner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    meta: MetaStore
+    objects: ObjectStore
+    runner: Runner
+    controllers: Any = None           # shipyard.controllers.base.ControllerLoop
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the endpoint router
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def account(self) -> str:
+        return self.settings.account
+
+    def arn(self, kind: str, name: str) -> str:
+        from .domain.arns import make_arn
+
+        return make_arn(kind, name, self.region, self.account)
+
+    def wake(self, kind: str) -> None:
+        """Tell the controllers that a resource of ``kind`` changed, so they reconcile now, not at the next tick."""
+        if self.controllers is not None:
+            self.controllers.wake(kind)
+
+
+def build_services(settings: Settings, start_controllers: bool = True) -> Services:
+    from .metastore import open_metastore
+    from .objectstore import open_objectstore
+    from .runners import open_runner
+
+    meta = open_metastore(settings.database_url)
+    objects = open_objectstore(settings.object_store_url)
+    runner = open_runner(settings.runner, str(settings.home / "runs"), settings.ray_address)
+    services = Services(settings=settings, meta=meta, objects=objects, runner=runner)
+    from .controllers import build_controller_loop
+
+    services.controllers = build_controller_loop(services)
+    if start_controllers:
+        services.controllers.start()
+    return services

@@ -1,0 +1,120 @@
+"""Every error Shipyard raises, in one tree, each carrying the AWS error code a client expects.
+
+Layers raise these; each edge (the HTTP server, the CLI, the SDK) translates them exactly once.
+The wire layer turns ``code`` and ``http_status`` into the protocol's error shape, so a boto3
+user sees the same ``ClientError`` code as against AWS.
+
+    ShipyardError                      InternalFailure            500
+    ├── ValidationError                ValidationException        400
+    │   └── MissingResource            ValidationException        400  ("Could not find ...")
+    ├── ResourceNotFound               ResourceNotFound           400
+    ├── ResourceInUse                  ResourceInUse              400
+    ├── ResourceLimitExceeded          ResourceLimitExceeded      400
+    ├── ConflictError                  ConflictException          409
+    ├── AuthError                      (code given per case)      403
+    ├── ModelError                     ModelError                 424  (runtime: the model said no)
+    ├── ModelNotReady                  ModelNotReadyException     429
+    ├── ServiceUnavailable             ServiceUnavailable         503
+    └── S3Error                        (code given per case)      4xx  (NoSuchBucket, NoSuchKey, ...)
+"""
+
+from __future__ import annotations
+
+
+class ShipyardError(Exception):
+    """Root of the tree. An error not caught elsewhere becomes InternalFailure (500, no traceback)."""
+
+    code = "InternalFailure"
+    http_status = 500
+
+    def __init__(self, message: str = "", *, code: str | None = None, http_status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if http_status is not None:
+            self.http_status = http_status
+
+
+class ValidationError(ShipyardError):
+    """The request is malformed or names something that cannot be done; the message says what to fix."""
+
+    code = "ValidationException"
+    http_status = 400
+
+
+class MissingResource(ValidationError):
+    """SageMaker reports most missing resources as ValidationException 'Could not find ...'."""
+
+    def __init__(self, kind: str, name_or_arn: str):
+        super().__init__(f'Could not find {kind} "{name_or_arn}".')
+        self.kind = kind
+        self.name = name_or_arn
+
+
+class ResourceNotFound(ShipyardError):
+    code = "ResourceNotFound"
+    http_status = 400
+
+
+class ResourceInUse(ShipyardError):
+    code = "ResourceInUse"
+    http_status = 400
+
+
+class ResourceLimitExceeded(ShipyardError):
+    code = "ResourceLimitExceeded"
+    http_status = 400
+
+
+class ConflictError(ShipyardError):
+    code = "ConflictException"
+    http_status = 409
+
+
+class AuthError(ShipyardError):
+    """Signature problems. ``code`` differs by protocol (S3: SignatureDoesNotMatch, JSON: InvalidSignatureException)."""
+
+    code = "InvalidSignatureException"
+    http_status = 403
+
+
+class ModelError(ShipyardError):
+    """The model server answered with an error; carries the model's own status and message."""
+
+    code = "ModelError"
+    http_status = 424
+
+    def __init__(self, message: str, original_status: int = 400, original_message: str = ""):
+        super().__init__(message)
+        self.original_status = original_status
+        self.original_message = original_message or message
+
+
+class ModelNotReady(ShipyardError):
+    code = "ModelNotReadyException"
+    http_status = 429
+
+
+class ServiceUnavailable(ShipyardError):
+    code = "ServiceUnavailable"
+    http_status = 503
+
+
+class S3Error(ShipyardError):
+    """An S3-protocol error; ``code`` is the S3 code (NoSuchKey, NoSuchBucket, BucketNotEmpty, ...)."""
+
+    code = "InvalidRequest"
+    http_status = 400
+
+    def __init__(self, code: str, message: str, http_status: int = 400, resource: str = ""):
+        super().__init__(message, code=code, http_status=http_status)
+        self.resource = resource
+
+
+def no_such_bucket(bucket: str) -> S3Error:
+    return S3Error("NoSuchBucket", "The specified bucket does not exist", 404, bucket)
+
+
+def no_such_key(key: str) -> S3Error:
+    return S3Error("NoSuchKey", "The specified key does not exist.", 404, key)

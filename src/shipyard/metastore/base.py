@@ -1,0 +1,140 @@
+"""The metadata-store interface and its contract.
+
+Every SageMaker resource is one :class:`Resource`: a kind (``training-job``, ``endpoint``, ...), a unique
+name within the kind, a status, timestamps and the resource's whole description as a JSON document
+(``doc``, shaped like the Describe* response). One generic table serves every kind, so a new resource kind
+needs no schema change.
+
+Contract (every backend; checked by ``shipyard.testing.metastore.MetaStoreConformance``):
+
+- Thread safety: every method may be called from any thread; each call is one transaction.
+- ``create`` raises :class:`~shipyard.errors.ResourceInUse` if (kind, name) exists. Names compare
+  case-insensitively, as SageMaker's do (the ARN is lower-cased).
+- ``get``/``update``/``delete`` raise :class:`~shipyard.errors.MissingResource` for an unknown name.
+- ``update`` merges ``changes`` into ``doc`` (top-level keys; a value of ``None`` removes the key), sets
+  ``status`` if given and bumps ``version``. With ``expect_status`` (a set) it is a compare-and-set:
+  it raises :class:`~shipyard.errors.ConflictError` when the current status is not in the set; with
+  ``expect_version`` likewise for the version. Controllers use this so two writers never lose an update.
+- ``list`` filters, sorts and pages; ``next_token`` is opaque and stable across calls.
+- ``append_logs`` keeps events in order per (group, stream); ``get_logs`` pages forward from a token.
+- Timestamps are floats, seconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass
+class Resource:
+    kind: str
+    name: str
+    arn: str
+    status: str
+    created: float
+    modified: float
+    doc: dict[str, Any]
+    parent: str = ""  # e.g. the tuning job that launched a training job; "" if none
+    version: int = 1
+
+
+@dataclass
+class ListQuery:
+    """What every SageMaker List* call can ask. Unset fields do not filter."""
+
+    name_contains: str | None = None
+    status_equals: str | None = None
+    parent: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+    sort_by: str = "created"  # created | name | status | modified
+    descending: bool = True
+    max_results: int = 100
+    next_token: str | None = None
+    # exact-match filters on top-level doc fields, e.g. {"EndpointConfigName": "x"}
+    doc_equals: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list[Resource]
+    next_token: str | None
+
+
+@dataclass
+class LogEvent:
+    timestamp: float  # seconds
+    message: str
+    ingestion_time: float = 0.0
+
+
+@dataclass
+class LogStream:
+    group: str
+    stream: str
+    first_event: float
+    last_event: float
+    last_ingestion: float
+    stored_bytes: int = 0
+
+
+class MetaStore(abc.ABC):
+    """Interface of a metadata store. See the module docstring for the contract."""
+
+    @abc.abstractmethod
+    def create(self, kind: str, name: str, arn: str, status: str, doc: dict, parent: str = "") -> Resource: ...
+
+    @abc.abstractmethod
+    def get(self, kind: str, name: str) -> Resource: ...
+
+    def find(self, kind: str, name: str) -> Resource | None:
+        from ..errors import MissingResource
+
+        try:
+            return self.get(kind, name)
+        except MissingResource:
+            return None
+
+    @abc.abstractmethod
+    def update(self, kind: str, name: str, changes: dict | None = None, status: str | None = None,
+               expect_status: Iterable[str] | None = None, expect_version: int | None = None) -> Resource: ...
+
+    @abc.abstractmethod
+    def delete(self, kind: str, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def list(self, kind: str, query: ListQuery | None = None) -> Page: ...
+
+    @abc.abstractmethod
+    def list_in_status(self, kind: str, statuses: Iterable[str]) -> list[Resource]:
+        """All resources of a kind whose status is in ``statuses`` (for controllers; unpaged)."""
+
+    # --- logs (the CloudWatch Logs subset) ---
+    @abc.abstractmethod
+    def append_logs(self, group: str, stream: str, events: list[LogEvent]) -> None: ...
+
+    @abc.abstractmethod
+    def get_logs(self, group: str, stream: str, start_from_head: bool = True, next_token: str | None = None,
+                 limit: int = 10000, start_time: float | None = None,
+                 end_time: float | None = None) -> tuple[list[LogEvent], str, str]:
+        """Return (events, next_forward_token, next_backward_token)."""
+
+    @abc.abstractmethod
+    def list_log_streams(self, group: str, prefix: str = "", limit: int = 50,
+                         next_token: str | None = None, descending: bool = False,
+                         order_by: str = "LogStreamName") -> tuple[list[LogStream], str | None]: ...
+
+    # --- metric series (per training job, for tuning's early stopping and Describe) ---
+    @abc.abstractmethod
+    def append_metrics(self, job: str, points: list[tuple[str, float, float, int]]) -> None:
+        """Append (metric name, value, timestamp, step) points for a job."""
+
+    @abc.abstractmethod
+    def get_metrics(self, job: str, name: str | None = None) -> list[tuple[str, float, float, int]]: ...
+
+    def close(self) -> None:
+        """Release connections."""

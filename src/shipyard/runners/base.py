@@ -1,0 +1,64 @@
+"""The runner interface: a plain job spec in, a handle out.
+
+Nothing above the runner knows where work runs. A spec is a command with its environment, working folder
+and resource request; the runner starts it and returns a handle whose ``id`` is a string the caller stores
+in the metadata store, so that after a server restart :meth:`Runner.attach` finds the same work again.
+
+Contract (checked by ``shipyard.testing.runner.RunnerConformance``):
+- ``start`` returns once the work is launched; output (stdout and stderr, interleaved) goes to
+  ``spec.log_path`` line by line as it is produced.
+- ``poll`` is cheap and never blocks: ``None`` while running, else the exit code (negative: killed by a
+  signal). A process whose exit code is unknown (it vanished while the server was down) reports ``-9``.
+- ``stop(grace)`` sends SIGTERM to the whole process group, then SIGKILL after ``grace`` seconds; it
+  returns at once (the handle's ``poll`` tells when it has ended).
+- ``attach(id)`` returns a handle for work started earlier, by this or a previous server process, or
+  ``None`` if nothing is known about it.
+- Thread safety: handles and the runner may be used from any thread.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+@dataclass
+class JobSpec:
+    name: str                      # unique among running work, e.g. "training-job/my-job"
+    command: list[str]
+    env: dict[str, str]
+    workdir: str
+    log_path: str
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_mb: int = 0
+    service: bool = False          # long-running (a model server) rather than run-to-completion
+    node_hint: str = ""            # placement preference (Ray: spread instances)
+    extra: dict = field(default_factory=dict)
+
+
+class JobHandle(abc.ABC):
+    id: str
+
+    @abc.abstractmethod
+    def poll(self) -> int | None: ...
+
+    @abc.abstractmethod
+    def stop(self, grace: float = 10.0) -> None: ...
+
+    def address(self) -> str:
+        """Host name where the work runs (for services: where to connect)."""
+        return "127.0.0.1"
+
+
+class Runner(abc.ABC):
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def start(self, spec: JobSpec) -> JobHandle: ...
+
+    @abc.abstractmethod
+    def attach(self, handle_id: str) -> JobHandle | None: ...
+
+    def close(self) -> None:
+        """Forget handles; never stops running work (it must survive a server restart)."""
