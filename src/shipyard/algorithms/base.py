@@ -1,0 +1,156 @@
+"""What a built-in algorithm is: hyperparameter rules as data, its metrics, a training program, a handler.
+
+Following scikit-learn's contract, declaring an algorithm does no work: the server reads ``hyperparameters``
+to validate a CreateTrainingJob request before anything starts, and ``metrics`` to fill
+``FinalMetricDataList`` and to check a tuning objective. Training runs ``python -m <training_module>`` under
+the ``/opt/ml`` contract exactly like a user's script (see :mod:`.env`); serving loads ``handler`` in the
+model server.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import ValidationError
+
+_TRUE = {"true", "1", "yes", "t"}
+_FALSE = {"false", "0", "no", "f"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter rule. ``kind``: int | float | str | bool | list (comma-separated or JSON list)."""
+
+    kind: str
+    default: Any = None
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    min_exclusive: bool = False
+    allow_auto: bool = False  # accepts the literal "auto" besides typed values
+    description: str = ""
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        lo = "-inf" if self.min is None else self.min
+        hi = "+inf" if self.max is None else self.max
+        left = "(" if self.min_exclusive or self.min is None else "["
+        text = f"{self.kind} in {left}{lo}, {hi}{']' if self.max is not None else ')'}"
+        return text + (" or 'auto'" if self.allow_auto else "")
+
+    def parse(self, name: str, raw: Any) -> Any:
+        text = str(raw).strip()
+        if text.startswith('"') and text.endswith('"') and len(text) >= 2:
+            text = text[1:-1]  # framework SDKs json.dumps values
+        if self.allow_auto and text.lower() == "auto":
+            return "auto"
+        try:
+            value: Any
+            if self.kind == "int":
+                f = float(text)
+                if not f.is_integer():
+                    raise ValueError
+                value = int(f)
+            elif self.kind == "float":
+                value = float(text)
+                if math.isnan(value):
+                    raise ValueError
+            elif self.kind == "bool":
+                low = text.lower()
+                if low not in _TRUE | _FALSE:
+                    raise ValueError
+                value = low in _TRUE
+            elif self.kind == "list":
+                value = [v.strip().strip("'\"") for v in text.strip("[]").split(",") if v.strip()]
+            else:
+                value = text
+        except ValueError:
+            raise ValidationError(
+                f"Hyperparameter '{name}' has value '{raw}', which is not a valid {self.kind}; "
+                f"expected {self.allowed()}.") from None
+        if self.choices is not None:
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if item not in self.choices:
+                    raise ValidationError(
+                        f"Hyperparameter '{name}' has value '{raw}'; expected {self.allowed()}.")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            too_low = self.min is not None and (value <= self.min if self.min_exclusive else value < self.min)
+            too_high = self.max is not None and value > self.max
+            if too_low or too_high:
+                raise ValidationError(
+                    f"Hyperparameter '{name}' has value '{raw}', out of range; expected {self.allowed()}.")
+        return value
+
+
+@dataclass
+class Algorithm:
+    """A built-in algorithm's declaration. Instances live in each algorithm module as ``ALGORITHM``."""
+
+    name: str                                  # short name, e.g. "xgboost"
+    image_repos: tuple[str, ...]               # ECR repository names that select it
+    training_module: str                       # run as ``python -m``
+    handler: str                               # "module:Class" implementing InferenceHandler
+    hyperparameters: dict[str, Param]
+    metrics: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (regex, Maximize|Minimize)
+    input_content_types: tuple[str, ...] = ("text/csv",)
+    supports_pipe: bool = False
+    default_accept: str = "application/json"
+    # a check across hyperparameters (e.g. num_class needed for multi:softmax); raises ValidationError
+    cross_check: Callable[[dict[str, Any]], None] | None = None
+
+    def validate(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Parse and check user hyperparameters; return the full set with defaults filled in.
+
+        Keys starting with ``sagemaker_`` or ``_`` are platform keys (script mode, tuning) and pass through
+        unchecked. Unknown keys are an error that names the known ones.
+        """
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key.startswith(("sagemaker_", "_")):
+                continue
+            rule = self.hyperparameters.get(key)
+            if rule is None:
+                known = ", ".join(sorted(self.hyperparameters))
+                raise ValidationError(
+                    f"Hyperparameter '{key}' is not supported by the {self.name} algorithm; known ones: {known}.")
+            out[key] = rule.parse(key, value)
+        missing = [k for k, r in self.hyperparameters.items() if r.required and k not in out]
+        if missing:
+            raise ValidationError(
+                f"The {self.name} algorithm requires hyperparameter(s) {', '.join(sorted(missing))}.")
+        for key, rule in self.hyperparameters.items():
+            if key not in out and rule.default is not None:
+                out[key] = rule.default
+        if self.cross_check is not None:
+            self.cross_check(out)
+        return out
+
+
+class InferenceHandler:
+    """What the model server calls, mirroring the inference toolkit's model_fn/input_fn/predict_fn/output_fn.
+
+    Subclasses override what they need. ``decode``/``encode`` raise ValidationError (or ValueError) for
+    bad payloads; the model server turns that into a 4xx carrying the message.
+    """
+
+    default_accept = "application/json"
+
+    def __init__(self, model_dir: str):
+        self.model_dir = model_dir
+
+    def decode(self, body: bytes, content_type: str) -> Any:
+        raise NotImplementedError
+
+    def predict(self, data: Any) -> Any:
+        raise NotImplementedError
+
+    def encode(self, prediction: Any, accept: str) -> tuple[bytes, str]:
+        raise NotImplementedError
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        return self.encode(self.predict(self.decode(body, content_type)), accept or self.default_accept)

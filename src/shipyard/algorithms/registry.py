@@ -1,0 +1,90 @@
+"""Which program a ``TrainingImage`` selects: a built-in algorithm, or a framework running the user's script.
+
+Any account, region and tag map alike: ``<acct>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:1.7-1``,
+``.../kmeans:1`` and the short names ``xgboost``, ``kmeans`` all work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from ..errors import ValidationError
+from .base import Algorithm
+
+# short name -> module defining ALGORITHM. A new built-in is added here and gets the conformance suite.
+BUILTINS: dict[str, str] = {
+    "xgboost": "shipyard.algorithms.xgboost",
+    "linear-learner": "shipyard.algorithms.linear_learner",
+    "kmeans": "shipyard.algorithms.kmeans",
+    "pca": "shipyard.algorithms.pca",
+    "factorization-machines": "shipyard.algorithms.factorization_machines",
+    "knn": "shipyard.algorithms.knn",
+    "randomcutforest": "shipyard.algorithms.random_cut_forest",
+    "ipinsights": "shipyard.algorithms.ip_insights",
+}
+
+# ECR repository names of framework containers: these run the user's entry point (script mode).
+FRAMEWORK_REPOS = {
+    "sagemaker-scikit-learn": "sklearn",
+    "sklearn": "sklearn",
+    "pytorch-training": "pytorch",
+    "pytorch-inference": "pytorch",
+    "pytorch": "pytorch",
+    "tensorflow-training": "tensorflow",
+    "tensorflow-inference": "tensorflow",
+    "huggingface-pytorch-training": "huggingface",
+    "python": "python",
+}
+
+_URI = re.compile(r"^(?:[^/]+\.amazonaws\.com(?:\.cn)?/)?(?P<repo>[^:@]+)(?:[:@](?P<tag>.+))?$")
+
+
+def repository(image: str) -> str:
+    m = _URI.match(image.strip())
+    repo = m.group("repo") if m else image
+    return repo.rsplit("/", 1)[-1].lower()
+
+
+def _load(name: str) -> Algorithm | None:
+    try:
+        mod = importlib.import_module(BUILTINS[name])
+    except ModuleNotFoundError as e:
+        if e.name and BUILTINS[name].startswith(e.name):
+            return None  # not implemented yet
+        raise
+    return mod.ALGORITHM
+
+
+def all_algorithms() -> list[Algorithm]:
+    return [a for a in (_load(n) for n in BUILTINS) if a is not None]
+
+
+def builtin_for_image(image: str) -> Algorithm | None:
+    """The built-in algorithm an image names, or None for framework images."""
+    repo = repository(image)
+    for name in BUILTINS:
+        algo = _load(name)
+        if algo is not None and (repo == name or repo in algo.image_repos):
+            return algo
+    return None
+
+
+def resolve(image: str, hyperparameters: dict[str, str], environment: dict[str, str] | None = None
+            ) -> tuple[str, Algorithm | None]:
+    """Return ("builtin", algo) or ("script", None). Script mode wins when an entry point is named, so the
+    XGBoost image runs a user's script in framework mode as on AWS."""
+    environment = environment or {}
+    if "sagemaker_program" in hyperparameters or "SAGEMAKER_PROGRAM" in environment:
+        return "script", None
+    algo = builtin_for_image(image)
+    if algo is not None:
+        return "builtin", algo
+    if repository(image) in FRAMEWORK_REPOS:
+        raise ValidationError(
+            f"TrainingImage {image!r} is a framework image: name the entry point with the 'sagemaker_program' "
+            "hyperparameter (the SageMaker SDK's framework estimators do this).")
+    known = ", ".join(sorted(BUILTINS))
+    raise ValidationError(
+        f"TrainingImage {image!r} is not a built-in algorithm ({known}) or a framework image "
+        f"({', '.join(sorted(FRAMEWORK_REPOS))}).")
