@@ -1,0 +1,1 @@
+"""Alembic migrations for the SQL metadata store, run programmatically by ``..migrate.upgrade``."""
