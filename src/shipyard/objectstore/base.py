@@ -109,6 +109,19 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
 
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[tuple[int, str, int, float]]:
+        """(part number, quoted ETag, size, last modified) of an upload's parts, by part number.
+        Optional: a backend without it answers S3's NotImplemented."""
+        from ..errors import S3Error
+
+        raise S3Error("NotImplemented", "This object store cannot list parts.", 501)
+
+    def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[tuple[str, str, float]]:
+        """(key, upload id, initiated) of the bucket's unfinished uploads, by key. Optional, as list_parts."""
+        from ..errors import S3Error
+
+        raise S3Error("NotImplemented", "This object store cannot list multipart uploads.", 501)
+
     # --- conveniences, built on the primitives above ---
     def get_bytes(self, bucket: str, key: str) -> bytes:
         _, chunks = self.open_object(bucket, key)
