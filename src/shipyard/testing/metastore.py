@@ -61,12 +61,23 @@ def _page_all(store: MetaStore, kind: str, **query) -> list[str]:
 
 
 def _run_threads(target, count: int) -> None:
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    """Run ``target(i)`` in ``count`` threads; an exception in any of them fails the test."""
+    errors: list[BaseException] = []
+
+    def guarded(i):
+        try:
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
         assert not t.is_alive(), "a worker thread hung"
+    if errors:
+        raise AssertionError(f"{len(errors)} worker thread(s) failed: {errors[:3]!r}") from errors[0]
 
 
 class MetaStoreConformance:
