@@ -1,0 +1,283 @@
+"""The ASGI application: one port speaks every AWS protocol Shipyard serves.
+
+Dispatch happens on the credential scope's service (and the path), in this order:
+
+- ``GET /shipyard/health``                      unauthenticated readiness probe
+- service ``s3``                                the whole request goes to ``shipyard.api.s3.handle_s3``
+                                                (the body is streamed there; auth never reads it)
+- ``/endpoints/{name}/invocations`` (sagemaker) sagemaker-runtime REST: the endpoint router
+- ``X-Amz-Target: <Prefix>.<Op>``               JSON 1.1: SageMaker, CloudWatch Logs, Application Auto Scaling
+- service ``sts``                               the query protocol (form-encoded ``Action=...``), XML answers
+
+This is a plain ASGI callable rather than a routing framework: the runtime path is latency-critical, so
+a request costs one signature check, one dict lookup and the router call. Errors are rendered once, here,
+through :mod:`shipyard.wire.errors`; an unexpected exception is logged with its traceback and answered with
+``InternalFailure`` and no traceback text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+
+from ..api import registry
+from ..errors import ShipyardError, ValidationError
+from ..wire import errors as wire_errors
+from ..wire.models import TARGET_PREFIXES, operation_model
+from ..wire.serialize import dump_json, render_query_response
+from ..wire.validate import validate_input
+from .auth import parse_credential_service, parse_query, verify
+
+log = logging.getLogger("shipyard.server")
+
+MAX_INVOKE_BYTES = 6 * 1024 * 1024
+MAX_JSON_BYTES = 32 * 1024 * 1024
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+RUNTIME_HEADERS = (
+    "x-amzn-sagemaker-custom-attributes",
+    "x-amzn-sagemaker-target-model",
+    "x-amzn-sagemaker-target-variant",
+    "x-amzn-sagemaker-target-container-hostname",
+    "x-amzn-sagemaker-inference-id",
+    "x-amzn-sagemaker-inputlocation",
+    "x-amzn-sagemaker-requestttlseconds",
+    "x-amzn-sagemaker-invocationtimeoutseconds",
+    "x-amzn-sagemaker-enable-explanations",
+    "x-amzn-sagemaker-inference-component",
+)
+
+
+def _request_headers(scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        name = k.decode("latin-1").lower()
+        value = v.decode("latin-1")
+        out[name] = f"{out[name]},{value}" if name in out else value
+    return out
+
+
+async def _read_body(receive, limit: int | None = None) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise ValidationError(f"Request payload exceeds the maximum of {limit} bytes.")
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+async def _send(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = list(headers)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log_failure(exc: BaseException, what: str) -> None:
+    if isinstance(exc, ShipyardError) and exc.http_status < 500:
+        log.debug("%s: %s %s", what, exc.code, exc.message)
+    elif isinstance(exc, ShipyardError):
+        log.warning("%s: %s %s", what, exc.code, exc.message)
+    else:
+        log.error("%s: unexpected error", what, exc_info=exc)
+
+
+def _find_s3_handler():
+    try:
+        from ..api.s3 import handle_s3
+    except ModuleNotFoundError as e:
+        if e.name not in ("shipyard.api.s3",):
+            raise
+        return None
+    return handle_s3
+
+
+class ShipyardApp:
+    """The ASGI callable. ``services`` is the :class:`~shipyard.context.Services` of this process."""
+
+    def __init__(self, services: Any):
+        self.services = services
+        settings = services.settings
+        self.key_id = settings.access_key_id
+        self.secret = settings.secret_access_key
+        registry.load_all()
+        self.s3_handler = _find_s3_handler()
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- dispatch ---
+    async def http(self, scope, receive, send) -> None:
+        path = scope["path"]
+        method = scope["method"]
+        if path == "/shipyard/health" and method in ("GET", "HEAD"):
+            await _send(send, 200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
+            return
+        headers = _request_headers(scope)
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        service = parse_credential_service(headers.get("authorization"),
+                                           parse_query(query_string) if "X-Amz-" in query_string else {})
+        if service == "s3":
+            await self.s3(scope, receive, send, headers, query_string)
+        elif path.startswith("/endpoints/"):
+            await self.runtime(scope, receive, send, headers, query_string)
+        elif "x-amz-target" in headers:
+            await self.json11(scope, receive, send, headers, query_string)
+        elif service == "sts" or (service is None and method == "POST" and path == "/"
+                                  and headers.get("content-type", "").startswith(
+                                      "application/x-www-form-urlencoded")):
+            await self.query(scope, receive, send, headers, query_string)
+        else:
+            await self.s3(scope, receive, send, headers, query_string)
+
+    def _verify(self, scope, headers, query_string, payload_hash, s3: bool):
+        raw_path = scope.get("raw_path")
+        raw = raw_path.decode("latin-1") if raw_path else scope["path"]
+        return verify(method=scope["method"], raw_path=raw, query_string=query_string, headers=headers,
+                      payload_hash=payload_hash, access_key_id=self.key_id,
+                      secret_access_key=self.secret, s3=s3)
+
+    # --- JSON 1.1 ---
+    async def json11(self, scope, receive, send, headers, query_string) -> None:
+        request_id = wire_errors.new_request_id()
+        target = headers.get("x-amz-target", "")
+        try:
+            body = await _read_body(receive, MAX_JSON_BYTES)
+            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            prefix, _, op = target.partition(".")
+            service = TARGET_PREFIXES.get(prefix)
+            model = operation_model(service, op) if service and op else None
+            if model is None:
+                raise ShipyardError(f"Operation {target!r} is not recognised.",
+                                    code="UnknownOperationException", http_status=400)
+            handler = registry.lookup(service, op)
+            if handler is None:
+                raise ShipyardError(f"Operation {op} of {service} is not supported by Shipyard.",
+                                    code="UnknownOperationException", http_status=400)
+            try:
+                params = orjson.loads(body) if body.strip() else {}
+            except orjson.JSONDecodeError:
+                raise ShipyardError("The request body is not valid JSON.", code="SerializationException",
+                                    http_status=400) from None
+            params = validate_input(model.input_shape, params)
+            result = await run_in_threadpool(handler, self.services, params)
+            out = dump_json(result)
+        except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
+            _log_failure(exc, target)
+            await _send(send, *wire_errors.render_json(exc, request_id))
+            return
+        await _send(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
+                                (b"x-amzn-requestid", request_id.encode())], out)
+
+    # --- sagemaker-runtime REST ---
+    async def runtime(self, scope, receive, send, headers, query_string) -> None:
+        request_id = wire_errors.new_request_id()
+        try:
+            if scope["method"] != "POST":
+                raise ShipyardError("Only POST is supported on runtime paths.",
+                                    code="UnknownOperationException", http_status=404)
+            length = headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > MAX_INVOKE_BYTES:
+                raise ValidationError(f"Received payload of {length} bytes exceeds the maximum of "
+                                      f"{MAX_INVOKE_BYTES} bytes.")
+            body = await _read_body(receive, MAX_INVOKE_BYTES)
+            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            parts = scope["path"].split("/")
+            if len(parts) != 4 or not parts[2]:
+                raise ShipyardError(f"No runtime operation at {scope['path']}.",
+                                    code="UnknownOperationException", http_status=404)
+            endpoint, action = parts[2], parts[3]
+            router = self.services.extras.get("router")
+            if router is None:
+                raise ValidationError(f"Endpoint {endpoint} of account {self.services.settings.account} "
+                                      "not found.")
+            fwd = {h: headers[h] for h in RUNTIME_HEADERS if h in headers}
+            if action == "invocations":
+                status, out, content_type, extra = await router.invoke(
+                    endpoint, body, headers.get("content-type", "application/octet-stream"),
+                    headers.get("accept", ""), fwd)
+            elif action == "async-invocations" and hasattr(router, "invoke_async"):
+                status, out, content_type, extra = await router.invoke_async(endpoint, fwd)
+            else:
+                raise ShipyardError(f"Runtime operation {action!r} is not supported by Shipyard.",
+                                    code="UnknownOperationException", http_status=404)
+        except Exception as exc:  # noqa: BLE001
+            _log_failure(exc, f"runtime {scope['path']}")
+            await _send(send, *wire_errors.render_rest_json(exc, request_id))
+            return
+        resp_headers = [(b"content-type", (content_type or "application/octet-stream").encode()),
+                        (b"x-amzn-requestid", request_id.encode())]
+        for k, v in (extra or {}).items():
+            resp_headers.append((k.encode("latin-1"), str(v).encode("latin-1")))
+        await _send(send, status, resp_headers, out)
+
+    # --- STS (query protocol) ---
+    async def query(self, scope, receive, send, headers, query_string) -> None:
+        request_id = wire_errors.new_request_id()
+        try:
+            body = await _read_body(receive, 1024 * 1024)
+            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            form.update(dict(parse_qsl(query_string, keep_blank_values=True)))
+            action = form.pop("Action", "")
+            form.pop("Version", None)
+            handler = registry.lookup("sts", action)
+            if handler is None or operation_model("sts", action) is None:
+                raise ShipyardError(f"Could not find operation {action}", code="InvalidAction", http_status=400)
+            result = await run_in_threadpool(handler, self.services, form)
+            out = render_query_response(action, result, request_id, STS_XMLNS)
+        except Exception as exc:  # noqa: BLE001
+            _log_failure(exc, "sts")
+            await _send(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS))
+            return
+        await _send(send, 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], out)
+
+    # --- S3 ---
+    async def s3(self, scope, receive, send, headers, query_string) -> None:
+        request_id = wire_errors.new_request_id()
+        try:
+            self._verify(scope, headers, query_string, None, s3=True)
+            if self.s3_handler is None:
+                raise ShipyardError("The S3 API is not available in this build.", code="NotImplemented",
+                                    http_status=501)
+            from starlette.requests import Request
+
+            response = await self.s3_handler(self.services, Request(scope, receive))
+        except Exception as exc:  # noqa: BLE001
+            _log_failure(exc, f"s3 {scope['method']} {scope['path']}")
+            await _send(send, *wire_errors.render_s3_xml(exc, request_id, scope["path"]))
+            return
+        await response(scope, receive, send)
+
+
+def create_app(services: Any) -> ShipyardApp:
+    """Build the ASGI app over ``services`` (registers every operation module on the way)."""
+    return ShipyardApp(services)
