@@ -129,8 +129,18 @@ class MetaStoreConformance:
                 store.create(TJ, name, "arn:second", "InProgress", {"v": 2})
             assert "arn:first" in err.value.message and "training job" in err.value.message.lower()
         assert store.get(TJ, "dup").doc == {"v": 1}
+        assert err.value.code == "ResourceInUse"
         store.create("model", "Dup", "arn:model", "x", {})  # same name, other kind: allowed
         assert store.get("model", "dup").arn == "arn:model"
+        # SageMaker answers a duplicate model / endpoint config / endpoint with a ValidationException
+        # that the SageMaker Python SDK recognises by its text.
+        for kind, what in [("model", "model"), ("endpoint-config", "endpoint configuration"), ("endpoint", "endpoint")]:
+            if kind != "model":
+                store.create(kind, "Dup", f"arn:{kind}", "x", {})
+            with pytest.raises(ResourceInUse) as err:
+                store.create(kind, "DUP", "arn:again", "x", {})
+            assert err.value.code == "ValidationException"
+            assert err.value.message == f'Cannot create already existing {what} "arn:{kind}".'
 
     # --- missing ---
     @pytest.mark.parametrize("op", ["get", "update", "delete"])

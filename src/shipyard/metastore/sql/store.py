@@ -42,6 +42,20 @@ def load_doc(text: str) -> dict:
     return orjson.loads(text)
 
 
+# SageMaker reports a duplicate model, endpoint configuration or endpoint as a ValidationException
+# 'Cannot create already existing ...' (the SageMaker Python SDK matches that text to reuse a model);
+# jobs get ResourceInUse. Either way the store raises ResourceInUse, carrying the code the client expects.
+_VALIDATION_DUPLICATES = {"model", "endpoint-config", "endpoint"}
+
+
+def duplicate_error(kind: str, arn: str) -> ResourceInUse:
+    what = noun(kind)
+    if kind in _VALIDATION_DUPLICATES:
+        return ResourceInUse(f'Cannot create already existing {what} "{arn}".', code="ValidationException")
+    return ResourceInUse(f"{what[:1].upper()}{what[1:]} names must be unique within an AWS account and region, "
+                         f"and a {what} with this name already exists ({arn})")
+
+
 def _row_to_resource(row: Any) -> Resource:
     return Resource(kind=row.kind, name=row.name, arn=row.arn, status=row.status, created=row.created,
                     modified=row.modified, doc=load_doc(row.doc), parent=row.parent, version=row.version)
@@ -84,10 +98,7 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
                 conn.execute(resources.insert().values(**values))
         except sa.exc.IntegrityError:
             existing = self.find(kind, name)
-            what = noun(kind)
-            raise ResourceInUse(
-                f"{what[:1].upper()}{what[1:]} names must be unique within an AWS account and region, and a {what} "
-                f"with this name already exists ({existing.arn if existing else arn})") from None
+            raise duplicate_error(kind, existing.arn if existing else arn) from None
         return Resource(kind=kind, name=name, arn=arn, status=status, created=now, modified=now,
                         doc=load_doc(values["doc"]), parent=parent or "", version=1)
 
