@@ -88,6 +88,27 @@ class Param:
 
 
 @dataclass
+class TestProblem:
+    """A tiny problem the algorithm conformance suite (shipyard.testing.algorithm) trains on.
+
+    ``kind`` picks the generated data: binary | multiclass | regression | clusters | entity_ip.
+    Channels outside ``labelled_channels`` are written without labels (CSV ``label_size=0``).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    kind: str
+    hyperparameters: dict[str, str]
+    channels: tuple[str, ...] = ("train",)
+    labelled_channels: tuple[str, ...] = ("train", "validation", "test")
+    n_rows: int = 300
+    n_features: int = 6
+    metrics: tuple[str, ...] = ()          # metric names the run must log (keys of Algorithm.metrics)
+    output_key: str = "predictions"        # top-level key of the JSON response
+    output_fields: tuple[str, ...] = ()    # keys of each per-row response object
+
+
+@dataclass
 class Algorithm:
     """A built-in algorithm's declaration. Instances live in each algorithm module as ``ALGORITHM``."""
 
@@ -102,6 +123,11 @@ class Algorithm:
     default_accept: str = "application/json"
     # a check across hyperparameters (e.g. num_class needed for multi:softmax); raises ValidationError
     cross_check: Callable[[dict[str, Any]], None] | None = None
+    # Added for the conformance suite (all optional; defaults keep older declarations valid):
+    supports_sparse: bool = False              # sparse RecordIO-protobuf (and libsvm, if listed) training data
+    inference_content_types: tuple[str, ...] = ("text/csv",)     # request Content-Types the handler decodes
+    inference_accepts: tuple[str, ...] = ("application/json",)   # response types the handler encodes
+    test_problem: TestProblem | None = None    # None: the suite checks hyperparameters only
 
     def validate(self, raw: dict[str, str]) -> dict[str, Any]:
         """Parse and check user hyperparameters; return the full set with defaults filled in.
