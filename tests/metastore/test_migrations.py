@@ -11,9 +11,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from shipyard.metastore import LogEvent, open_metastore
+from shipyard.metastore import LogEvent
 from shipyard.metastore.sql import migrate
-from shipyard.metastore.sql.dialects import make_engine, normalize_url
+from shipyard.metastore.sql.dialects import make_engine
 from shipyard.metastore.sql.store import SqlMetaStore
 
 BACKENDS = ["sqlite", "postgres"]
@@ -101,29 +101,5 @@ def test_processes_opening_a_fresh_database_at_once_all_succeed(store_url):
     try:
         assert sorted(r.name for r in store.list("model").items) == [f"m-{i}" for i in range(count)]
         assert migrate.current_revision(store.engine) == migrate.head_revision()
-    finally:
-        store.close()
-
-
-def test_url_normalization_and_dispatch(tmp_path):
-    url, schema = normalize_url("postgres://u:p@db:5433/shipyard?schema=team_a&sslmode=disable")
-    assert (url.drivername, url.host, url.port, url.database, schema) == (
-        "postgresql+psycopg", "db", 5433, "shipyard", "team_a")
-    assert dict(url.query) == {"sslmode": "disable"}
-    assert normalize_url("postgresql://db/x")[0].drivername == "postgresql+psycopg"
-    assert normalize_url("postgresql+psycopg://db/x")[1] is None
-    with pytest.raises(ValueError):
-        normalize_url("mysql://db/x")
-    with pytest.raises(ValueError):
-        make_engine("postgresql://db/x?schema=bad;drop")
-    with pytest.raises(ValueError):
-        open_metastore("mongodb://x")
-    store = open_metastore(f"sqlite:///{tmp_path}/nested/dir/db.sqlite")  # parent folders are created
-    try:
-        assert isinstance(store, SqlMetaStore)
-        with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
     finally:
         store.close()

@@ -118,6 +118,15 @@ class LogsAndMetrics:
             token = base64.urlsafe_b64encode(f"o/{offset + limit}".encode()).decode()
         return streams, token
 
+    def list_log_groups(self, prefix: str = "") -> list[str]:
+        """Every log group holding at least one stream, sorted (an addition beyond the MetaStore interface)."""
+        c = log_streams.c
+        stmt = sa.select(c.log_group).distinct().order_by(c.log_group)
+        if prefix:
+            stmt = stmt.where(c.log_group.startswith(prefix, autoescape=True))
+        with self._tx() as conn:
+            return list(conn.execute(stmt).scalars())
+
     def append_metrics(self, job: str, points: list[tuple[str, float, float, int]]) -> None:
         if not points:
             return
