@@ -18,7 +18,9 @@ through :mod:`shipyard.wire.errors`; an unexpected exception is logged with its 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import os
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,7 +28,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
-from ..errors import ShipyardError, ValidationError
+from ..errors import AuthError, ShipyardError, ValidationError
 from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
@@ -38,6 +40,13 @@ log = logging.getLogger("shipyard.server")
 MAX_INVOKE_BYTES = 6 * 1024 * 1024
 MAX_JSON_BYTES = 32 * 1024 * 1024
 STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+# The query protocol (STS) names auth failures differently from the JSON services.
+QUERY_AUTH_CODES = {
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "IncompleteSignatureException": "IncompleteSignature",
+}
 RUNTIME_HEADERS = (
     "x-amzn-sagemaker-custom-attributes",
     "x-amzn-sagemaker-target-model",
@@ -107,6 +116,26 @@ def _find_s3_handler():
     return handle_s3
 
 
+def load_plugins(services: Any, names: str | None = None) -> list[str]:
+    """Import the modules named in ``$SHIPYARD_PLUGINS`` (comma-separated) and call their ``install(services)``.
+
+    A plugin may register extra operations (``@operation``) or put objects into ``services.extras`` (an
+    endpoint router, say). Tests use this to exercise the server's error paths with a real process.
+    """
+    names = os.environ.get("SHIPYARD_PLUGINS", "") if names is None else names
+    loaded = []
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        module = importlib.import_module(name)
+        install = getattr(module, "install", None)
+        if callable(install):
+            install(services)
+        loaded.append(name)
+        log.info("loaded plugin %s", name)
+    return loaded
+
+
 class ShipyardApp:
     """The ASGI callable. ``services`` is the :class:`~shipyard.context.Services` of this process."""
 
@@ -116,6 +145,7 @@ class ShipyardApp:
         self.key_id = settings.access_key_id
         self.secret = settings.secret_access_key
         registry.load_all()
+        load_plugins(services)
         self.s3_handler = _find_s3_handler()
 
     async def __call__(self, scope, receive, send) -> None:
@@ -178,16 +208,16 @@ class ShipyardApp:
             if model is None:
                 raise ShipyardError(f"Operation {target!r} is not recognised.",
                                     code="UnknownOperationException", http_status=400)
-            handler = registry.lookup(service, op)
-            if handler is None:
-                raise ShipyardError(f"Operation {op} of {service} is not supported by Shipyard.",
-                                    code="UnknownOperationException", http_status=400)
             try:
                 params = orjson.loads(body) if body.strip() else {}
             except orjson.JSONDecodeError:
                 raise ShipyardError("The request body is not valid JSON.", code="SerializationException",
                                     http_status=400) from None
             params = validate_input(model.input_shape, params)
+            handler = registry.lookup(service, op)
+            if handler is None:
+                raise ShipyardError(f"Operation {op} of {service} is not supported by Shipyard.",
+                                    code="UnknownOperationException", http_status=400)
             result = await run_in_threadpool(handler, self.services, params)
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
@@ -256,6 +286,8 @@ class ShipyardApp:
             out = render_query_response(action, result, request_id, STS_XMLNS)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, "sts")
+            if isinstance(exc, AuthError):
+                exc.code = QUERY_AUTH_CODES.get(exc.code, exc.code)
             await _send(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS))
             return
         await _send(send, 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], out)
