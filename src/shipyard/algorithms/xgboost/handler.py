@@ -1,0 +1,187 @@
+"""Serving an XGBoost model: payload decoding, prediction, encoding, like SageMaker's XGBoost container.
+
+Inputs: ``text/csv`` (one or many rows, no label), ``text/libsvm`` (``[label] idx:val ...`` per line),
+``application/json`` (``{"instances": [{"features": [...]}, ...]}``, ``{"instances": [[...]]}`` or a list of
+lists). Outputs: ``text/csv`` (default; one score per line, comma-joined for multi-class probabilities) or
+``application/json`` (``{"predictions": [{"score": ...}]}``). Tiny CSV payloads are parsed in pure Python
+(faster than any parser's set-up cost at one row); big ones by pyarrow. Predictions use ``inplace_predict``,
+which skips building a DMatrix.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ...errors import ValidationError
+from ..base import InferenceHandler
+
+MODEL_FILE = "xgboost-model"
+_SMALL = 64 * 1024
+
+
+def load_booster(model_dir: str):
+    import xgboost as xgb
+
+    folder = Path(model_dir)
+    candidates = [folder / MODEL_FILE] + sorted(p for p in folder.iterdir()
+                                                if p.is_file() and p.name != MODEL_FILE
+                                                and not p.name.startswith("."))
+    for path in candidates:
+        if not path.exists():
+            continue
+        booster = xgb.Booster()
+        try:
+            booster.load_model(bytearray(path.read_bytes()))  # bytes: format sniffed, no warning
+            return booster
+        except xgb.core.XGBoostError:
+            pass
+        try:  # SageMaker's older containers pickle the Booster
+            import pickle
+
+            with open(path, "rb") as f:
+                obj = pickle.load(f)
+            if isinstance(obj, xgb.Booster):
+                return obj
+        except Exception:  # noqa: BLE001 - not a pickle either: try the next file
+            continue
+    raise ValidationError(f"No XGBoost model found in {model_dir} (expected a file named {MODEL_FILE}).")
+
+
+def _float(token: str) -> float:
+    token = token.strip()
+    if not token:
+        return math.nan
+    try:
+        return float(token)
+    except ValueError:
+        raise ValidationError(f"Could not parse CSV payload: {token[:40]!r} is not a number.") from None
+
+
+def parse_csv(body: bytes) -> np.ndarray:
+    if len(body) <= _SMALL:
+        text = body.decode("utf-8", "replace")
+        rows = [[_float(t) for t in line.split(",")] for line in text.splitlines() if line.strip()]
+        if not rows:
+            raise ValidationError("Empty CSV payload: send one or more rows of comma-separated numbers.")
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise ValidationError(f"CSV row {i + 1} has {len(row)} columns but row 1 has {width}.")
+        return np.asarray(rows, dtype=np.float32)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(io.BytesIO(body), read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+                               convert_options=pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True))
+        return np.column_stack([table.column(i).to_numpy(zero_copy_only=False).astype(np.float32)
+                                for i in range(table.num_columns)])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as e:
+        raise ValidationError(f"Could not parse CSV payload: {e}") from None
+
+
+def parse_libsvm(body: bytes, num_features: int):
+    import scipy.sparse as sp
+
+    indptr, indices, values = [0], [], []
+    for n, line in enumerate(body.decode("utf-8", "replace").splitlines(), 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        for token in tokens:
+            idx, sep, val = token.partition(":")
+            if not sep:
+                continue  # the (optional) label
+            if idx == "qid":
+                continue
+            try:
+                i, v = int(idx), float(val)
+            except ValueError:
+                raise ValidationError(f"Could not parse LibSVM payload line {n}: bad entry {token!r}.") from None
+            if i < 0 or i >= num_features:
+                raise ValidationError(f"LibSVM payload line {n}: feature index {i} is outside the model's "
+                                      f"{num_features} features.")
+            indices.append(i)
+            values.append(v)
+        indptr.append(len(indices))
+    if len(indptr) == 1:
+        raise ValidationError("Empty LibSVM payload.")
+    return sp.csr_matrix((np.asarray(values, np.float32), np.asarray(indices, np.int64), np.asarray(indptr)),
+                         shape=(len(indptr) - 1, num_features))
+
+
+def parse_json(body: bytes) -> np.ndarray:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ValidationError(f"Could not parse JSON payload: {e}") from None
+    rows: Any = doc.get("instances", doc.get("features")) if isinstance(doc, dict) else doc
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        rows = [r.get("features", r.get("values")) for r in rows]
+    if isinstance(rows, list) and rows and not isinstance(rows[0], list):
+        rows = [rows]
+    try:
+        arr = np.asarray(rows, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValidationError('JSON payload must be {"instances": [{"features": [numbers...]}, ...]} or a list '
+                              "of lists of numbers, all rows the same length.") from None
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise ValidationError('JSON payload must be {"instances": [{"features": [numbers...]}, ...]} or a list '
+                              "of lists of numbers.")
+    return arr
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+class XGBoostHandler(InferenceHandler):
+    default_accept = "text/csv"
+
+    def __init__(self, model_dir: str):
+        super().__init__(model_dir)
+        self.booster = load_booster(model_dir)
+        self.booster.set_param({"nthread": int(os.environ.get("SHIPYARD_PREDICT_THREADS", "1"))})
+        self.num_features = self.booster.num_features()
+
+    def decode(self, body: bytes, content_type: str) -> Any:
+        ctype = (content_type or "text/csv").split(";", 1)[0].strip().lower()
+        if ctype in ("text/csv", "csv"):
+            data = parse_csv(body)
+        elif ctype in ("text/libsvm", "text/x-libsvm", "libsvm"):
+            return parse_libsvm(body, self.num_features)
+        elif ctype in ("application/json", "application/jsonlines"):
+            data = parse_json(body)
+        else:
+            raise ValidationError(f"Content type {content_type} is not supported by XGBoost; use text/csv, "
+                                  "text/libsvm or application/json.")
+        if data.shape[1] != self.num_features:
+            raise ValidationError(f"Feature size of {ctype.split('/')[-1]} inference data {data.shape[1]} is not "
+                                  f"consistent with feature size of trained model {self.num_features}.")
+        return data
+
+    def predict(self, data: Any) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(data, validate_features=False))
+
+    def encode(self, prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
+        atype = (accept or self.default_accept).split(";", 1)[0].strip().lower()
+        if atype in ("text/csv", "*/*", ""):
+            if prediction.ndim == 1:
+                text = "\n".join(_fmt(x) for x in prediction.tolist())
+            else:
+                text = "\n".join(",".join(_fmt(x) for x in row) for row in prediction.tolist())
+            return text.encode(), "text/csv"
+        if atype in ("application/json", "application/jsonlines"):
+            preds = [{"score": s} for s in prediction.tolist()]
+            if atype == "application/jsonlines":
+                return b"\n".join(orjson.dumps(p) for p in preds), "application/jsonlines"
+            return orjson.dumps({"predictions": preds}), "application/json"
+        raise ValidationError(f"Accept type {accept} is not supported by XGBoost; use text/csv or "
+                              "application/json.")

@@ -1,0 +1,107 @@
+"""The built-in XGBoost training program: ``python -m shipyard.algorithms.xgboost.train``.
+
+It sees only the training contract (:class:`~shipyard.algorithms.env.TrainingEnv`), like a user's script.
+Per-round metrics go to stdout in xgboost's own format (``[3]<TAB>train-rmse:0.1<TAB>validation-rmse:0.2``)
+which SageMaker's logs show as ``#011``; the model is saved as ``xgboost-model`` in the model dir. A user
+error (bad hyperparameter, unreadable data) ends with exit code 1 and ``output/failure`` saying why.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from ...errors import ValidationError
+from ..env import TrainingEnv
+from . import ALGORITHM
+from .params import CUSTOM_METRICS
+
+MODEL_FILE = "xgboost-model"
+
+# Hyperparameters consumed here rather than handed to xgboost.
+_NOT_XGB = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", "save_model_on_termination",
+            "use_dask_gpu_training", "prob_buffer_row", "silent", "dsplit", "single_precision_histogram",
+            "deterministic_histogram"}
+
+
+def xgb_params(hp: dict[str, Any], num_cpus: int) -> tuple[dict[str, Any], list[str]]:
+    """(xgboost params, custom metric names) from validated hyperparameters."""
+    params = {k: v for k, v in hp.items() if k not in _NOT_XGB and v is not None}
+    if params.get("tree_method") == "gpu_hist":
+        params["tree_method"] = "hist"  # CPU build: same algorithm on the CPU
+    if params.get("objective") == "reg:linear":
+        params["objective"] = "reg:squarederror"
+    if "silent" in hp and "verbosity" not in hp:
+        params["verbosity"] = 0 if hp["silent"] else 1
+    params.setdefault("nthread", num_cpus)
+    metrics = list(hp.get("eval_metric") or [])
+    custom = [m for m in metrics if m in CUSTOM_METRICS]
+    builtin = [m for m in metrics if m not in CUSTOM_METRICS]
+    if builtin:
+        params["eval_metric"] = builtin
+    return params, custom
+
+
+def run(env: TrainingEnv) -> None:
+    hp = ALGORITHM.validate(env.hyperparameters)
+    if "train" not in env.channels:
+        raise ValidationError("The XGBoost algorithm requires a 'train' channel; got channels: "
+                              f"{', '.join(sorted(env.channels)) or 'none'}.")
+    import xgboost as xgb  # after validation: a bad request fails fast
+
+    from .data import load_channel
+    from .metrics import make_custom_metric
+
+    params, custom = xgb_params(hp, env.num_cpus)
+    csv_weights = bool(hp.get("csv_weights"))
+    started = time.time()
+    dtrain = load_channel(env.channels["train"], env.content_type("train"), csv_weights, params["nthread"])
+    evals = [(dtrain, "train")]
+    if "validation" in env.channels:
+        dval = load_channel(env.channels["validation"], env.content_type("validation"), csv_weights,
+                            params["nthread"])
+        if dval.num_col() != dtrain.num_col() and env.content_type("validation").startswith("text/csv"):
+            raise ValidationError(f"The validation data has {dval.num_col()} feature column(s) but the train "
+                                  f"data has {dtrain.num_col()}.")
+        evals.append((dval, "validation"))
+    print(f"Loaded {dtrain.num_row()} training rows x {dtrain.num_col()} features in "
+          f"{time.time() - started:.2f}s", flush=True)
+    early = hp.get("early_stopping_rounds")
+    if early and len(evals) < 2:
+        raise ValidationError("early_stopping_rounds needs a 'validation' channel.")
+    booster = xgb.train(params, dtrain, num_boost_round=hp["num_round"], evals=evals,
+                        early_stopping_rounds=early, custom_metric=make_custom_metric(custom, params.get(
+                            "objective", "reg:squarederror")), verbose_eval=True)
+    env.model_dir.mkdir(parents=True, exist_ok=True)
+    if early and booster.best_iteration is not None and booster.best_iteration + 1 < booster.num_boosted_rounds():
+        try:
+            booster = booster[: booster.best_iteration + 1]
+            print(f"Early stopping: keeping {booster.num_boosted_rounds()} rounds", flush=True)
+        except (ValueError, xgb.core.XGBoostError):  # gblinear cannot be sliced: keep every round
+            pass
+    (env.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw("ubj")))  # xgboost's UBJSON format
+
+
+def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)
+    env = TrainingEnv.load()
+    try:
+        run(env)
+    except ValidationError as e:
+        message = f"ClientError: {e.message}"
+        print(message, file=sys.stderr, flush=True)
+        env.write_failure(message)
+        return 1
+    except Exception as e:  # noqa: BLE001 - the failure file is the contract for any error
+        import traceback
+
+        traceback.print_exc()
+        message = f"AlgorithmError: {type(e).__name__}: {e}"
+        env.write_failure(message[:1024])
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
