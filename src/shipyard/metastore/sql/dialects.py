@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "shipyard_write"  # connection execution option: this transaction will write
+SINGLE_READ_OPTION = "shipyard_single_read"  # one SELECT only: SQLite needs no BEGIN/COMMIT round trip
 
 
 def normalize_url(url: str) -> tuple[URL, str | None]:
@@ -81,7 +82,11 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_begin(conn):
         # A writer takes the write lock at BEGIN, so a read-modify-write never fails to upgrade its lock
         # (SQLITE_BUSY without waiting) and busy_timeout applies.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(SINGLE_READ_OPTION):  # a lone SELECT is atomic by itself in autocommit mode
+            conn.exec_driver_sql("BEGIN")
 
     return engine
 

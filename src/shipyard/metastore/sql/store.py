@@ -21,7 +21,7 @@ from ...domain.arns import noun
 from ...errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..base import ListQuery, MetaStore, Page, Resource
 from . import migrate
-from .dialects import WRITE_OPTION, make_engine, needs_serial_lock
+from .dialects import SINGLE_READ_OPTION, WRITE_OPTION, make_engine, needs_serial_lock
 from .logs import LogsAndMetrics
 from .schema import resources
 
@@ -73,11 +73,13 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
 
     # --- plumbing ---
     @contextlib.contextmanager
-    def _tx(self, write: bool = False) -> Iterator[sa.Connection]:
+    def _tx(self, write: bool = False, single_read: bool = False) -> Iterator[sa.Connection]:
         lock = self._serial or contextlib.nullcontext()
         with lock, self.engine.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
+            elif single_read:
+                conn.execution_options(**{SINGLE_READ_OPTION: True})
             with conn.begin():
                 yield conn
 
@@ -87,6 +89,11 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
     @staticmethod
     def _where(kind: str, name: str):
         return sa.and_(resources.c.kind == kind, resources.c.name_key == name.lower())
+
+    # Built once: Describe* polling makes get() the hottest call, and statement construction dominates it.
+    _GET = sa.select(resources).where(resources.c.kind == sa.bindparam("kind"),
+                                      resources.c.name_key == sa.bindparam("key"))
+    _GET_FOR_UPDATE = _GET.with_for_update()
 
     # --- resources ---
     def create(self, kind: str, name: str, arn: str, status: str, doc: dict, parent: str = "") -> Resource:
@@ -103,8 +110,8 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
                         doc=load_doc(values["doc"]), parent=parent or "", version=1)
 
     def get(self, kind: str, name: str) -> Resource:
-        with self._tx() as conn:
-            row = conn.execute(sa.select(resources).where(self._where(kind, name))).first()
+        with self._tx(single_read=True) as conn:
+            row = conn.execute(self._GET, {"kind": kind, "key": name.lower()}).first()
         if row is None:
             raise MissingResource(noun(kind), name)
         return _row_to_resource(row)
@@ -116,7 +123,7 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
             expected = {expect_status} if isinstance(expect_status, str) else set(expect_status)
         for _ in range(_UPDATE_ATTEMPTS):
             with self._tx(write=True) as conn:
-                row = conn.execute(sa.select(resources).where(self._where(kind, name)).with_for_update()).first()
+                row = conn.execute(self._GET_FOR_UPDATE, {"kind": kind, "key": name.lower()}).first()
                 if row is None:
                     raise MissingResource(noun(kind), name)
                 if expected is not None and row.status not in expected:
