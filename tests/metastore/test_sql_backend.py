@@ -44,3 +44,22 @@ def test_list_log_groups(sqlite_store_factory):
     assert store.list_log_groups("/aws/sagemaker/Endpoints/") == ["/aws/sagemaker/Endpoints/a",
                                                                   "/aws/sagemaker/Endpoints/b"]
     assert store.list_log_groups("x%") == []
+
+
+def test_postgres_schema_parameter_creates_the_schema(metastore_pg_base):
+    import secrets
+
+    import psycopg
+
+    schema = f"shipyard_test_{secrets.token_hex(6)}"
+    store = SqlMetaStore(f"{metastore_pg_base}?schema={schema}")
+    try:
+        store.create("model", "m", "arn:m", "x", {})
+        with psycopg.connect(metastore_pg_base) as conn:
+            tables = {r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))}
+        assert {"resources", "log_events", "log_streams", "metrics", "alembic_version"} <= tables
+    finally:
+        store.close()
+        with psycopg.connect(metastore_pg_base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

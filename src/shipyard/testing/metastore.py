@@ -195,6 +195,8 @@ class MetaStoreConformance:
             store.get("model", "M")
         with pytest.raises(MissingResource):
             store.delete("model", "M")
+        assert _names(store.list("model")) == ["other"]
+        assert store.list_in_status("model", ["x"])[0].name == "other"
         again = store.create("model", "m", "arn:2", "x", {"v": 2})
         assert again.version == 1 and store.get("model", "M").doc == {"v": 2}
         assert store.get("model", "other").arn == "arn:o"
