@@ -1,0 +1,59 @@
+"""The tiny launcher the local runner puts in front of every command, so an exit code outlives the server.
+
+``python -m shipyard.runners._launch <exit-file> -- cmd ...`` runs ``cmd`` as its child (same process group,
+same stdout/stderr), waits, and writes the child's exit code to ``<exit-file>`` atomically (temp file +
+rename); then exits with the same code. A server started later reads the file to learn how work it did not
+launch ended. SIGTERM/SIGINT sent to the launcher alone are forwarded to the child; when the whole group is
+signalled the child receives it directly. Imports only the standard library's lightest modules: it is on
+every job's start-up path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+
+def _write_exit(path: str, code: int) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(str(code))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        sys.stderr.write("usage: python -m shipyard.runners._launch <exit-file> -- cmd ...\n")
+        return 2
+    exit_file, cmd = argv[0], argv[2:]
+    try:
+        child = subprocess.Popen(cmd)
+    except OSError as e:
+        sys.stderr.write(f"cannot start {cmd[0]!r}: {e}\n")
+        _write_exit(exit_file, 127)
+        return 127
+
+    def forward(signum, _frame):
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while True:
+        try:
+            code = child.wait()
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+    _write_exit(exit_file, code)
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,205 @@
+"""The writing side of the training-container contract: the ``/opt/ml`` folders, config files and ``SM_*``.
+
+:mod:`shipyard.algorithms.env` reads what this module writes. Everything is rooted at a job folder that
+stands in for ``/opt/ml`` (``SAGEMAKER_BASE_DIR``), so a program written for a SageMaker container runs
+unchanged. Values follow the SageMaker training toolkit: hyperparameters.json holds every value as a string;
+script mode json-decodes each value (falling back to the raw string), drops ``sagemaker_*`` keys from the
+user's hyperparameters and turns the rest into ``--key value`` arguments; ``SM_*`` variables hold strings
+raw and anything else as compact, sorted-key JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CURRENT_HOST = "algo-1"
+# Platform keys the toolkit removes from user hyperparameters (besides every "sagemaker_" key).
+_PLATFORM_KEYS = {"_tuning_objective_metric"}
+
+
+class Layout:
+    """The folders of one job under ``base`` (the job's stand-in for ``/opt/ml``)."""
+
+    def __init__(self, base: str | Path):
+        self.base = Path(base)
+        self.input = self.base / "input"
+        self.config = self.input / "config"
+        self.data = self.input / "data"
+        self.model = self.base / "model"
+        self.output = self.base / "output"
+        self.output_data = self.output / "data"
+        self.intermediate = self.output / "intermediate"
+        self.code = self.base / "code"
+        self.checkpoints = self.base / "checkpoints"
+
+    def make(self) -> "Layout":
+        for p in (self.config, self.data, self.model, self.output_data, self.intermediate, self.code,
+                  self.checkpoints):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def channel(self, name: str) -> Path:
+        return self.data / name
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def input_data_config(channels: list[dict], job_input_mode: str = "File") -> dict[str, dict]:
+    """inputdataconfig.json from CreateTrainingJob's InputDataConfig."""
+    out: dict[str, dict] = {}
+    for ch in channels:
+        s3 = (ch.get("DataSource") or {}).get("S3DataSource") or {}
+        entry = {
+            "TrainingInputMode": ch.get("InputMode") or job_input_mode or "File",
+            "S3DistributionType": s3.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": ch.get("RecordWrapperType", "None"),
+        }
+        if ch.get("ContentType"):
+            entry["ContentType"] = ch["ContentType"]
+        if ch.get("CompressionType"):
+            entry["CompressionType"] = ch["CompressionType"]
+        out[ch["ChannelName"]] = entry
+    return out
+
+
+def resource_config(hosts: list[str] | None = None, current_host: str = CURRENT_HOST,
+                    instance_type: str = "") -> dict:
+    hosts = sorted(hosts or [current_host])
+    cfg: dict[str, Any] = {"current_host": current_host, "hosts": hosts, "network_interface_name": "eth0"}
+    if instance_type:
+        cfg["current_instance_type"] = instance_type
+        cfg["current_group_name"] = "homogeneousCluster"
+        cfg["instance_groups"] = [{"instance_group_name": "homogeneousCluster", "instance_type": instance_type,
+                                   "hosts": hosts}]
+    return cfg
+
+
+def write_config(layout: Layout, hyperparameters: dict[str, str], input_config: dict, resources: dict) -> None:
+    layout.config.mkdir(parents=True, exist_ok=True)
+    _write_json(layout.config / "hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
+    _write_json(layout.config / "inputdataconfig.json", input_config)
+    _write_json(layout.config / "resourceconfig.json", resources)
+
+
+def decode_value(raw: str) -> Any:
+    """The toolkit's rule: json-decode a hyperparameter value, falling back to the raw string."""
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+def split_hyperparameters(hyperparameters: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(user hyperparameters, framework parameters) with values decoded, as the training toolkit does."""
+    user: dict[str, Any] = {}
+    framework: dict[str, Any] = {}
+    for key, raw in hyperparameters.items():
+        value = decode_value(raw)
+        if key.startswith("sagemaker_"):
+            framework[key] = value
+        elif key in _PLATFORM_KEYS:
+            continue
+        else:
+            user[key] = value
+    return user, framework
+
+
+def cli_args(user_hps: dict[str, Any]) -> list[str]:
+    """``--key value`` pairs, keys sorted; one-letter keys get ``-k``; dicts become ``k1=v1,k2=v2``."""
+    args: list[str] = []
+    for key in sorted(user_hps):
+        value = user_hps[key]
+        args.append(f"-{key}" if len(key) == 1 else f"--{key}")
+        if isinstance(value, dict):
+            args.append(",".join(f"{k}={v}" for k, v in value.items()))
+        else:
+            args.append(str(value))
+    return args
+
+
+def _env_value(value: Any) -> str:
+    return value if isinstance(value, str) else _dump(value)
+
+
+def sm_environment(layout: Layout, *, hyperparameters: dict[str, str], input_config: dict, resources: dict,
+                   job_name: str, job_arn: str, entry_point: str = "", module_name: str = "",
+                   framework_module: str = "", num_cpus: int | None = None, num_gpus: int = 0,
+                   user_args: list[str] | None = None) -> dict[str, str]:
+    """Every ``SM_*`` variable the training toolkit sets, plus ``SAGEMAKER_BASE_DIR`` and the job's name/ARN."""
+    user_hps, framework = split_hyperparameters(hyperparameters)
+    channels = sorted(input_config)
+    num_cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
+    args = user_args if user_args is not None else cli_args(user_hps)
+    env: dict[str, Any] = {
+        "SM_MODEL_DIR": str(layout.model),
+        "SM_CHANNELS": channels,
+        "SM_HPS": user_hps,
+        "SM_HOSTS": resources.get("hosts", [CURRENT_HOST]),
+        "SM_CURRENT_HOST": resources.get("current_host", CURRENT_HOST),
+        "SM_CURRENT_INSTANCE_TYPE": resources.get("current_instance_type", "local"),
+        "SM_NUM_CPUS": num_cpus,
+        "SM_NUM_GPUS": num_gpus,
+        "SM_NUM_NEURONS": 0,
+        "SM_OUTPUT_DATA_DIR": str(layout.output_data),
+        "SM_OUTPUT_DIR": str(layout.output),
+        "SM_OUTPUT_INTERMEDIATE_DIR": str(layout.intermediate),
+        "SM_INPUT_DIR": str(layout.input),
+        "SM_INPUT_CONFIG_DIR": str(layout.config),
+        "SM_RESOURCE_CONFIG": resources,
+        "SM_INPUT_DATA_CONFIG": input_config,
+        "SM_NETWORK_INTERFACE_NAME": resources.get("network_interface_name", "eth0"),
+        "SM_LOG_LEVEL": 20,
+        "SM_USER_ARGS": args,
+        "SM_USER_ENTRY_POINT": entry_point,
+        "SM_MODULE_NAME": module_name,
+        "SM_MODULE_DIR": str(framework.get("sagemaker_submit_directory", "")),
+        "SM_FRAMEWORK_PARAMS": {k: v for k, v in framework.items()},
+        "SM_FRAMEWORK_MODULE": framework_module,
+        "SM_CHECKPOINT_DIR": str(layout.checkpoints),
+        "SM_IS_HETERO": False,
+    }
+    for name in channels:
+        env[f"SM_CHANNEL_{name.upper()}"] = str(layout.channel(name))
+    for key, value in user_hps.items():
+        env[f"SM_HP_{key.upper()}"] = value
+    training_env = {
+        "additional_framework_parameters": framework,
+        "channel_input_dirs": {name: str(layout.channel(name)) for name in channels},
+        "current_host": env["SM_CURRENT_HOST"],
+        "framework_module": framework_module,
+        "hosts": env["SM_HOSTS"],
+        "hyperparameters": user_hps,
+        "input_config_dir": str(layout.config),
+        "input_data_config": input_config,
+        "input_dir": str(layout.input),
+        "job_name": job_name,
+        "log_level": 20,
+        "model_dir": str(layout.model),
+        "module_dir": env["SM_MODULE_DIR"],
+        "module_name": module_name,
+        "network_interface_name": env["SM_NETWORK_INTERFACE_NAME"],
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "output_data_dir": str(layout.output_data),
+        "output_dir": str(layout.output),
+        "output_intermediate_dir": str(layout.intermediate),
+        "resource_config": resources,
+        "user_entry_point": entry_point,
+    }
+    env["SM_TRAINING_ENV"] = training_env
+    out = {k: _env_value(v) for k, v in env.items()}
+    out["SAGEMAKER_BASE_DIR"] = str(layout.base)
+    out["TRAINING_JOB_NAME"] = job_name
+    out["TRAINING_JOB_ARN"] = job_arn
+    return out

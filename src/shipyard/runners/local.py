@@ -1,0 +1,214 @@
+"""The local runner: each piece of work is a subprocess in its own session, findable after a server restart.
+
+Why the pieces look as they do:
+
+- The command runs under :mod:`._launch`, which writes the exit code to a file when the command ends. The
+  server that started the work may be gone by then (restarted, crashed); a new one reads the file.
+- A handle id is ``local:<pid>:<start-ticks>`` where start-ticks is the process's start time from
+  ``/proc/<pid>/stat``: a pid the kernel recycled for something else does not match and is not mistaken for
+  our work.
+- ``start_new_session=True`` makes the launcher a process-group leader, so ``stop`` signals the whole tree
+  (launcher, command, whatever the command started) with one ``killpg``. The server's own SIGTERM/SIGINT do
+  not reach the group: work survives a server restart.
+- Escalation to SIGKILL after ``grace`` runs on a timer thread; the deadline is also written to the state
+  file, so a server restarted in between still escalates on the next ``poll``.
+
+State lives in ``<state_dir>/local/``: ``<pid>-<ticks>.json`` (the record) and ``<pid>-<ticks>.exit``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from .base import JobHandle, JobSpec, Runner
+
+LOST_EXIT_CODE = -9  # the contract's code for "ended, exit code unknown"
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks) of a live process, or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    try:
+        return fields[0], int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _substitute(value: str, workdir: str) -> str:
+    """``{workdir}`` in a command or env value: portable specs (the Ray runner chooses its own folder)."""
+    return value.replace("{workdir}", workdir)
+
+
+class LocalHandle(JobHandle):
+    def __init__(self, runner: "LocalRunner", pid: int, ticks: int, record: dict,
+                 popen: subprocess.Popen | None = None):
+        self.runner = runner
+        self.pid = pid
+        self.ticks = ticks
+        self.id = f"local:{pid}:{ticks}"
+        self.record = record
+        self._popen = popen
+        self._lock = threading.Lock()
+        self._code: int | None = None
+        self._timer: threading.Timer | None = None
+
+    # --- state ---
+    @property
+    def exit_file(self) -> Path:
+        return Path(self.record["exit_file"])
+
+    def _read_exit(self) -> int | None:
+        try:
+            text = self.exit_file.read_text().strip()
+        except OSError:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return None
+
+    def _alive(self) -> bool:
+        st = _proc_stat(self.pid)
+        return st is not None and st[1] == self.ticks and st[0] not in ("Z", "X")
+
+    def poll(self) -> int | None:
+        with self._lock:
+            if self._code is not None:
+                return self._code
+            launcher_rc = self._popen.poll() if self._popen is not None else None  # reaps our own child
+            code = self._read_exit()
+            if code is None:
+                if launcher_rc is None and self._alive():
+                    self._maybe_escalate()
+                    return None
+                code = self._read_exit()  # the launcher may have written it just now
+                if code is None:
+                    code = launcher_rc if launcher_rc is not None else LOST_EXIT_CODE
+            self._code = code
+            if self._timer is not None:
+                self._timer.cancel()
+            if launcher_rc is not None:  # we reaped it just now: its group id cannot be reused yet
+                self._kill_group(signal.SIGKILL)  # stragglers the command left behind in its group
+            return code
+
+    # --- stopping ---
+    def _kill_group(self, sig: int) -> None:
+        if not self._alive() and sig == signal.SIGTERM:
+            return
+        try:
+            os.killpg(self.pid, sig)  # the launcher leads its own group (start_new_session)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _maybe_escalate(self) -> None:
+        kill_at = self.record.get("kill_at")
+        if kill_at and time.time() >= kill_at and self._alive():
+            self._kill_group(signal.SIGKILL)
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.poll() is not None:
+            return
+        self.record["kill_at"] = time.time() + grace
+        self.runner._save(self)
+        self._kill_group(signal.SIGTERM)
+        if self._timer is not None:
+            self._timer.cancel()
+
+        def escalate():
+            if self._alive():
+                self._kill_group(signal.SIGKILL)
+            self.poll()
+
+        self._timer = threading.Timer(grace, escalate)
+        self._timer.daemon = True
+        self._timer.start()
+
+
+class LocalRunner(Runner):
+    name = "local"
+
+    def __init__(self, state_dir: str):
+        self.state_dir = Path(state_dir) / "local"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._handles: dict[str, LocalHandle] = {}
+        self._lock = threading.Lock()
+
+    def _record_path(self, pid: int, ticks: int) -> Path:
+        return self.state_dir / f"{pid}-{ticks}.json"
+
+    def _save(self, handle: LocalHandle) -> None:
+        _write_json(self._record_path(handle.pid, handle.ticks), handle.record)
+
+    def start(self, spec: JobSpec) -> LocalHandle:
+        workdir = spec.workdir
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        for rel, text in (spec.extra.get("files") or {}).items():  # same spec shape as the Ray runner
+            path = Path(workdir) / rel
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(_substitute(text, workdir))
+        log_path = Path(_substitute(spec.log_path, workdir))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        exit_file = self.state_dir / f"exit-{uuid.uuid4().hex}"
+        env = dict(os.environ)
+        env.update({k: _substitute(v, workdir) for k, v in spec.env.items()})
+        env["PYTHONUNBUFFERED"] = "1"
+        command = [sys.executable, "-m", "shipyard.runners._launch", str(exit_file), "--",
+                   *(_substitute(a, workdir) for a in spec.command)]
+        with open(log_path, "ab", buffering=0) as log:
+            popen = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        st = _proc_stat(popen.pid)
+        ticks = st[1] if st else 0
+        record = {"name": spec.name, "pid": popen.pid, "ticks": ticks, "exit_file": str(exit_file),
+                  "log_path": str(log_path), "workdir": workdir, "started": time.time()}
+        handle = LocalHandle(self, popen.pid, ticks, record, popen)
+        self._save(handle)
+        with self._lock:
+            self._handles[handle.id] = handle
+        return handle
+
+    def attach(self, handle_id: str) -> LocalHandle | None:
+        with self._lock:
+            known = self._handles.get(handle_id)
+        if known is not None:
+            return known
+        parts = handle_id.split(":")
+        if len(parts) != 3 or parts[0] != "local":
+            return None
+        try:
+            pid, ticks = int(parts[1]), int(parts[2])
+        except ValueError:
+            return None
+        try:
+            record = json.loads(self._record_path(pid, ticks).read_text())
+        except (OSError, ValueError):
+            return None
+        handle = LocalHandle(self, pid, ticks, record)
+        with self._lock:
+            return self._handles.setdefault(handle_id, handle)
+
+    def close(self) -> None:
+        with self._lock:
+            for h in self._handles.values():
+                if h._timer is not None:
+                    h._timer.cancel()
+            self._handles.clear()

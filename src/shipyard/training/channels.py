@@ -1,0 +1,144 @@
+"""Channel staging: File mode copies objects into ``input/data/<channel>/``; Pipe mode streams them into FIFOs.
+
+Object selection follows SageMaker: ``S3Prefix`` takes every object under the URI taken as a key prefix
+(an exact object names just itself); ``ManifestFile`` reads a JSON array whose first element is
+``{"prefix": "s3://bucket/p/"}`` and the rest keys relative to it. Files keep their key path relative to the
+prefix (the SageMaker SDK's local mode does the same). ``ShardedByS3Key`` gives host ``i`` of ``N`` every
+N-th object of the sorted list. Pipe mode creates ``<channel>_0`` and, when the reader reaches EOF, the
+next epoch's ``<channel>_1``...; with ``RecordWrapperType=RecordIO`` each object becomes one RecordIO record,
+and ``CompressionType=Gzip`` objects are decompressed on the way (as SageMaker does in Pipe mode).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..objectstore.base import ObjectStore, parse_s3_uri
+
+MAX_EPOCHS = 10000
+
+
+@dataclass
+class ObjectRef:
+    bucket: str
+    key: str
+    rel: str  # path below the channel folder
+
+
+def _rel(key: str, prefix: str) -> str:
+    rel = key[len(prefix):].lstrip("/")
+    return rel or key.rsplit("/", 1)[-1]
+
+
+def list_objects(store: ObjectStore, source: dict) -> list[ObjectRef]:
+    """The objects a channel's ``S3DataSource`` names, sorted by key."""
+    uri = source["S3Uri"]
+    data_type = source.get("S3DataType", "S3Prefix")
+    bucket, prefix = parse_s3_uri(uri)
+    if data_type == "ManifestFile":
+        manifest = json.loads(store.get_bytes(bucket, prefix))
+        if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
+            raise ValueError(f"Manifest {uri} must start with {{\"prefix\": \"s3://...\"}}")
+        m_bucket, m_prefix = parse_s3_uri(manifest[0]["prefix"])
+        return [ObjectRef(m_bucket, m_prefix + rel, rel) for rel in manifest[1:]]
+    if data_type == "AugmentedManifestFile":
+        raise ValueError("AugmentedManifestFile channels are not supported by Shipyard yet.")
+    refs = [ObjectRef(bucket, info.key, _rel(info.key, prefix))
+            for info in store.iter_keys(bucket, prefix) if not info.key.endswith("/")]
+    if not refs:
+        raise ValueError(f"No S3 objects found under S3 URL \"{uri}\" given in input data source. "
+                         "Please ensure that the bucket exists in the selected region, that objects exist "
+                         "under that S3 prefix, and that the role has access to them.")
+    return refs
+
+
+def shard(refs: list[ObjectRef], distribution: str, host_index: int, host_count: int) -> list[ObjectRef]:
+    if distribution != "ShardedByS3Key" or host_count <= 1:
+        return refs
+    ordered = sorted(refs, key=lambda r: r.key)
+    return [r for i, r in enumerate(ordered) if i % host_count == host_index]
+
+
+def stage_file_channel(store: ObjectStore, refs: list[ObjectRef], dest: Path) -> int:
+    """Download every object into ``dest``; returns bytes written."""
+    total = 0
+    dest.mkdir(parents=True, exist_ok=True)
+    for ref in refs:
+        target = (dest / ref.rel).resolve()
+        if dest.resolve() not in target.parents:
+            raise ValueError(f"Object key {ref.key!r} would be written outside the channel folder.")
+        total += store.download_file(ref.bucket, ref.key, target)
+    return total
+
+
+class PipeFeeder(threading.Thread):
+    """Streams a channel's objects into ``<channel>_<epoch>`` FIFOs, one epoch after another, in the background.
+
+    Each FIFO is created only when the previous epoch was read to the end, so a program that reads one epoch
+    and stops never blocks us; the thread is a daemon and dies with the executor.
+    """
+
+    def __init__(self, store: ObjectStore, refs: list[ObjectRef], base: Path, record_io: bool, gzipped: bool):
+        super().__init__(name=f"pipe-{base.name}", daemon=True)
+        self.store, self.refs, self.base = store, refs, base
+        self.record_io, self.gzipped = record_io, gzipped
+        self.error: BaseException | None = None
+        self.make_fifo(0)
+
+    def make_fifo(self, epoch: int) -> Path:
+        path = self.base.with_name(f"{self.base.name}_{epoch}")
+        if not path.exists():
+            os.mkfifo(path)
+        return path
+
+    def _chunks(self, ref: ObjectRef):
+        _, chunks = self.store.open_object(ref.bucket, ref.key)
+        if self.gzipped:
+            data = gzip.decompress(b"".join(chunks))
+            chunks = iter([data])
+        if self.record_io:
+            from ..io.recordio import frame
+
+            yield frame(b"".join(chunks))
+        else:
+            yield from chunks
+
+    def run(self) -> None:
+        try:
+            for epoch in range(MAX_EPOCHS):
+                path = self.make_fifo(epoch)
+                with open(path, "wb") as f:  # blocks until the program opens the FIFO
+                    for ref in self.refs:
+                        for chunk in self._chunks(ref):
+                            f.write(chunk)
+                self.make_fifo(epoch + 1)
+        except BrokenPipeError:
+            pass  # the reader closed early: allowed
+        except BaseException as e:  # noqa: BLE001 - reported by the executor
+            self.error = e
+
+
+def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job_input_mode: str,
+                   host_index: int = 0, host_count: int = 1) -> list[PipeFeeder]:
+    """Stage every channel; returns the Pipe-mode feeders (not started yet)."""
+    feeders = []
+    for ch in channels:
+        name = ch["ChannelName"]
+        source = (ch.get("DataSource") or {}).get("S3DataSource")
+        if source is None:
+            raise ValueError(f"Channel {name!r}: only S3DataSource is supported by Shipyard.")
+        refs = shard(list_objects(store, source), source.get("S3DataDistributionType", "FullyReplicated"),
+                     host_index, host_count)
+        mode = ch.get("InputMode") or job_input_mode or "File"
+        if mode == "Pipe":
+            data_dir.mkdir(parents=True, exist_ok=True)
+            feeders.append(PipeFeeder(store, refs, data_dir / name, ch.get("RecordWrapperType") == "RecordIO",
+                                      ch.get("CompressionType") == "Gzip"))
+        else:  # File and FastFile both become local files here
+            stage_file_channel(store, refs, data_dir / name)
+    return feeders

@@ -1,0 +1,300 @@
+"""The training-job executor: ``python -m shipyard.training.executor <job-dir>``, one process per job.
+
+It does on one host what SageMaker's platform does around a training container: Starting -> Downloading
+(channels, script-mode code, checkpoints) -> Training (the program under the ``/opt/ml`` contract rooted at
+the job folder) -> Uploading (model.tar.gz, output.tar.gz, checkpoints) -> an outcome in ``status.json``.
+It reads only ``job.json`` (written by the controller) and talks only to the object store, so it survives a
+server restart and could run on another host.
+
+SIGTERM (StopTrainingJob) and ``MaxRuntimeInSeconds`` both end the program the SageMaker way: SIGTERM, a
+grace period, SIGKILL; ``model/`` is still uploaded and the outcome is Stopped. Signal handlers only set
+flags; the main loop acts on them, so no lock is ever taken inside a handler.
+
+Kept light to import (standard library plus our small modules): it sits on every job's start-up path.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..runners import contract
+from .status import JOB_FILE, StatusWriter
+
+DEFAULT_STOP_GRACE = 30.0
+FAILURE_LIMIT = 1024
+
+
+def _log(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+class Executor:
+    def __init__(self, job_dir: Path, job: dict):
+        self.job_dir = job_dir
+        self.job = job
+        self.req = job["request"]
+        self.name = self.req["TrainingJobName"]
+        self.status = StatusWriter(job_dir)
+        self.layout = contract.Layout(job_dir)
+        self.stop_reason: str | None = None  # "Stopped" | "MaxRuntimeExceeded"
+        self.kill_at: float | None = None
+        self.grace = float(job.get("stop_grace", DEFAULT_STOP_GRACE))
+        self.proc: subprocess.Popen | None = None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
+        self._store = None
+
+    # --- plumbing ---
+    @property
+    def store(self):
+        if self._store is None:
+            from ..objectstore import open_objectstore
+
+            self._store = open_objectstore(self.job["object_store_url"])
+        return self._store
+
+    def _on_term(self, signum, _frame) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = "Stopped"
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if self.kill_at is None:
+            self.kill_at = time.monotonic() + self.grace
+
+    def _checkpoint_local(self) -> Path:
+        cfg = self.req.get("CheckpointConfig") or {}
+        local = cfg.get("LocalPath") or "/opt/ml/checkpoints"
+        if local.startswith("/opt/ml"):
+            return self.job_dir / local[len("/opt/ml"):].lstrip("/")
+        return Path(local)
+
+    # --- phases ---
+    def run(self) -> int:
+        if self.status.data.get("outcome"):
+            return 0  # finished before (a second start of the same job folder is a no-op)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        max_runtime = float((self.req.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400)
+        self.deadline = time.monotonic() + max_runtime
+        self.status.set(executor_pid=os.getpid())
+        self.status.transition("Starting")
+        try:
+            self.layout.make()
+            cmd, env, cwd, feeders = self.prepare()
+        except Exception as e:  # noqa: BLE001 - becomes the job's FailureReason
+            if self.stop_reason:
+                return self.finish_stopped(upload=False)
+            return self.fail(self._reason_for(e))
+        if self.stop_reason:
+            return self.finish_stopped(upload=False)
+        return self.train(cmd, env, cwd, feeders)
+
+    def prepare(self):
+        from .channels import stage_channels
+
+        req = self.req
+        spec = req.get("AlgorithmSpecification") or {}
+        hps = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
+        channels = req.get("InputDataConfig") or []
+        input_config = contract.input_data_config(channels, spec.get("TrainingInputMode", "File"))
+        rc = req.get("ResourceConfig") or {}
+        resources = contract.resource_config(["algo-1"], "algo-1", rc.get("InstanceType", ""))
+        contract.write_config(self.layout, hps, input_config, resources)
+
+        self.status.transition("Downloading")
+        ckpt = req.get("CheckpointConfig") or {}
+        if ckpt.get("S3Uri"):
+            from .packing import restore_checkpoints
+
+            restore_checkpoints(self.store, ckpt["S3Uri"], self._checkpoint_local())
+        feeders = stage_channels(self.store, channels, self.layout.data, spec.get("TrainingInputMode", "File"),
+                                 int(self.job.get("host_index", 0)), int(self.job.get("host_count", 1)))
+        environment = dict(req.get("Environment") or {})
+        program = self.job["program"]
+        env = dict(os.environ)
+        if program["kind"] == "script":
+            from . import script
+
+            entry, submit = script.entry_point(hps, environment)
+            script.prepare_code(self.store, submit, self.layout.code, log=_log)
+            user_hps, _ = contract.split_hyperparameters(hps)
+            args = contract.cli_args(user_hps)
+            cmd = script.command(entry, self.layout.code, args)
+            cwd = self.layout.code
+            env["PYTHONPATH"] = script.python_path(self.layout.code, env.get("PYTHONPATH", ""))
+            module_name = entry[:-3] if entry.endswith(".py") else entry
+            sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
+                                         resources=resources, job_name=self.name, job_arn=self.job["arn"],
+                                         entry_point=entry, module_name=module_name,
+                                         framework_module=program.get("framework", ""), user_args=args)
+        else:
+            cmd = [sys.executable, "-m", program["module"]]
+            cwd = self.job_dir
+            sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
+                                         resources=resources, job_name=self.name, job_arn=self.job["arn"],
+                                         framework_module=program["module"])
+        env.update(sm)
+        env.update(environment)
+        env["PYTHONUNBUFFERED"] = "1"
+        return cmd, env, cwd, feeders
+
+    def _tee_stderr(self, stream) -> None:
+        out = sys.stderr.buffer
+        for raw in iter(stream.readline, b""):
+            out.write(raw)
+            out.flush()
+            self.stderr_tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        stream.close()
+
+    def train(self, cmd, env, cwd, feeders) -> int:
+        self.status.transition("Training")
+        self.status.set(training_start=time.time())
+        for f in feeders:
+            f.start()
+        try:
+            self.proc = subprocess.Popen(cmd, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+        except OSError as e:
+            return self.fail(f"AlgorithmError: cannot start the training program {cmd[0]!r}: {e}")
+        if self.stop_reason:  # SIGTERM arrived while we were starting it
+            self._on_term(signal.SIGTERM, None)
+        tee = threading.Thread(target=self._tee_stderr, args=(self.proc.stderr,), daemon=True)
+        tee.start()
+        sync = self._start_checkpoint_sync()
+        while True:
+            try:
+                rc = self.proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if self.stop_reason is None and now >= self.deadline:
+                self.stop_reason = "MaxRuntimeExceeded"
+                self._on_term(signal.SIGTERM, None)
+            if self.kill_at is not None and now >= self.kill_at:
+                self.proc.kill()
+        tee.join(timeout=5)
+        if sync is not None:
+            sync.set()
+        self.status.set(training_end=time.time(), exit_code=rc)
+        if self.stop_reason:
+            return self.finish_stopped(upload=True)
+        if rc != 0:
+            return self.fail(self._failure_reason(cmd, rc, feeders))
+        return self.finish_completed()
+
+    def _start_checkpoint_sync(self) -> threading.Event | None:
+        uri = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
+        if not uri:
+            return None
+        from .packing import sync_checkpoints
+
+        done = threading.Event()
+        interval = float(self.job.get("checkpoint_interval", 10.0))
+
+        def loop():
+            while not done.wait(interval):
+                try:
+                    sync_checkpoints(self.store, self._checkpoint_local(), uri)
+                except Exception as e:  # noqa: BLE001 - retried next round and at the end
+                    _log(f"checkpoint sync failed: {e}")
+
+        threading.Thread(target=loop, name="checkpoint-sync", daemon=True).start()
+        return done
+
+    # --- outcomes ---
+    def upload(self, include_output: bool = True) -> None:
+        from . import packing
+
+        out = self.req["OutputDataConfig"]
+        self.status.transition("Uploading")
+        ckpt = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
+        if ckpt:
+            packing.sync_checkpoints(self.store, self._checkpoint_local(), ckpt)
+        artifacts = packing.upload_model(self.store, self.layout.model, out["S3OutputPath"], self.name,
+                                         out.get("CompressionType", "GZIP"))
+        self.status.set(model_artifacts=artifacts)
+        if include_output:
+            data = packing.upload_output_data(self.store, self.layout.output_data, out["S3OutputPath"], self.name)
+            if data:
+                self.status.set(output_data=data)
+
+    def finish_completed(self) -> int:
+        try:
+            self.upload()
+        except Exception as e:  # noqa: BLE001
+            return self.fail(f"InternalServerError: uploading the training results failed: {e}")
+        (self.layout.output / "success").touch()
+        self.status.finish("Completed", "Completed")
+        return 0
+
+    def finish_stopped(self, upload: bool) -> int:
+        if upload:
+            try:
+                self.upload(include_output=False)
+            except Exception as e:  # noqa: BLE001 - a stopped job stays stopped; say what went wrong
+                _log(f"uploading the model of the stopped job failed: {e}")
+        secondary = self.stop_reason if self.stop_reason == "MaxRuntimeExceeded" else "Stopped"
+        self.status.finish("Stopped", secondary, stop_reason=self.stop_reason)
+        return 0
+
+    def fail(self, reason: str) -> int:
+        self.status.finish("Failed", "Failed", failure_reason=reason[:FAILURE_LIMIT])
+        _log(reason)
+        return 1
+
+    def _reason_for(self, e: Exception) -> str:
+        from .script import ScriptError
+
+        if isinstance(e, ScriptError):
+            text = str(e)
+            return text if text.startswith(("ClientError", "AlgorithmError")) else f"ClientError: {text}"
+        name = type(e).__name__
+        if name in ("S3Error", "ValueError", "ValidationError"):
+            return f"ClientError: {getattr(e, 'message', None) or e}"
+        return f"InternalServerError: {name}: {e}"
+
+    def _failure_reason(self, cmd: list[str], rc: int, feeders) -> str:
+        failure = self.layout.output / "failure"
+        try:
+            text = failure.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        if text:
+            return text if text.startswith(("ClientError", "AlgorithmError")) else f"AlgorithmError: {text}"
+        lines = [ln for ln in self.stderr_tail if ln.strip()]
+        message = "\n".join(lines[-6:]) if lines else "(no output on stderr)"
+        for f in feeders:
+            if f.error is not None:
+                message += f"\nPipe-mode channel {f.base.name}: {f.error}"
+        exit_text = f"killed by signal {-rc}" if rc < 0 else f"exit code: {rc}"
+        reason = (f"AlgorithmError: ExecuteUserScriptError:\nExitCode {rc}\nErrorMessage \"{message}\"\n"
+                  f"Command \"{' '.join(cmd)}\", {exit_text}")
+        if len(reason) > FAILURE_LIMIT:  # keep the end: the error is on the last lines
+            head = "AlgorithmError: ExecuteUserScriptError: ..."
+            reason = head + reason[-(FAILURE_LIMIT - len(head)):]
+        return reason
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m shipyard.training.executor <job-dir>\n")
+        return 2
+    job_dir = Path(argv[0]).resolve()
+    job = json.loads((job_dir / JOB_FILE).read_text())
+    return Executor(job_dir, job).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

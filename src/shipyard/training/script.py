@@ -1,0 +1,98 @@
+"""Script mode, as the SageMaker training toolkit runs a framework job's entry point.
+
+The code comes from ``sagemaker_submit_directory`` (``sourcedir.tar.gz`` in S3, or a local path/``file://``
+URL, which the SDK's local mode uses), unpacked into ``code/``. A ``requirements.txt`` is installed with
+``pip install --target code/.deps`` (added to ``PYTHONPATH``), so the job's packages never touch the
+server's environment. Launch rules: ``*.sh`` -> ``/bin/sh -c "./entry args"``; a code folder with
+``setup.py`` -> ``python -m <module> args``; otherwise ``python <entry> args``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from ..objectstore.base import ObjectStore
+from .packing import fetch_to_file
+
+
+class ScriptError(Exception):
+    """The user's code could not be prepared (missing entry point, pip failure); the message says why."""
+
+
+def entry_point(hyperparameters: dict[str, str], environment: dict[str, str]) -> tuple[str, str]:
+    """(entry point, submit directory) from the framework hyperparameters or the SAGEMAKER_* variables."""
+    from ..runners.contract import decode_value
+
+    entry = hyperparameters.get("sagemaker_program")
+    entry = decode_value(entry) if entry is not None else environment.get("SAGEMAKER_PROGRAM", "")
+    submit = hyperparameters.get("sagemaker_submit_directory")
+    submit = decode_value(submit) if submit is not None else environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    return str(entry or ""), str(submit or "")
+
+
+def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    try:
+        tar.extractall(dest, filter="data")
+    except TypeError:  # Python < 3.11.4 has no filter argument
+        root = dest.resolve()
+        for member in tar.getmembers():
+            if root not in (dest / member.name).resolve().parents and (dest / member.name).resolve() != root:
+                raise ScriptError(f"sourcedir archive member {member.name!r} escapes the code folder")
+        tar.extractall(dest)
+
+
+def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print) -> None:
+    """Fetch and unpack the user's code into ``code_dir``; install its requirements."""
+    code_dir.mkdir(parents=True, exist_ok=True)
+    if submit_dir:
+        local = Path(submit_dir[len("file://"):] if submit_dir.startswith("file://") else submit_dir)
+        if not submit_dir.startswith("s3://") and local.is_dir():
+            import shutil
+
+            shutil.copytree(local, code_dir, dirs_exist_ok=True)
+        else:
+            archive = fetch_to_file(store, submit_dir, code_dir.parent / "sourcedir.tar.gz")
+            try:
+                with tarfile.open(archive) as tar:
+                    _safe_extract(tar, code_dir)
+            except tarfile.TarError as e:
+                raise ScriptError(f"sagemaker_submit_directory {submit_dir} is not a tar.gz archive: {e}") from e
+            archive.unlink(missing_ok=True)
+    requirements = code_dir / "requirements.txt"
+    if requirements.exists():
+        log(f"Installing requirements from {requirements}")
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                               "--target", str(code_dir / ".deps"), "-r", str(requirements)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sys.stdout.write(proc.stdout)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
+            raise ScriptError(f"InstallRequirementsError: pip install -r requirements.txt failed with exit "
+                              f"code {proc.returncode}:\n{tail}")
+
+
+def python_path(code_dir: Path, existing: str = "") -> str:
+    parts = [str(code_dir)]
+    if (code_dir / ".deps").is_dir():
+        parts.append(str(code_dir / ".deps"))
+    if existing:
+        parts.append(existing)
+    return ":".join(parts)
+
+
+def command(entry: str, code_dir: Path, args: list[str]) -> list[str]:
+    if not entry:
+        raise ScriptError("No entry point: set the 'sagemaker_program' hyperparameter (or SAGEMAKER_PROGRAM).")
+    if entry.endswith(".sh"):
+        return ["/bin/sh", "-c", " ".join(["./" + entry, *(shlex.quote(a) for a in args)])]
+    if (code_dir / "setup.py").exists() and not entry.endswith(".py"):
+        return [sys.executable, "-m", entry, *args]
+    if not (code_dir / entry).exists():
+        raise ScriptError(f"The entry point {entry!r} was not found in the code folder "
+                          f"(sagemaker_submit_directory); files there: "
+                          f"{', '.join(sorted(p.name for p in code_dir.iterdir())[:20]) or 'none'}.")
+    return [sys.executable, entry, *args]
