@@ -46,3 +46,33 @@ def test_env_overrides_keys(server_factory):
     proc = server_factory(env={"SHIPYARD_ACCESS_KEY_ID": "AKIDTESTTESTTEST0001",
                                "SHIPYARD_SECRET_ACCESS_KEY": "s3cr3t/for+tests"})
     assert proc.client("sts").get_caller_identity()["UserId"] == "AKIDTESTTESTTEST0001"
+
+
+def test_kill_processes_under_home_only(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from shipyard.testing.server import kill_processes_under
+
+    home = tmp_path / "home"
+    sibling = tmp_path / "home0"
+    (home / "runs" / "job").mkdir(parents=True)
+    sibling.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    by_env = subprocess.Popen(sleep, env={**os.environ, "SAGEMAKER_BASE_DIR": str(home / "runs" / "job")})
+    by_cwd = subprocess.Popen(sleep, cwd=home / "runs" / "job")
+    by_arg = subprocess.Popen(sleep + [str(home / "model")])
+    other = subprocess.Popen(sleep, env={**os.environ, "SAGEMAKER_BASE_DIR": str(sibling)}, cwd=sibling)
+    try:
+        killed = kill_processes_under(home)
+        assert {by_env.pid, by_cwd.pid, by_arg.pid} <= set(killed)
+        assert other.pid not in killed
+        for p in (by_env, by_cwd, by_arg):
+            assert p.wait(5) is not None
+        assert other.poll() is None
+    finally:
+        for p in (by_env, by_cwd, by_arg, other):
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)

@@ -161,6 +161,15 @@ class ShipyardApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                # Extras holding async resources (an HTTP client pool, say) may define ``aclose()``;
+                # it must release them only: model servers and jobs keep running across restarts.
+                for name, extra in list(self.services.extras.items()):
+                    aclose = getattr(extra, "aclose", None)
+                    if aclose is not None:
+                        try:
+                            await aclose()
+                        except Exception:  # noqa: BLE001 - shutdown goes on regardless
+                            log.exception("closing %s failed", name)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

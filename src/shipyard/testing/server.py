@@ -53,7 +53,7 @@ def _names_home(blob: bytes, home: bytes) -> bool:
 
 
 def processes_under(home: str | Path) -> list[int]:
-    """Pids (other than ours and our ancestors) whose command line or environment names ``home``."""
+    """Pids (other than ours and our ancestors) whose command line, environment or working folder names ``home``."""
     target = os.fsencode(str(Path(home).resolve()))
     raw = os.fsencode(str(home))
     skip = {os.getpid()}
@@ -65,8 +65,16 @@ def processes_under(home: str | Path) -> list[int]:
         except (OSError, ValueError, IndexError):
             break
     found = []
+    home_dir = str(Path(home).resolve())
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in skip:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if cwd == home_dir or cwd.startswith(home_dir + "/"):
+            found.append(int(entry))
             continue
         for name in ("cmdline", "environ"):
             try:
