@@ -1,0 +1,190 @@
+"""A minimal HTTP/1.1 server on ``asyncio.Protocol`` + ``httptools``: keep-alive, pipelining, TCP_NODELAY.
+
+Why not an ASGI server: a model server answers two routes, and at one-row payloads the framework layers
+(scope dicts, receive/send coroutines, middleware) cost more than the prediction. Here a request is parsed
+by httptools' C parser, handed to ``app(method, path, headers, body)`` synchronously, and the response is
+written in one ``transport.write``. Requests whose ``app.offload(...)`` says so (big payloads) run in a
+worker thread, with reading paused so responses keep their order on the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+from typing import Any, Callable
+
+import httptools
+
+log = logging.getLogger("shipyard.serving")
+
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+           413: "Payload Too Large", 415: "Unsupported Media Type", 424: "Failed Dependency",
+           500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage"}
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Request:
+    __slots__ = ("method", "path", "headers", "body", "keep_alive")
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes, keep_alive: bool):
+        self.method, self.path, self.headers, self.body, self.keep_alive = method, path, headers, body, keep_alive
+
+
+def render(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> bytes:
+    head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Length: {len(body)}"]
+    head.extend(f"{k}: {v}" for k, v in headers)
+    if not keep_alive:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, server: "HttpServer"):
+        self.server = server
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.queue: collections.deque[Request] = collections.deque()
+        self.busy = False
+        self.closing = False
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+
+    # --- connection ---
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc) -> None:
+        self.server.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._send(400, [], b"Upgrade is not supported.", False)
+            return
+        except httptools.HttpParserError as e:
+            self._send(400, [("Content-Type", "text/plain")], f"Bad HTTP request: {e}".encode(), False)
+            return
+        if not self.busy:
+            self._drain()
+
+    # --- httptools callbacks ---
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        path = self._url.decode("latin-1").split("?", 1)[0]
+        self.queue.append(Request(self.parser.get_method().decode("latin-1"), path, self._headers, body,
+                                  self.parser.should_keep_alive()))
+
+    # --- dispatch ---
+    def _drain(self) -> None:
+        app = self.server.app
+        while self.queue and self.transport is not None:
+            req = self.queue.popleft()
+            if app.offload(req):
+                self.busy = True
+                self.transport.pause_reading()
+                fut = asyncio.get_running_loop().run_in_executor(self.server.executor, self._call, req)
+                fut.add_done_callback(lambda f, r=req: self._finish(r, f))
+                return
+            status, headers, body = self._call(req)
+            self._send(status, headers, body, req.keep_alive and not self.server.stopping)
+
+    def _call(self, req: Request) -> Response:
+        try:
+            return self.server.app(req)
+        except Exception:  # noqa: BLE001 - never let a bug kill the connection loop
+            log.exception("request %s %s failed", req.method, req.path)
+            return 500, [("Content-Type", "text/plain")], b"Internal server error."
+
+    def _finish(self, req: Request, fut: asyncio.Future) -> None:
+        self.busy = False
+        try:
+            status, headers, body = fut.result()
+        except Exception:  # noqa: BLE001
+            status, headers, body = 500, [("Content-Type", "text/plain")], b"Internal server error."
+        self._send(status, headers, body, req.keep_alive and not self.server.stopping)
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+            self._drain()
+
+    def _send(self, status: int, headers, body: bytes, keep_alive: bool) -> None:
+        if self.transport is None or self.closing:
+            return
+        self.transport.write(render(status, headers, body, keep_alive))
+        if not keep_alive:
+            self.closing = True
+            self.transport.close()
+
+    def close_if_idle(self) -> None:
+        if not self.busy and not self.queue and self.transport is not None:
+            self.closing = True
+            self.transport.close()
+
+
+class HttpServer:
+    """Serves ``app`` (an object with ``__call__(Request) -> Response`` and ``offload(Request) -> bool``)."""
+
+    def __init__(self, app: Any, executor=None):
+        self.app = app
+        self.executor = executor
+        self.connections: set[HttpProtocol] = set()
+        self.stopping = False
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: HttpProtocol(self), host, port, reuse_address=True,
+                                                backlog=1024)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting, let requests in progress finish (up to ``grace``), close every connection."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:
+            for conn in list(self.connections):
+                conn.close_if_idle()
+            if not self.connections or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+
+
+def run_forever(coro_factory: Callable[[], Any]) -> None:
+    """Run the server's main coroutine on uvloop when installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+
+        uvloop.run(coro_factory())
+    except ImportError:
+        asyncio.run(coro_factory())
