@@ -111,6 +111,17 @@ class MetaStoreConformance:
         assert store.find(TJ, "JOB-1").name == "Job-1"
         assert store.find(TJ, "other") is None
 
+    def test_doc_values_are_stored_as_json(self, store):
+        import datetime
+
+        when = datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
+        store.create("model", "m", "arn:m", "x", {"t": when, "tags": ("a", "b"), "n": 3, "f": 0.1, "none": None})
+        assert store.get("model", "m").doc == {"t": when.timestamp(), "tags": ["a", "b"], "n": 3, "f": 0.1,
+                                               "none": None}
+        with pytest.raises(TypeError):
+            store.create("model", "bad", "arn:b", "x", {"obj": object()})
+        assert store.find("model", "bad") is None
+
     def test_parent_defaults_to_empty(self, store):
         assert store.create("model", "m", "arn:m", "Created", {}).parent == ""
         assert store.get("model", "m").parent == ""

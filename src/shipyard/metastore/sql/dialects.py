@@ -8,7 +8,9 @@ migrations between processes and offers the few dialect-specific statements the 
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 import zlib
 from pathlib import Path
 
@@ -41,18 +43,34 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
+def _forget_pool_in_forked_child(engine: Engine) -> None:
+    """A forked child must not reuse its parent's pooled connections (they share one socket/file lock)."""
+    ref = weakref.ref(engine)
+
+    def after_fork() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork)
+
+
 def make_engine(url: str) -> tuple[Engine, str | None]:
     """Create the engine for ``url``; returns (engine, schema or None)."""
     parsed, schema = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed), None
+        engine = _sqlite_engine(parsed)
+        if not is_memory_sqlite(parsed):
+            _forget_pool_in_forked_child(engine)
+        return engine, None
     connect_args = {}
     if schema:
         if not schema.replace("_", "").isalnum():
             raise ValueError(f"invalid schema name {schema!r}")
         connect_args["options"] = f"-csearch_path={schema}"
     engine = sa.create_engine(parsed, connect_args=connect_args, pool_size=8, max_overflow=16,
-                              pool_pre_ping=True, future=True)
+                              pool_pre_ping=True)
+    _forget_pool_in_forked_child(engine)
     return engine, schema
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import json
 import time
 from typing import Any, Iterable, Iterator
@@ -34,8 +35,21 @@ SORT_COLUMNS = {
 _UPDATE_ATTEMPTS = 20
 
 
+_DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):  # docs keep epoch seconds, as the JSON 1.1 wire does
+        return value.timestamp()
+    if hasattr(value, "item"):  # numpy scalar types not covered by OPT_SERIALIZE_NUMPY
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in a resource document")
+
+
 def dump_doc(doc: dict) -> str:
-    return orjson.dumps(doc, default=str).decode()
+    return orjson.dumps(doc, default=_jsonable, option=_DUMP_OPTIONS).decode()
 
 
 def load_doc(text: str) -> dict:
