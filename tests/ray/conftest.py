@@ -1,0 +1,37 @@
+"""A real local multi-node Ray cluster (head + one worker), on loopback, token auth on, small object stores."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+# Token auth must be configured before Ray is imported: Ray reads it once per process.
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Keep every Ray process on loopback: without this Ray swaps 127.0.0.1 for the machine's address.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+ray = pytest.importorskip("ray", reason="Ray is in the test extra; install with pip install -e '.[test]'")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 2, "object_store_memory": 80 * 1024 * 1024, "node_ip_address": "127.0.0.1",
+            "include_dashboard": False}
+    cluster = Cluster(initialize_head=True, head_node_args=dict(node, resources={"head": 1}))
+    worker = cluster.add_node(num_cpus=2, object_store_memory=80 * 1024 * 1024, node_ip_address="127.0.0.1",
+                              resources={"worker": 1})
+    # Cluster reports the machine's address; everything here listens on loopback only.
+    cluster.loopback_address = "127.0.0.1:" + cluster.address.rsplit(":", 1)[1]
+    ray.init(address=cluster.loopback_address, namespace="shipyard", log_to_driver=False)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
