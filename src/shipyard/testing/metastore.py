@@ -23,6 +23,7 @@ import pytest
 
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..metastore.base import ListQuery, LogEvent, MetaStore
+from .metastore_logs import LogsAndMetricsConformance
 
 TJ = "training-job"
 
@@ -80,7 +81,7 @@ def _run_threads(target, count: int) -> None:
         raise AssertionError(f"{len(errors)} worker thread(s) failed: {errors[:3]!r}") from errors[0]
 
 
-class MetaStoreConformance:
+class MetaStoreConformance(LogsAndMetricsConformance):
     supports_reopen = True  # data survives close() and a new open of the same database
     supports_concurrent_writers = True  # many threads may write at once
     thread_count = 8
@@ -294,79 +295,6 @@ class MetaStoreConformance:
         assert sorted(r.name for r in got) == sorted(r.name for r in made if r.status != "InService")
         assert store.list_in_status("endpoint", []) == []
         assert [r.name for r in store.list_in_status("model", {"InService"})] == ["Ep-999"]
-
-    # --- logs ---
-    def test_logs_keep_order_and_page_forward(self, store):
-        g, s = "/aws/sagemaker/TrainingJobs", "job/algo-1-1"
-        store.append_logs(g, s, [LogEvent(10.0 + i, f"line {i}") for i in range(5)])
-        store.append_logs(g, s, [LogEvent(5.0, "late timestamp, later append")])
-        store.append_logs(g, "other", [LogEvent(1.0, "elsewhere")])
-        events, fwd, back = store.get_logs(g, s)
-        assert [e.message for e in events] == [f"line {i}" for i in range(5)] + ["late timestamp, later append"]
-        assert all(e.ingestion_time > 0 for e in events)
-        assert fwd.startswith("f/") and back.startswith("b/")
-        seen, token = [], None
-        for _ in range(10):
-            batch, new_token, _b = store.get_logs(g, s, next_token=token, limit=4)
-            seen += [e.message for e in batch]
-            if new_token == token:
-                break
-            token = new_token
-        assert seen == [e.message for e in events]
-        nothing, same, _b = store.get_logs(g, s, next_token=token)
-        assert nothing == [] and same == token  # no new events: the same forward token comes back
-        store.append_logs(g, s, [LogEvent(20.0, "new")])
-        newer, token2, _ = store.get_logs(g, s, next_token=token)
-        assert [e.message for e in newer] == ["new"] and token2 != token
-
-    def test_logs_from_tail_backward_and_time_window(self, store):
-        g, s = "grp", "str"
-        store.append_logs(g, s, [LogEvent(float(i), f"m{i}") for i in range(10)])
-        tail, fwd, back = store.get_logs(g, s, start_from_head=False, limit=3)
-        assert [e.message for e in tail] == ["m7", "m8", "m9"]
-        assert store.get_logs(g, s, next_token=fwd)[0] == []
-        earlier, _f, back2 = store.get_logs(g, s, next_token=back, limit=3)
-        assert [e.message for e in earlier] == ["m4", "m5", "m6"]
-        assert [e.message for e in store.get_logs(g, s, next_token=back2, limit=100)[0]] == ["m0", "m1", "m2", "m3"]
-        window = store.get_logs(g, s, start_time=3.0, end_time=6.0)[0]
-        assert [e.message for e in window] == ["m3", "m4", "m5"]
-        assert store.get_logs(g, "missing")[0] == []
-        with pytest.raises(ValidationError):
-            store.get_logs(g, s, next_token="zzz")
-
-    def test_list_log_streams(self, store):
-        g = "/aws/sagemaker/Endpoints/ep"
-        for name, ts in [("b/1", 30.0), ("a/1", 10.0), ("a/2", 50.0), ("c_x", 20.0)]:
-            store.append_logs(g, name, [LogEvent(ts - 1, "first"), LogEvent(ts, "last!")])
-        store.append_logs("other-group", "a/0", [LogEvent(1.0, "x")])
-        streams, token = store.list_log_streams(g)
-        assert [x.stream for x in streams] == ["a/1", "a/2", "b/1", "c_x"] and token is None
-        a1 = streams[0]
-        assert (a1.group, a1.first_event, a1.last_event, a1.stored_bytes) == (g, 9.0, 10.0, len("firstlast!"))
-        assert a1.last_ingestion > 0
-        assert [x.stream for x in store.list_log_streams(g, prefix="a/")[0]] == ["a/1", "a/2"]
-        assert [x.stream for x in store.list_log_streams(g, prefix="c_")[0]] == ["c_x"]
-        assert store.list_log_streams(g, prefix="c%")[0] == []
-        by_time = store.list_log_streams(g, order_by="LastEventTime", descending=True)[0]
-        assert [x.stream for x in by_time] == ["a/2", "b/1", "c_x", "a/1"]
-        paged, token = [], None
-        for _ in range(10):
-            page, token = store.list_log_streams(g, limit=3, next_token=token, descending=True)
-            paged += [x.stream for x in page]
-            if token is None:
-                break
-        assert paged == ["c_x", "b/1", "a/2", "a/1"]
-
-    # --- metrics ---
-    def test_metrics(self, store):
-        store.append_metrics("job-a", [("train:loss", 0.9, 100.0, 1), ("validation:auc", 0.6, 100.5, 1)])
-        store.append_metrics("job-a", [("train:loss", 0.5, 101.0, 2)])
-        store.append_metrics("job-b", [("train:loss", 9.0, 1.0, 0)])
-        store.append_metrics("job-a", [])
-        assert store.get_metrics("job-a") == [("train:loss", 0.9, 100.0, 1), ("validation:auc", 0.6, 100.5, 1),
-                                              ("train:loss", 0.5, 101.0, 2)]
-        assert store.get_metrics("job-a", "train:loss") == [("train:loss", 0.9, 100.0, 1), ("train:loss", 0.5, 101.0, 2)]
-        assert store.get_metrics("job-c") == []
 
     # --- concurrency ---
     def _need_concurrency(self):
