@@ -1,0 +1,235 @@
+"""Training-job operations: Create, Describe, List, Stop, Delete.
+
+The server has already checked each request against botocore's model; here go the checks SageMaker makes on
+top, *before* anything runs: the image must name a built-in algorithm or a framework (script mode), a
+built-in's hyperparameters must pass its declared rules, channel and output URIs must be ``s3://`` in
+buckets that exist. The stored document is the DescribeTrainingJob response plus private ``_`` keys the
+controller uses (``_program``, ``_metric_definitions``, ``_handle``...); :func:`public` strips those.
+
+:func:`create_training_job` is also what a tuning job calls to launch its trials (with ``parent`` set, so
+Describe shows ``TuningJobArn``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..domain.status import TRAINING_TERMINAL
+from ..errors import ConflictError, MissingResource, ValidationError
+from ..metastore.base import ListQuery
+from .registry import operation
+
+KIND = "training-job"
+DEFAULT_MAX_RUNTIME = 86400
+NOT_FOUND = "Requested resource not found."
+_SORT = {"Name": "name", "CreationTime": "created", "Status": "status"}
+
+
+def public(doc: dict) -> dict:
+    """A stored document without its private (``_``-prefixed) top-level keys: what Describe* returns."""
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def _get(services, name: str):
+    from ..domain.arns import name_from
+
+    try:
+        return services.meta.get(KIND, name_from(name))
+    except MissingResource:
+        raise ValidationError(NOT_FOUND) from None
+
+
+def _check_s3_uri(services, uri: str, what: str, must_exist: bool = True) -> None:
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValidationError(f"{what} {uri!r} is not a valid S3 URI: it must start with s3://.")
+    bucket = uri[5:].split("/", 1)[0]
+    if not bucket:
+        raise ValidationError(f"{what} {uri!r} names no bucket.")
+    if must_exist and not services.objects.bucket_exists(bucket):
+        raise ValidationError(f"{what} {uri!r}: the bucket {bucket!r} does not exist.")
+
+
+def _check_channels(services, channels: list[dict]) -> None:
+    seen = set()
+    for ch in channels:
+        name = ch["ChannelName"]
+        if name in seen:
+            raise ValidationError(f"Channel names must be unique; {name!r} appears more than once.")
+        seen.add(name)
+        source = ch.get("DataSource") or {}
+        s3 = source.get("S3DataSource")
+        if s3 is None:
+            raise ValidationError(f"Channel {name!r}: Shipyard supports S3DataSource channels only "
+                                  "(FileSystemDataSource needs EFS/FSx).")
+        if s3.get("S3DataType") == "AugmentedManifestFile":
+            raise ValidationError(f"Channel {name!r}: AugmentedManifestFile is not supported by Shipyard.")
+        _check_s3_uri(services, s3.get("S3Uri", ""), f"Channel {name!r} S3Uri")
+
+
+def _program(spec: dict, hyperparameters: dict, environment: dict) -> tuple[dict, list[dict]]:
+    """Which program runs, and the metric definitions to apply: (program, metric definitions)."""
+    from ..algorithms.registry import FRAMEWORK_REPOS, repository, resolve
+
+    image = spec.get("TrainingImage") or spec.get("AlgorithmName") or ""
+    if not image:
+        raise ValidationError("AlgorithmSpecification must name a TrainingImage or an AlgorithmName.")
+    kind, algo = resolve(image, hyperparameters, environment)
+    user_metrics = list(spec.get("MetricDefinitions") or [])
+    if kind == "builtin":
+        algo.validate(hyperparameters)
+        builtin = [{"Name": n, "Regex": rx} for n, (rx, _) in algo.metrics.items()]
+        names = {m["Name"] for m in user_metrics}
+        return ({"kind": "builtin", "algorithm": algo.name, "module": algo.training_module},
+                user_metrics + [m for m in builtin if m["Name"] not in names])
+    framework = FRAMEWORK_REPOS.get(repository(image), repository(image))
+    return {"kind": "script", "framework": framework}, user_metrics
+
+
+def create_training_job(services, params: dict, parent: str = "", extra: dict | None = None) -> dict:
+    """Validate and store a training job; the controller starts it. ``extra`` adds private keys."""
+    name = params["TrainingJobName"]
+    spec = dict(params.get("AlgorithmSpecification") or {})
+    hps = {k: str(v) for k, v in (params.get("HyperParameters") or {}).items()}
+    environment = dict(params.get("Environment") or {})
+    program, metric_defs = _program(spec, hps, environment)
+    spec.setdefault("TrainingInputMode", "File")
+    channels = params.get("InputDataConfig") or []
+    _check_channels(services, channels)
+    output = dict(params["OutputDataConfig"])
+    _check_s3_uri(services, output.get("S3OutputPath", ""), "OutputDataConfig.S3OutputPath")
+    checkpoint = params.get("CheckpointConfig")
+    if checkpoint:
+        _check_s3_uri(services, checkpoint.get("S3Uri", ""), "CheckpointConfig.S3Uri", must_exist=False)
+    stopping = dict(params.get("StoppingCondition") or {})
+    stopping.setdefault("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    now = time.time()
+    arn = services.arn(KIND, name)
+    doc: dict[str, Any] = {
+        "TrainingJobName": name,
+        "TrainingJobArn": arn,
+        "AlgorithmSpecification": spec,
+        "RoleArn": params["RoleArn"],
+        "InputDataConfig": channels,
+        "OutputDataConfig": output,
+        "ResourceConfig": params.get("ResourceConfig") or {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                            "VolumeSizeInGB": 30},
+        "StoppingCondition": stopping,
+        "SecondaryStatus": "Starting",
+        "SecondaryStatusTransitions": [{"Status": "Starting", "StartTime": now,
+                                        "StatusMessage": "Launching requested ML instances"}],
+        "EnableNetworkIsolation": bool(params.get("EnableNetworkIsolation", False)),
+        "EnableInterContainerTrafficEncryption": bool(params.get("EnableInterContainerTrafficEncryption", False)),
+        "EnableManagedSpotTraining": bool(params.get("EnableManagedSpotTraining", False)),
+        "_program": program,
+        "_metric_definitions": metric_defs,
+    }
+    if hps:
+        doc["HyperParameters"] = hps
+    for key in ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "ExperimentConfig", "Environment",
+                "RetryStrategy", "TensorBoardOutputConfig", "ProfilerConfig", "DebugRuleConfigurations",
+                "InfraCheckConfig", "RemoteDebugConfig"):
+        if params.get(key):
+            doc[key] = params[key]
+    if parent:
+        doc["TuningJobArn"] = parent
+    doc.update(extra or {})
+    services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent)
+    services.wake(KIND)
+    return {"TrainingJobArn": arn}
+
+
+def describe(resource) -> dict:
+    out = public(resource.doc)
+    out["TrainingJobStatus"] = resource.status
+    out["CreationTime"] = resource.created
+    out["LastModifiedTime"] = resource.modified
+    if resource.parent and "TuningJobArn" not in out:
+        out["TuningJobArn"] = resource.parent
+    return out
+
+
+@operation("sagemaker", "CreateTrainingJob")
+def create(services, params: dict) -> dict:
+    return create_training_job(services, params)
+
+
+@operation("sagemaker", "DescribeTrainingJob")
+def describe_training_job(services, params: dict) -> dict:
+    return describe(_get(services, params["TrainingJobName"]))
+
+
+@operation("sagemaker", "ListTrainingJobs")
+def list_training_jobs(services, params: dict) -> dict:
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by not in _SORT:
+        raise ValidationError(f"SortBy must be one of {', '.join(_SORT)}.")
+    q = ListQuery(
+        name_contains=params.get("NameContains"),
+        status_equals=params.get("StatusEquals"),
+        created_after=_ts(params.get("CreationTimeAfter")),
+        created_before=_ts(params.get("CreationTimeBefore")),
+        modified_after=_ts(params.get("LastModifiedTimeAfter")),
+        modified_before=_ts(params.get("LastModifiedTimeBefore")),
+        sort_by=_SORT[sort_by],
+        descending=params.get("SortOrder", "Descending") != "Ascending",
+        max_results=int(params.get("MaxResults") or 10),
+        next_token=params.get("NextToken"),
+    )
+    page = services.meta.list(KIND, q)
+    summaries = []
+    for r in page.items:
+        item = {"TrainingJobName": r.name, "TrainingJobArn": r.arn, "CreationTime": r.created,
+                "LastModifiedTime": r.modified, "TrainingJobStatus": r.status,
+                "SecondaryStatus": r.doc.get("SecondaryStatus")}
+        if r.doc.get("TrainingEndTime"):
+            item["TrainingEndTime"] = r.doc["TrainingEndTime"]
+        summaries.append(item)
+    out: dict[str, Any] = {"TrainingJobSummaries": summaries}
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out
+
+
+def _ts(value) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    return float(value)
+
+
+def stop_training_job(services, name: str) -> None:
+    r = _get(services, name)
+    if r.status == "Stopping":
+        return
+    if r.status != "InProgress":
+        raise ValidationError(f"The request was rejected because the training job is in status {r.status}.")
+    try:
+        services.meta.update(KIND, r.name, {"SecondaryStatus": "Stopping", "_stop_requested": time.time()},
+                             status="Stopping", expect_status={"InProgress"})
+    except ConflictError:
+        now = services.meta.get(KIND, r.name)
+        if now.status != "Stopping":
+            raise ValidationError(
+                f"The request was rejected because the training job is in status {now.status}.") from None
+    services.wake(KIND)
+
+
+@operation("sagemaker", "StopTrainingJob")
+def stop(services, params: dict) -> dict:
+    stop_training_job(services, params["TrainingJobName"])
+    return {}
+
+
+@operation("sagemaker", "DeleteTrainingJob")
+def delete(services, params: dict) -> dict:
+    r = _get(services, params["TrainingJobName"])
+    if r.status not in TRAINING_TERMINAL:
+        raise ValidationError(f"Training job {r.name} is in status {r.status}; only a Completed, Failed or "
+                              "Stopped training job can be deleted.")
+    services.meta.delete(KIND, r.name)
+    import shutil
+
+    shutil.rmtree(services.settings.home / "runs" / "training" / r.name, ignore_errors=True)
+    return {}
