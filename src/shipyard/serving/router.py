@@ -1,0 +1,112 @@
+"""The endpoint router: InvokeEndpoint -> a variant (by weight or TargetVariant) -> an instance (round robin).
+
+It lives in the Shipyard server process as ``services.extras["router"]``. The hosting controller owns the
+route table and replaces an endpoint's :class:`Route` whole (one dict assignment, atomic under the GIL)
+whenever instances change, so a request never sees half a deployment and never reads the database.
+Model servers are reached over pooled keep-alive connections (:mod:`.pool`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from ..errors import ModelError, ServiceUnavailable, ValidationError
+from .pool import ConnectFailed, Pool
+
+FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
+
+
+@dataclass
+class VariantRoute:
+    name: str
+    weight: float
+    instances: list[tuple[str, int]]
+    _rr: itertools.count = field(default_factory=itertools.count, repr=False)
+
+    def next_instances(self) -> list[tuple[str, int]]:
+        n = len(self.instances)
+        if n <= 1:
+            return list(self.instances)
+        start = next(self._rr) % n
+        return self.instances[start:] + self.instances[:start]
+
+
+@dataclass
+class Route:
+    endpoint: str
+    variants: list[VariantRoute]
+
+    def pick(self, target: str | None) -> VariantRoute:
+        if target:
+            for v in self.variants:
+                if v.name == target:
+                    return v
+            raise ValidationError(f"The variant {target} does not exist for endpoint {self.endpoint}.")
+        live = [v for v in self.variants if v.instances]
+        total = sum(v.weight for v in live)
+        if not live:
+            raise ServiceUnavailable(f"Endpoint {self.endpoint} has no instance running.")
+        if total <= 0:
+            return live[0]
+        x = random.random() * total
+        for v in live:
+            x -= v.weight
+            if x < 0:
+                return v
+        return live[-1]
+
+
+class Router:
+    def __init__(self, account: str, timeout: float = 60.0):
+        self.account = account
+        self.routes: dict[str, Route] = {}
+        self.pool = Pool(timeout)
+
+    # --- route table (called by the hosting controller, from its thread) ---
+    def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]]) -> None:
+        self.routes[endpoint.lower()] = Route(endpoint, [VariantRoute(n, float(w), list(i)) for n, w, i in variants])
+
+    def remove(self, endpoint: str) -> None:
+        self.routes.pop(endpoint.lower(), None)
+
+    # --- the request path ---
+    async def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str,
+                     headers: dict[str, str]) -> tuple[int, bytes, str, dict[str, str]]:
+        route = self.routes.get(endpoint_name.lower())
+        if route is None:
+            raise ValidationError(f"Endpoint {endpoint_name} of account {self.account} not found.")
+        variant = route.pick(headers.get("x-amzn-sagemaker-target-variant"))
+        fwd = [("Content-Type", content_type)]
+        if accept:
+            fwd.append(("Accept", accept))
+        for h in FORWARD:
+            if h in headers:
+                fwd.append((h, headers[h]))
+        last_error: Exception | None = None
+        for host, port in variant.next_instances():
+            try:
+                status, resp_headers, resp_body = await self.pool.request(host, port, "/invocations", body, fwd)
+            except ConnectFailed as e:  # instance gone (being replaced): the next one may answer
+                last_error = e
+                continue
+            except (ConnectionError, TimeoutError) as e:
+                raise ModelError(f"Received server error (0) from {variant.name} with message \"{e}\".",
+                                 500, str(e)) from None
+            if status >= 400:
+                text = resp_body.decode("utf-8", "replace")
+                kind = "client" if status < 500 else "server"
+                raise ModelError(f"Received {kind} error ({status}) from {variant.name} with message \"{text}\". "
+                                 f"See the endpoint's logs in account {self.account} for more information.",
+                                 status, text)
+            extra = {"x-Amzn-Invoked-Production-Variant": variant.name}
+            attrs = resp_headers.get("x-amzn-sagemaker-custom-attributes")
+            if attrs is not None:
+                extra["X-Amzn-SageMaker-Custom-Attributes"] = attrs
+            return 200, resp_body, resp_headers.get("content-type", "application/octet-stream"), extra
+        raise ServiceUnavailable(f"No instance of variant {variant.name} of endpoint {endpoint_name} is "
+                                 f"reachable right now: {last_error}")
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
