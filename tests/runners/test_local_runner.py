@@ -1,0 +1,92 @@
+"""The local runner: the shared conformance suite plus what only a local process tree can show."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.runners.base import JobSpec
+from shipyard.runners.local import LocalRunner
+from shipyard.testing.runner import RunnerConformance, wait_exit, wait_for_text
+
+
+class TestLocalRunner(RunnerConformance):
+    @pytest.fixture
+    def make_runner(self, tmp_path):
+        made = []
+
+        def make():
+            made.append(LocalRunner(str(tmp_path / "state")))
+            return made[-1]
+
+        yield make
+        for runner in made:  # stop anything a failed test left running, by its own handle
+            for handle in list(runner._handles.values()):
+                if handle.poll() is None:
+                    handle.stop(grace=0.2)
+                    wait_exit(handle, timeout=10)
+            runner.close()
+
+
+def _spec(tmp_path, name, code, **kw):
+    work = tmp_path / name
+    return JobSpec(name=name, command=[sys.executable, "-c", code], workdir=str(work),
+                   log_path=str(work / "out.log"), env=kw.pop("env", {}), **kw)
+
+
+def test_vanished_process_reports_minus_nine(tmp_path):
+    """Killing the whole tree with SIGKILL leaves no exit file: a new runner reports -9, as the contract says."""
+    runner = LocalRunner(str(tmp_path / "state"))
+    spec = _spec(tmp_path, "victim", "import time\nprint('up', flush=True)\ntime.sleep(60)")
+    handle = runner.start(spec)
+    wait_for_text(Path(spec.log_path), "up")
+    os.killpg(handle.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{handle.pid}").exists():
+        handle._popen.poll()  # reap our child so /proc forgets it
+        time.sleep(0.05)
+    fresh = LocalRunner(str(tmp_path / "state")).attach(handle.id)
+    assert fresh is not None
+    assert wait_exit(fresh) == -9
+    assert not Path(handle.record["exit_file"]).exists()
+
+
+def test_handle_id_names_start_time_so_recycled_pids_do_not_match(tmp_path):
+    runner = LocalRunner(str(tmp_path / "state"))
+    handle = runner.start(_spec(tmp_path, "id", "pass"))
+    kind, pid, ticks = handle.id.split(":")
+    assert kind == "local" and int(pid) == handle.pid and int(ticks) > 0
+    assert wait_exit(handle) == 0
+    fresh = LocalRunner(str(tmp_path / "state"))
+    assert fresh.attach(f"local:{pid}:{int(ticks) + 1}") is None
+    assert fresh.attach(handle.id).poll() == 0
+
+
+def test_workdir_placeholder_and_files(tmp_path):
+    """Specs are portable between runners: ``{workdir}`` is substituted and ``extra['files']`` written."""
+    runner = LocalRunner(str(tmp_path / "state"))
+    code = "import os, sys\nprint(open(os.path.join(sys.argv[1], 'job.json')).read(), os.environ['WD'])"
+    work = tmp_path / "portable"
+    spec = JobSpec(name="p", command=[sys.executable, "-c", code, "{workdir}"], env={"WD": "{workdir}/x"},
+                   workdir=str(work), log_path=str(work / "out.log"), extra={"files": {"job.json": "JOB"}})
+    assert wait_exit(runner.start(spec)) == 0
+    assert Path(spec.log_path).read_text().strip() == f"JOB {work}/x"
+
+
+def test_work_survives_the_runner_and_runs_in_its_own_session(tmp_path):
+    runner = LocalRunner(str(tmp_path / "state"))
+    spec = _spec(tmp_path, "session", "import os, time\nprint(os.getsid(0), flush=True)\ntime.sleep(60)")
+    handle = runner.start(spec)
+    text = wait_for_text(Path(spec.log_path), "\n")
+    assert int(text.split()[0]) == handle.pid != os.getsid(0)
+    runner.close()  # forgetting handles must not stop the work
+    time.sleep(0.2)
+    again = LocalRunner(str(tmp_path / "state")).attach(handle.id)
+    assert again.poll() is None
+    again.stop(grace=0.5)
+    assert wait_exit(again) != 0
