@@ -76,3 +76,39 @@ def test_kill_processes_under_home_only(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait(5)
+
+
+def test_a_broken_operation_module_degrades_but_does_not_stop_the_app(tmp_path, monkeypatch):
+    """A family whose module fails to import is reported by /shipyard/health; the others keep working."""
+    import asyncio
+
+    from shipyard.api import registry
+    from shipyard.config import load_settings
+    from shipyard.context import Services
+    from shipyard.metastore import open_metastore
+    from shipyard.server.app import create_app
+
+    (tmp_path / "shipyard_half_written_ops.py").write_text("raise RuntimeError('half-written module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "OPERATION_MODULES", registry.OPERATION_MODULES + ["shipyard_half_written_ops"])
+    settings = load_settings(tmp_path / "home", port=1)
+    meta = open_metastore(settings.database_url)
+    try:
+        app = create_app(Services(settings=settings, meta=meta, objects=None, runner=None))
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/shipyard/health", "headers": [], "query_string": b""}
+        asyncio.run(app(scope, receive, send))
+    finally:
+        meta.close()
+    assert sent[0]["status"] == 200
+    doc = json.loads(sent[1]["body"])
+    assert doc["status"] == "ok"
+    assert doc["degraded"] == {"shipyard_half_written_ops": "RuntimeError: half-written module"}
+    assert registry.lookup("sts", "GetCallerIdentity") is not None

@@ -106,14 +106,40 @@ def _log_failure(exc: BaseException, what: str) -> None:
         log.error("%s: unexpected error", what, exc_info=exc)
 
 
-def _find_s3_handler():
+def _find_s3_handler(broken: dict[str, str]):
     try:
         from ..api.s3 import handle_s3
     except ModuleNotFoundError as e:
-        if e.name not in ("shipyard.api.s3",):
-            raise
+        if e.name == "shipyard.api.s3":
+            return None
+        log.exception("the S3 API module failed to import; S3 requests will get 501")
+        broken["shipyard.api.s3"] = f"{type(e).__name__}: {e}"
+        return None
+    except Exception as e:  # noqa: BLE001 - one broken family must not take the whole server down
+        log.exception("the S3 API module failed to import; S3 requests will get 501")
+        broken["shipyard.api.s3"] = f"{type(e).__name__}: {e}"
         return None
     return handle_s3
+
+
+def _load_operations(broken: dict[str, str]) -> None:
+    """Import every operation module (``registry.OPERATION_MODULES``).
+
+    Unlike ``registry.load_all`` this survives a module that fails to import: the error is logged with its
+    traceback and reported by ``/shipyard/health`` (``"degraded"``), and that family's operations answer
+    ``UnknownOperationException``; every other family keeps working.
+    """
+    for name in registry.OPERATION_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            log.exception("operation module %s failed to import", name)
+            broken[name] = f"{type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001
+            log.exception("operation module %s failed to import", name)
+            broken[name] = f"{type(e).__name__}: {e}"
 
 
 def load_plugins(services: Any, names: str | None = None) -> list[str]:
@@ -144,9 +170,14 @@ class ShipyardApp:
         settings = services.settings
         self.key_id = settings.access_key_id
         self.secret = settings.secret_access_key
-        registry.load_all()
+        self.broken: dict[str, str] = {}
+        _load_operations(self.broken)
         load_plugins(services)
-        self.s3_handler = _find_s3_handler()
+        self.s3_handler = _find_s3_handler(self.broken)
+        health: dict = {"status": "ok"}
+        if self.broken:
+            health["degraded"] = self.broken
+        self.health_body = orjson.dumps(health)
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -178,7 +209,7 @@ class ShipyardApp:
         path = scope["path"]
         method = scope["method"]
         if path == "/shipyard/health" and method in ("GET", "HEAD"):
-            await _send(send, 200, [(b"content-type", b"application/json")], b'{"status":"ok"}')
+            await _send(send, 200, [(b"content-type", b"application/json")], self.health_body)
             return
         headers = _request_headers(scope)
         query_string = scope.get("query_string", b"").decode("latin-1")
