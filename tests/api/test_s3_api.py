@@ -362,3 +362,17 @@ def test_plain_body_sha256_is_checked(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="sha")["Body"].read() == body
     r = _send(server, "HEAD", f"/{bucket}/missing", b"", hashlib.sha256(b"").hexdigest())
     assert r.status_code == 404 and r.content == b""
+
+
+def test_presigned_urls(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="shared/report.txt", Body=b"for your eyes")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared/report.txt"},
+                                    ExpiresIn=300)
+    r = httpx.get(url, timeout=30)
+    assert (r.status_code, r.content) == (200, b"for your eyes")
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "shared/upload.bin"},
+                                        ExpiresIn=300)
+    assert httpx.put(put_url, content=b"\x00\x01\x02", timeout=30).status_code == 200
+    assert s3.get_object(Bucket=bucket, Key="shared/upload.bin")["Body"].read() == b"\x00\x01\x02"
+    bad = url.replace("Signature=", "Signature=0")
+    assert httpx.get(bad, timeout=30).status_code == 403

@@ -304,7 +304,8 @@ class LocalObjectStore(ObjectStore):
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
         last: bytes | None = None
-        batch = min(max(max_keys, 1), 1000) + 1
+        # With a delimiter each common prefix ends a scan (we jump past its keys), so fetch little at a time.
+        batch = min(max(max_keys, 1), 64 if delim else 1000) + 1
         while True:
             sql = ("SELECT key, size, etag, mtime, ctype, meta FROM objects WHERE bucket=? AND key "
                    + (">=" if inclusive else ">") + " ?" + (" AND key < ?" if upper is not None else "")
