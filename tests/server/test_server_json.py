@@ -158,3 +158,10 @@ def test_result_serialization_round_trips_through_boto3(plugin_server):
     raw = _raw(plugin_server, "SageMaker.DescribeAlgorithm", json.dumps({"AlgorithmName": "a"}).encode())
     assert raw.headers["content-type"] == "application/x-amz-json-1.1"
     assert raw.json()["CreationTime"] == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc).timestamp()
+
+
+def test_unserved_service_gets_a_json_error_not_s3(server):
+    metrics = server.client("sagemaker-metrics")
+    status, code, _ = _error(lambda: metrics.batch_put_metrics(
+        TrialComponentName="tc", MetricData=[{"MetricName": "m", "Timestamp": 0, "Value": 1.0}]))
+    assert (status, code) == (404, "UnknownOperationException")

@@ -225,8 +225,22 @@ class ShipyardApp:
                                   and headers.get("content-type", "").startswith(
                                       "application/x-www-form-urlencoded")):
             await self.query(scope, receive, send, headers, query_string)
-        else:
+        elif service is None:  # anonymous or Signature V2 (boto3's default S3 presigning)
             await self.s3(scope, receive, send, headers, query_string)
+        else:
+            await self.unknown(scope, receive, send, headers, query_string)
+
+    async def unknown(self, scope, receive, send, headers, query_string) -> None:
+        """A signed request for a service or route Shipyard does not serve (sagemaker-metrics, say)."""
+        request_id = wire_errors.new_request_id()
+        try:
+            body = await _read_body(receive, MAX_JSON_BYTES)
+            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            raise ShipyardError(f"No operation at {scope['method']} {scope['path']} is supported by Shipyard.",
+                                code="UnknownOperationException", http_status=404)
+        except Exception as exc:  # noqa: BLE001
+            _log_failure(exc, f"{scope['method']} {scope['path']}")
+            await _send(send, *wire_errors.render_rest_json(exc, request_id))
 
     def _verify(self, scope, headers, query_string, payload_hash, s3: bool):
         raw_path = scope.get("raw_path")
