@@ -64,3 +64,27 @@ def test_overwrite_removes_old_body_files(tmp_path):
     assert len(files) == 1 and store.local_path("bkt", "k") == files[0]
     store.delete_object("bkt", "k")
     assert not [p for p in (tmp_path / "bkt").rglob("*") if p.is_file()]
+
+
+def test_two_processes_writing_one_key_leave_one_body(tmp_path):
+    """Writers in separate processes share the index; the last commit wins and no replaced body is leaked."""
+    root = tmp_path / "objects"
+    store = LocalObjectStore(root)
+    store.create_bucket("bkt")
+    script = textwrap.dedent(f"""
+        import sys
+        from shipyard.objectstore.local import LocalObjectStore
+        store = LocalObjectStore({str(root)!r})
+        tag = sys.argv[1].encode()
+        for i in range(40):
+            store.put_object("bkt", "shared", tag * 10000)
+            store.put_object("bkt", f"own-{{sys.argv[1]}}-{{i}}", tag)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, tag]) for tag in ("x", "y")]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    assert store.get_bytes("bkt", "shared") in (b"x" * 10000, b"y" * 10000)
+    keys = [o.key for o in store.iter_keys("bkt")]
+    assert len(keys) == 81
+    files = [p for p in (root / "bkt").rglob("*") if p.is_file()]
+    assert len(files) == 81

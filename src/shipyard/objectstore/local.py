@@ -214,13 +214,24 @@ class LocalObjectStore(ObjectStore):
         ctype = ctype or DEFAULT_CONTENT_TYPE
         meta = json.dumps(dict(metadata or {}), sort_keys=True)
         with self._lock:
-            old = self._query("SELECT file FROM objects WHERE bucket=? AND key=?", (bucket, raw_key))
-            if not self.bucket_exists(bucket):  # deleted while we wrote
+            # Read the replaced row inside the write transaction, so that concurrent writers (threads or other
+            # processes) each remove exactly the file they replaced.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._db.execute("SELECT 1 FROM buckets WHERE name=?", (bucket,)).fetchall():
+                    raise no_such_bucket(bucket)  # deleted while we wrote
+                old = self._db.execute("SELECT file FROM objects WHERE bucket=? AND key=?",
+                                       (bucket, raw_key)).fetchall()
+                self._db.execute("INSERT OR REPLACE INTO objects (bucket, key, size, etag, mtime, ctype, meta, "
+                                 "file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (bucket, raw_key, size, etag, mtime, ctype, meta, rel))
+                for sql, args in extra:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
                 _unlink(self.root / rel)
-                raise no_such_bucket(bucket)
-            self._write([("INSERT OR REPLACE INTO objects (bucket, key, size, etag, mtime, ctype, meta, file) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (bucket, raw_key, size, etag, mtime, ctype, meta, rel)),
-                         *extra])
+                raise
         if old and old[0][0] != rel:
             _unlink(self.root / old[0][0])
         return self._info(raw_key, size, etag, mtime, ctype, meta)
