@@ -149,7 +149,8 @@ def test_pipe_mode_streams_recordio_epochs(tmp_path, store):
     script = """
         import os, sys
         sys.path.insert(0, os.environ["SHIPYARD_SRC"])
-                base = os.environ["SM_CHANNEL_TRAIN"]
+        from shipyard.io.recordio import read_records
+        base = os.environ["SM_CHANNEL_TRAIN"]
         for epoch in range(2):
             with open(f"{base}_{epoch}", "rb") as f:
                 print("epoch", epoch, [r.decode() for r in read_records(f)], flush=True)
