@@ -10,7 +10,8 @@ boto3 clients are thread safe; errors come back as :class:`~shipyard.errors.S3Er
 from __future__ import annotations
 
 import contextlib
-import io
+import shutil
+import tempfile
 from typing import BinaryIO, Iterator
 from urllib.parse import parse_qs, urlparse
 
@@ -41,6 +42,19 @@ def _translated(bucket: str = "", key: str = "", head_missing: str = "NoSuchKey"
         if code.isdigit():
             code = head_missing if code == "404" else _HEAD_CODES.get(code, "InternalError")
         raise S3Error(code, err.get("Message") or code, _STATUS.get(code, status), key or bucket) from None
+
+
+@contextlib.contextmanager
+def _seekable(body):
+    """botocore needs a seekable body (to sign, checksum and retry): spool a plain stream to a temporary file."""
+    if isinstance(body, (bytes, bytearray)) or (hasattr(body, "seek") and hasattr(body, "tell")
+                                                and getattr(body, "seekable", lambda: True)()):
+        yield body
+        return
+    with tempfile.TemporaryFile() as f:
+        shutil.copyfileobj(body, f, 1 << 20)
+        f.seek(0)
+        yield f
 
 
 def _info(key: str, d: dict) -> ObjectInfo:
@@ -106,9 +120,7 @@ class S3ObjectStore(ObjectStore):
     def put_object(self, bucket: str, key: str, body: bytes | BinaryIO, content_type: str | None = None,
                    metadata: dict[str, str] | None = None) -> ObjectInfo:
         kwargs = {"ContentType": content_type} if content_type else {}
-        if not isinstance(body, (bytes, bytearray)) and not (hasattr(body, "seek") and hasattr(body, "tell")):
-            body = io.BytesIO(body.read())  # botocore needs a seekable body to sign and retry
-        with _translated(bucket, key):
+        with _seekable(body) as body, _translated(bucket, key):
             self.client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata or {}), **kwargs)
         return self.head_object(bucket, key)
 
@@ -192,9 +204,7 @@ class S3ObjectStore(ObjectStore):
 
     def upload_part(self, bucket: str, key: str, upload_id: str, part_number: int,
                     body: bytes | BinaryIO) -> str:
-        if not isinstance(body, (bytes, bytearray)) and not (hasattr(body, "seek") and hasattr(body, "tell")):
-            body = io.BytesIO(body.read())
-        with _translated(bucket, upload_id, head_missing="NoSuchUpload"):
+        with _seekable(body) as body, _translated(bucket, upload_id, head_missing="NoSuchUpload"):
             return self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=int(part_number),
                                            Body=body)["ETag"]
 

@@ -119,6 +119,18 @@ class ObjectStoreConformance:
         data = bytes(range(256)) * 5000
         store.put_object(bucket, "stream", io.BytesIO(data))
         assert store.get_bytes(bucket, "stream") == data
+
+        class ReadOnly:  # a pipe-like body: read() only, no seek
+            def __init__(self, payload: bytes):
+                self._f = io.BytesIO(payload)
+
+            def read(self, n: int = -1) -> bytes:
+                return self._f.read(n)
+
+        store.put_object(bucket, "pipe", ReadOnly(data[::-1]))
+        assert store.get_bytes(bucket, "pipe") == data[::-1]
+        etag = store.upload_part(bucket, "mp", store.create_multipart_upload(bucket, "mp"), 1, ReadOnly(b"part"))
+        assert etag == f'"{hashlib.md5(b"part").hexdigest()}"'
         info = store.put_object(bucket, "empty", b"")
         assert info.size == 0 and info.etag == f'"{hashlib.md5(b"").hexdigest()}"'
         assert store.get_bytes(bucket, "empty") == b""
