@@ -1,0 +1,1 @@
+"""Endpoint autoscaling: Application Auto Scaling's target tracking, applied to endpoint variants."""
