@@ -1,0 +1,116 @@
+"""Tuning benchmark: jobs-to-regret per strategy, and the server's overhead for a 20-job tuning job.
+
+Part 1 (in-process, fast): each strategy drives the objective through the same suggest/observe loop the
+controller uses (``parallel`` jobs outstanding); we count jobs until the best value is within the regret
+target of the global minimum (Branin 0.01, Hartmann-6 0.05), capped at 200, median over 5 seeds.
+"Optuna TPE (direct)" is Optuna's own ``study.optimize`` with TPESampler(multivariate=True), the peer tool.
+Hyperband gets a synthetic fidelity: at resource r of R the objective is f(x) + (1 - r/R) * |f(x)|·0.5
+(a biased early estimate), and a job counts as r/R of a full job ("full-job equivalents").
+
+Part 2 (``--server``): a 20-job Random tuning job of a trivial script through a real Shipyard server vs
+20 bare runs of the same script as subprocesses, wall time side by side.
+
+    .venv/bin/python bench/bench_tuning.py [--seeds 5] [--cap 200] [--parallel 1] [--server]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+from shipyard.tuning.strategy import make_strategy  # noqa: E402
+from shipyard.tuning.testfunctions import objective_of  # noqa: E402
+
+TARGETS = {"branin": 0.01, "hartmann6": 0.05}
+
+
+def jobs_to_regret(values, fmin, target, cost=None):
+    best, spent = float("inf"), 0.0
+    for i, v in enumerate(values):
+        spent += 1.0 if cost is None else cost[i]
+        best = min(best, v)
+        if best - fmin <= target:
+            return spent
+    return None
+
+
+def run_strategy(name, fn, ranges, fmin, target, seed, cap, parallel):
+    if name == "Optuna TPE (direct)":
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True))
+        values = []
+
+        def objective(trial):
+            p = {r["Name"]: str(trial.suggest_float(r["Name"], float(r["MinValue"]), float(r["MaxValue"])))
+                 for r in ranges["ContinuousParameterRanges"]}
+            v = fn(p)
+            values.append(v)
+            return v
+
+        study.optimize(objective, n_trials=cap,
+                       callbacks=[lambda s, t: s.stop() if min(values) - fmin <= target else None])
+        return jobs_to_regret(values, fmin, target)
+    if name == "Hyperband":
+        s = make_strategy("Hyperband", ranges, seed=seed, resource_name="epochs", min_resource=1, max_resource=27)
+        values, costs, full = [], [], []
+        running = []
+        spent = 0.0
+        while spent < cap:
+            for p in s.suggest(parallel - len(running)):
+                running.append(p)
+            p = running.pop(0)
+            r = int(p["epochs"])
+            f = fn(p)
+            v = f + (1 - r / 27) * abs(f) * 0.5
+            s.observe(None, p, v, "Completed")
+            spent += r / 27
+            values.append(f if r == 27 else float("inf"))  # only a full-resource job counts as a result
+            costs.append(r / 27)
+        return jobs_to_regret(values, fmin, target, costs)
+    engine = {"Bayesian (GP-EI)": "gp"}.get(name)
+    strategy = make_strategy("Bayesian" if engine else name, ranges, seed=seed, **({"engine": engine} if engine else {}))
+    from shipyard.tuning.testfunctions import run_loop
+
+    values = run_loop(strategy, fn, cap, parallel=parallel, stop_at=fmin + target)
+    return jobs_to_regret(values, fmin, target)
+
+
+def part1(seeds, cap, parallel, names):
+    print(f"jobs to regret (median of {seeds} seeds, cap {cap}, {parallel} parallel; '>cap' = not reached)")
+    print(f"{'strategy':24s} {'branin<=0.01':>14s} {'hartmann6<=0.05':>16s} {'seconds':>8s}")
+    for name in names:
+        cells = []
+        t0 = time.perf_counter()
+        for fname in ("branin", "hartmann6"):
+            fn, ranges, fmin = objective_of(fname)
+            got = [run_strategy(name, fn, ranges, fmin, TARGETS[fname], seed, cap, parallel) for seed in range(seeds)]
+            reached = [g for g in got if g is not None]
+            med = statistics.median([g if g is not None else float("inf") for g in got])
+            cells.append(f"{med:.0f} ({len(reached)}/{seeds})" if med != float("inf") else f">{cap} ({len(reached)}/{seeds})")
+        print(f"{name:24s} {cells[0]:>14s} {cells[1]:>16s} {time.perf_counter() - t0:8.1f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--cap", type=int, default=200)
+    ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--server", action="store_true", help="also measure a 20-job tuning job through the server")
+    ap.add_argument("--strategies", default="Random,Bayesian,Bayesian (GP-EI),Hyperband,Optuna TPE (direct)")
+    args = ap.parse_args()
+    part1(args.seeds, args.cap, args.parallel, args.strategies.split(","))
+    if args.server:
+        from bench_tuning_server import part2  # noqa: E402
+
+        part2()
+
+
+if __name__ == "__main__":
+    main()

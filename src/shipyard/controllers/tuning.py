@@ -1,0 +1,355 @@
+"""TuningController: runs hyperparameter tuning jobs by launching, watching and judging training jobs.
+
+Each tick, for every InProgress/Stopping tuning job: look at its running children, feed finished ones to
+the strategy (``observe``), apply early stopping, check limits and completion criteria, launch new children
+up to MaxParallelTrainingJobs (``suggest``), and store the strategy state, trial records and counters in the
+tuning job's document. Children are created through the CreateTrainingJob operation itself, so a child is
+validated and run exactly like a user's training job.
+
+Restart safety: a trial is written to the document (``launched: False``) *before* its child is created with
+a name fixed in that record, and marked launched after; a restart finds such a record and creates the child
+only if it does not exist yet. Strategy state is stored after every observation, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from ..api.tuning import KIND, definitions_of, objective_of, public, trial_summary
+from ..errors import ConflictError, ShipyardError
+from ..tuning.completion import CompletionCriteria
+from ..tuning.early_stopping import should_stop
+from ..tuning.pareto import pareto_front
+from ..tuning.strategy import Strategy, strategy_from_state
+from .base import Controller
+
+log = logging.getLogger("shipyard.controllers.tuning")
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+TRAINING_FIELDS = ("RoleArn", "InputDataConfig", "VpcConfig", "OutputDataConfig", "ResourceConfig",
+                   "StoppingCondition", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
+                   "EnableManagedSpotTraining", "CheckpointConfig", "RetryStrategy", "Environment")
+
+
+def child_request(tuning_name: str, child: str, definition: dict, params: dict[str, str], metric: str) -> dict:
+    """The CreateTrainingJob request of one child: the definition's fields, static ∪ tuned hyperparameters."""
+    spec = {k: v for k, v in (definition.get("AlgorithmSpecification") or {}).items()}
+    req: dict[str, Any] = {"TrainingJobName": child, "AlgorithmSpecification": spec}
+    for key in TRAINING_FIELDS:
+        if definition.get(key) is not None:
+            req[key] = definition[key]
+    if "ResourceConfig" not in req and definition.get("HyperParameterTuningResourceConfig"):
+        rc = definition["HyperParameterTuningResourceConfig"]
+        req["ResourceConfig"] = {k: rc[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if k in rc}
+    req.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+    req["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **params,
+                              "_tuning_objective_metric": metric}
+    return req
+
+
+class TuningController(Controller):
+    kind = KIND
+    tick = 0.5
+
+    def __init__(self, services: Any):
+        super().__init__(services)
+        self._strategies: dict[tuple[str, str], tuple[int, Strategy]] = {}  # (job, definition) -> (rev, obj)
+
+    # ------------------------------------------------------------------ the loop
+    def reconcile_all(self) -> None:
+        for res in self.services.meta.list_in_status(KIND, ("InProgress", "Stopping")):
+            try:
+                self.reconcile(res.name)
+            except ConflictError:
+                # someone (Stop) changed it meanwhile: forget what this tick observed; the next tick
+                # rebuilds the strategies from the stored state and sees the new status
+                for key in [k for k in self._strategies if k[0] == res.name]:
+                    self._strategies.pop(key, None)
+            except Exception:
+                log.exception("tuning job %s: reconcile failed", res.name)
+
+    def reconcile(self, name: str) -> None:
+        meta = self.services.meta
+        res = meta.get(KIND, name)
+        doc = res.doc
+        trials: list[dict] = doc.get("_trials", [])
+        states: dict[str, dict] = doc.get("_strategies", {})
+        rev = int(doc.get("_rev", 0))
+        strategies = {d: self._strategy(name, d, st, rev) for d, st in states.items()}
+        config = doc.get("HyperParameterTuningJobConfig") or {}
+        limits = config.get("ResourceLimits") or {}
+        defs = {d["DefinitionName"]: d for d in definitions_of(doc)}
+        changed = False
+
+        if not doc.get("_warm_started") and doc.get("WarmStartConfig"):
+            self._warm_start(doc, strategies, defs)
+            doc["_warm_started"] = True
+            changed = True
+
+        # 1. relaunch trials recorded but not created (crash between the two writes)
+        for t in trials:
+            if not t.get("launched"):
+                self._create_child(res, t, defs[t["definition"]])
+                changed = True
+
+        # 2. watch running children
+        running = [t for t in trials if t["status"] in ("InProgress", "Stopping")]
+        for t in running:
+            child = meta.find("training-job", t["name"])
+            if child is None:
+                t.update(status="Failed", reason="The training job disappeared.")
+            elif child.status in TERMINAL:
+                self._finish(t, child, strategies[t["definition"]], doc)
+            else:
+                if child.status != t["status"]:
+                    t["status"] = child.status
+                if res.status == "Stopping" or (config.get("TrainingJobEarlyStoppingType") == "Auto"
+                                                and self._early_stop(t, trials, child, config)):
+                    self._stop_child(t)
+                continue
+            changed = True
+
+        # 3. decide: stop, finish, or launch more
+        status = res.status
+        now = time.time()
+        active = [t for t in trials if t["status"] in ("InProgress", "Stopping")]
+        finished_losses = self._losses(trials, strategies)
+        max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or 0) or None
+        max_rt = limits.get("MaxRuntimeInSeconds")
+        reason = None
+        if status == "InProgress":
+            if max_rt and now - doc["CreationTime"] >= float(max_rt):
+                reason = "MaxRuntimeInSeconds reached"
+                for t in active:
+                    self._stop_child(t)
+            else:
+                reason = self._completion(config, finished_losses)
+            grid_done = all(s.exhausted for s in strategies.values())
+            if reason is None and not grid_done:
+                launched = len(trials)
+                budget = (max_jobs or (10**9 if config.get("Strategy") == "Grid" else 500)) - launched
+                free = min(int(limits.get("MaxParallelTrainingJobs") or 1) - len(active), budget)
+                if free > 0:
+                    self._launch(res, doc, trials, strategies, defs, free)
+                    changed = True
+            active = [t for t in trials if t["status"] in ("InProgress", "Stopping")]
+            if not active and (reason or grid_done or (max_jobs and len(trials) >= max_jobs)):
+                status = "Failed" if trials and all(t["status"] == "Failed" for t in trials) else "Completed"
+                if status == "Failed":
+                    doc["FailureReason"] = "All training jobs failed. " + (
+                        next((t.get("reason") for t in trials if t.get("reason")), "") or "")
+                doc["HyperParameterTuningEndTime"] = now
+                changed = True
+        elif status == "Stopping":
+            for t in active:
+                self._stop_child(t)
+            if not active:
+                status = "Stopped"
+                doc["HyperParameterTuningEndTime"] = now
+                changed = True
+
+        if changed or status != res.status or doc.get("_rt_tick", 0) + 5 < now:
+            self._save(res, doc, trials, strategies, status, config, finished_losses)
+
+    # ------------------------------------------------------------------ pieces
+    def _strategy(self, job: str, definition: str, state: dict, rev: int) -> Strategy:
+        cached = self._strategies.get((job, definition))
+        if cached is not None and cached[0] == rev:
+            return cached[1]
+        s = strategy_from_state(state)
+        self._strategies[(job, definition)] = (rev, s)
+        return s
+
+    @staticmethod
+    def _minimise(config: dict) -> bool:
+        obj = config.get("HyperParameterTuningJobObjective") or {}
+        return obj.get("Type", "Minimize") == "Minimize"
+
+    def _losses(self, trials: list[dict], strategies: dict[str, Strategy]) -> list[float]:
+        out = []
+        for t in sorted((t for t in trials if t.get("value") is not None), key=lambda t: t.get("ended", 0)):
+            s = strategies[t["definition"]]
+            out.append(-t["value"] if s.maximize else t["value"])
+        return out
+
+    def _completion(self, config: dict, losses: list[float]) -> str | None:
+        maximize = not self._minimise(config)
+        return CompletionCriteria.from_aws(config.get("TuningJobCompletionCriteria"), maximize).check(losses)
+
+    def _launch(self, res, doc, trials, strategies, defs, free: int) -> None:
+        names = list(defs)
+        for _ in range(free):
+            d = names[len(trials) % len(names)]  # several definitions take turns
+            batch = strategies[d].suggest(1)
+            if not batch:
+                d = next((n for n in names if not strategies[n].exhausted), None)
+                batch = strategies[d].suggest(1) if d else []
+                if not batch:
+                    return
+            params = batch[0]
+            child = f"{res.name}-{len(trials) + 1:03d}-{uuid.uuid4().hex[:8]}"
+            obj = objective_of(doc.get("HyperParameterTuningJobConfig") or {}, defs[d])
+            trial = {"name": child, "definition": d, "params": params, "status": "InProgress", "value": None,
+                     "created": time.time(), "launched": False, "objective": obj}
+            trials.append(trial)
+            strategies[d].observe(child, params, None, "InProgress")
+            # write the intent first: a crash now leaves a record that step 1 completes after restart
+            self._save(res, doc, trials, strategies, res.status, doc.get("HyperParameterTuningJobConfig") or {},
+                       None)
+            self._create_child(res, trial, defs[d])
+
+    def _create_child(self, res, trial: dict, definition: dict) -> None:
+        from ..api.training import create_training_job
+
+        if self.services.meta.find("training-job", trial["name"]) is None:
+            req = child_request(res.name, trial["name"], definition, trial["params"], trial["objective"]["MetricName"])
+            try:
+                create_training_job(self.services, req, parent=res.arn)
+            except (ShipyardError, KeyError) as e:
+                message = getattr(e, "message", "") or f"missing field {e}"
+                trial.update(status="Failed", reason=message, ended=time.time(), launched=True)
+                self._strategies_of(res.name, trial["definition"]).observe(
+                    trial["name"], trial["params"], None, "Failed")
+                return
+        trial["launched"] = True
+
+    def _strategies_of(self, job: str, definition: str) -> Strategy:
+        return self._strategies[(job, definition)][1]
+
+    def _finish(self, t: dict, child, strategy: Strategy, doc: dict) -> None:
+        metric = t["objective"]["MetricName"]
+        finals = {m.get("MetricName"): m.get("Value") for m in child.doc.get("FinalMetricDataList") or []}
+        value = finals.get(metric)
+        secondary = doc.get("_secondary") or []
+        values = [value] + [finals.get(m) for _, m in secondary] if secondary else None
+        t.update(status=child.status, value=None if value is None else float(value), ended=time.time())
+        if values is not None:
+            t["values"] = values
+        if child.status == "Failed":
+            t["reason"] = child.doc.get("FailureReason", "")
+        strategy.observe(t["name"], t["params"], t["value"], child.status, values=values)
+
+    def _early_stop(self, t: dict, trials: list[dict], child, config: dict) -> bool:
+        if t.get("early_stopped"):
+            return False
+        metric = t["objective"]["MetricName"]
+        meta = self.services.meta
+
+        def series(job: str) -> list[tuple[int, float]]:
+            return [(step, value) for _, value, _, step in meta.get_metrics(job, metric)]
+
+        peers = [series(p["name"]) for p in trials
+                 if p is not t and p["status"] in ("Completed", "Stopped") and p.get("value") is not None]
+        if should_stop(series(t["name"]), peers, maximize=not self._minimise(config)):
+            t["early_stopped"] = True
+            return True
+        return False
+
+    def _stop_child(self, t: dict) -> None:
+        from ..api.training import stop_training_job
+
+        if t.get("stop_sent"):
+            return
+        try:
+            stop_training_job(self.services, t["name"])
+        except ShipyardError:
+            pass  # it finished meanwhile
+        t["stop_sent"] = True
+
+    def _warm_start(self, doc: dict, strategies: dict[str, Strategy], defs: dict) -> None:
+        """Seed every strategy with the parents' finished jobs that fit its space; find the overall best."""
+        meta = self.services.meta
+        best = None
+        for p in (doc["WarmStartConfig"].get("ParentHyperParameterTuningJobs") or []):
+            parent = meta.find(KIND, p.get("HyperParameterTuningJobName", ""))
+            if parent is None:
+                continue
+            candidates = [parent.doc.get("OverallBestTrainingJob"), parent.doc.get("BestTrainingJob")]
+            for t in parent.doc.get("_trials", []):
+                if t.get("value") is None:
+                    continue
+                for s in strategies.values():
+                    full = {**t["params"]}
+                    if s.space.contains(full):
+                        s.observe(f"parent:{t['name']}", s.space.canonical(full), t["value"], "Completed")
+            for c in candidates:
+                if c and c.get("FinalHyperParameterTuningJobObjectiveMetric"):
+                    if best is None or self._better(c, best, doc):
+                        best = c
+        if best is not None:
+            doc["_parent_best"] = best
+
+    def _better(self, a: dict, b: dict, doc: dict) -> bool:
+        va = a["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        vb = b["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        return va < vb if self._minimise(doc.get("HyperParameterTuningJobConfig") or {}) else va > vb
+
+    def _save(self, res, doc, trials, strategies, status, config, losses) -> None:
+        meta = self.services.meta
+        now = time.time()
+        counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+        objective = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+        for t in trials:
+            st = t["status"]
+            counters[{"Failed": "NonRetryableError", "Stopping": "InProgress"}.get(st, st)] += 1
+            if t.get("value") is not None:
+                objective["Succeeded"] += 1
+            elif st in ("InProgress", "Stopping"):
+                objective["Pending"] += 1
+            else:
+                objective["Failed"] += 1
+        rev = int(doc.get("_rev", 0)) + 1
+        changes: dict[str, Any] = {
+            "_trials": trials, "_strategies": {d: s.state() for d, s in strategies.items()}, "_rev": rev,
+            "_warm_started": doc.get("_warm_started"), "_parent_best": doc.get("_parent_best"),
+            "_rt_tick": now,
+            "TrainingJobStatusCounters": counters, "ObjectiveStatusCounters": objective,
+            "HyperParameterTuningJobStatus": status, "LastModifiedTime": now,
+            "ConsumedResources": {"RuntimeInSeconds": int((doc.get("HyperParameterTuningEndTime") or now)
+                                                          - doc["CreationTime"])},
+        }
+        for key in ("HyperParameterTuningEndTime", "FailureReason"):
+            if doc.get(key) is not None:
+                changes[key] = doc[key]
+        scored = [t for t in trials if t.get("value") is not None]
+        if scored:
+            minimise = self._minimise(config)
+            best = (min if minimise else max)(scored, key=lambda t: t["value"])
+            changes["BestTrainingJob"] = trial_summary(self.services, res, best)
+            overall = changes["BestTrainingJob"]
+            if doc.get("_parent_best") and self._better(doc["_parent_best"], overall, doc):
+                overall = doc["_parent_best"]
+            if doc.get("WarmStartConfig"):
+                changes["OverallBestTrainingJob"] = overall
+            if losses is not None:
+                crit = CompletionCriteria.from_aws(config.get("TuningJobCompletionCriteria"), not minimise)
+                details = {"NumberOfTrainingJobsObjectiveNotImproving": crit.jobs_not_improving(losses)}
+                if crit.convergence and crit.converged(losses):
+                    details["ConvergenceDetectedTime"] = doc.get("_converged_at") or now
+                    changes["_converged_at"] = details["ConvergenceDetectedTime"]
+                changes["TuningJobCompletionDetails"] = details
+        if doc.get("_secondary"):
+            vec = [t for t in trials if t.get("values") and None not in t["values"]]
+            dirs = [(config.get("HyperParameterTuningJobObjective") or {}).get("Type", "Minimize")] + [
+                d for d, _ in doc["_secondary"]]
+            front = pareto_front([t["values"] for t in vec], dirs)
+            changes["_pareto"] = [{"TrainingJobName": vec[i]["name"], "TunedHyperParameters": vec[i]["params"],
+                                   "Values": dict(zip([(config.get("HyperParameterTuningJobObjective") or {})
+                                                       .get("MetricName")] + [m for _, m in doc["_secondary"]],
+                                                      vec[i]["values"]))} for i in front]
+        updated = meta.update(KIND, res.name, changes, status=status, expect_status={res.status},
+                              expect_version=res.version)
+        doc.update({k: v for k, v in changes.items() if v is not None})
+        for d, s in strategies.items():
+            self._strategies[(res.name, d)] = (rev, s)
+        res.version = updated.version
+        res.status = updated.status
+        if status in TERMINAL:
+            for d in strategies:
+                self._strategies.pop((res.name, d), None)
+
+
+__all__ = ["TuningController", "child_request", "public"]
