@@ -74,22 +74,32 @@ class Router:
     # --- the request path ---
     async def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str,
                      headers: dict[str, str]) -> tuple[int, bytes, str, dict[str, str]]:
-        route = self.routes.get(endpoint_name.lower())
-        if route is None:
-            raise ValidationError(f"Endpoint {endpoint_name} of account {self.account} not found.")
-        variant = route.pick(headers.get("x-amzn-sagemaker-target-variant"))
         fwd = [("Content-Type", content_type)]
         if accept:
             fwd.append(("Accept", accept))
         for h in FORWARD:
             if h in headers:
                 fwd.append((h, headers[h]))
-        last_error: Exception | None = None
+        seen: Route | None = None
+        while True:
+            route = self.routes.get(endpoint_name.lower())
+            if route is None:
+                raise ValidationError(f"Endpoint {endpoint_name} of account {self.account} not found.")
+            if route is seen:  # nothing reachable and no newer deployment to try
+                raise ServiceUnavailable(f"No instance of endpoint {endpoint_name} is reachable right now.")
+            seen = route
+            result = await self._try_variant(route, endpoint_name, body, fwd, headers)
+            if result is not None:
+                return result
+            # every instance refused: the route may have been switched meanwhile (blue/green); retry once
+
+    async def _try_variant(self, route: Route, endpoint_name: str, body: bytes, fwd: list,
+                           headers: dict[str, str]) -> tuple[int, bytes, str, dict[str, str]] | None:
+        variant = route.pick(headers.get("x-amzn-sagemaker-target-variant"))
         for host, port in variant.next_instances():
             try:
                 status, resp_headers, resp_body = await self.pool.request(host, port, "/invocations", body, fwd)
-            except ConnectFailed as e:  # instance gone (being replaced): the next one may answer
-                last_error = e
+            except ConnectFailed:  # instance gone (being replaced): the next one may answer
                 continue
             except (ConnectionError, TimeoutError) as e:
                 raise ModelError(f"Received server error (0) from {variant.name} with message \"{e}\".",
@@ -105,8 +115,7 @@ class Router:
             if attrs is not None:
                 extra["X-Amzn-SageMaker-Custom-Attributes"] = attrs
             return 200, resp_body, resp_headers.get("content-type", "application/octet-stream"), extra
-        raise ServiceUnavailable(f"No instance of variant {variant.name} of endpoint {endpoint_name} is "
-                                 f"reachable right now: {last_error}")
+        return None
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -1,0 +1,214 @@
+"""Endpoint-config and endpoint operations.
+
+CreateEndpoint and UpdateEndpoint take a *snapshot* (``_spec`` / ``_next``) of the config's variants with
+their models' container definitions, so the endpoint keeps running, restarting and replacing instances even
+if the config or model is deleted later (allowed, as on AWS). The hosting controller
+(:mod:`shipyard.controllers.hosting`) does the work; these handlers only validate, record and wake it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import MissingResource, ResourceInUse, ValidationError
+from .models import containers_of, get_model, list_query, public
+from .registry import operation
+
+CONFIG = "endpoint-config"
+ENDPOINT = "endpoint"
+
+
+# --- endpoint configs ---
+
+def get_config(services, name: str):
+    try:
+        return services.meta.get(CONFIG, name)
+    except MissingResource:
+        raise MissingResource("endpoint configuration", services.arn(CONFIG, name)) from None
+
+
+@operation("sagemaker", "CreateEndpointConfig")
+def create_endpoint_config(services, params: dict) -> dict:
+    name = params["EndpointConfigName"]
+    variants = []
+    seen = set()
+    for pv in params["ProductionVariants"]:
+        vname = pv["VariantName"]
+        if vname in seen:
+            raise ValidationError(f"Variant names must be unique; {vname!r} appears more than once.")
+        seen.add(vname)
+        if not pv.get("ModelName"):
+            raise ValidationError(f"ProductionVariant {vname} needs a ModelName.")
+        get_model(services, pv["ModelName"])  # 'Could not find model "arn..."'
+        if pv.get("InitialInstanceCount") is None and not pv.get("ServerlessConfig"):
+            raise ValidationError(f"ProductionVariant {vname} needs InitialInstanceCount (or a ServerlessConfig).")
+        variants.append({"InitialVariantWeight": 1.0, **pv})
+    arn = services.arn(CONFIG, name)
+    doc: dict[str, Any] = {k: v for k, v in params.items() if k != "Tags"}
+    doc.update({"EndpointConfigName": name, "EndpointConfigArn": arn, "ProductionVariants": variants,
+                "CreationTime": time.time()})
+    try:
+        services.meta.create(CONFIG, name, arn, "Created", doc)
+    except ResourceInUse:
+        raise ResourceInUse(f'Cannot create already existing endpoint configuration "{arn}".') from None
+    return {"EndpointConfigArn": arn}
+
+
+@operation("sagemaker", "DescribeEndpointConfig")
+def describe_endpoint_config(services, params: dict) -> dict:
+    return public(get_config(services, params["EndpointConfigName"]).doc)
+
+
+@operation("sagemaker", "DeleteEndpointConfig")
+def delete_endpoint_config(services, params: dict) -> dict:
+    name = params["EndpointConfigName"]
+    try:
+        services.meta.delete(CONFIG, name)
+    except MissingResource:
+        raise MissingResource("endpoint configuration", services.arn(CONFIG, name)) from None
+    return {}
+
+
+@operation("sagemaker", "ListEndpointConfigs")
+def list_endpoint_configs(services, params: dict) -> dict:
+    page = services.meta.list(CONFIG, list_query(params))
+    out: dict[str, Any] = {"EndpointConfigs": [
+        {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created} for r in page.items]}
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out
+
+
+# --- endpoints ---
+
+def snapshot(services, config_name: str) -> dict:
+    """What the controller needs to deploy ``config_name``, independent of the config and models' future."""
+    config = get_config(services, config_name).doc
+    variants = []
+    for pv in config["ProductionVariants"]:
+        model = get_model(services, pv["ModelName"]).doc
+        variants.append({
+            "name": pv["VariantName"],
+            "weight": float(pv.get("InitialVariantWeight", 1.0)),
+            "count": int(pv.get("InitialInstanceCount") or 1),
+            "model": pv["ModelName"],
+            "containers": containers_of(model),
+            "startup_timeout": pv.get("ContainerStartupHealthCheckTimeoutInSeconds"),
+        })
+    return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig")}
+
+
+def get_endpoint(services, name: str):
+    try:
+        return services.meta.get(ENDPOINT, name)
+    except MissingResource:
+        raise MissingResource("endpoint", services.arn(ENDPOINT, name)) from None
+
+
+def _capture_summary(capture: dict | None) -> dict | None:
+    if not capture:
+        return None
+    return {"EnableCapture": bool(capture.get("EnableCapture", True)), "CaptureStatus": "Started",
+            "CurrentSamplingPercentage": int(capture.get("InitialSamplingPercentage", 100)),
+            "DestinationS3Uri": capture.get("DestinationS3Uri", ""), "KmsKeyId": capture.get("KmsKeyId", "")}
+
+
+@operation("sagemaker", "CreateEndpoint")
+def create_endpoint(services, params: dict) -> dict:
+    name = params["EndpointName"]
+    spec = snapshot(services, params["EndpointConfigName"])
+    arn = services.arn(ENDPOINT, name)
+    now = time.time()
+    doc: dict[str, Any] = {"EndpointName": name, "EndpointArn": arn, "EndpointConfigName": spec["config"],
+                           "EndpointStatus": "Creating", "CreationTime": now, "LastModifiedTime": now,
+                           "_spec": spec, "_gen": 0}
+    capture = _capture_summary(spec["data_capture"])
+    if capture:
+        doc["DataCaptureConfig"] = capture
+    try:
+        services.meta.create(ENDPOINT, name, arn, "Creating", doc)
+    except ResourceInUse:
+        raise ResourceInUse(f'Cannot create already existing endpoint "{arn}".') from None
+    services.wake(ENDPOINT)
+    return {"EndpointArn": arn}
+
+
+@operation("sagemaker", "DescribeEndpoint")
+def describe_endpoint(services, params: dict) -> dict:
+    return public(get_endpoint(services, params["EndpointName"]).doc)
+
+
+@operation("sagemaker", "ListEndpoints")
+def list_endpoints(services, params: dict) -> dict:
+    q = list_query(params, ("Name", "CreationTime", "Status"))
+    page = services.meta.list(ENDPOINT, q)
+    out: dict[str, Any] = {"Endpoints": [
+        {"EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.created,
+         "LastModifiedTime": r.doc.get("LastModifiedTime", r.modified), "EndpointStatus": r.status}
+        for r in page.items]}
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out
+
+
+@operation("sagemaker", "DeleteEndpoint")
+def delete_endpoint(services, params: dict) -> dict:
+    name = params["EndpointName"]
+    ep = get_endpoint(services, name)
+    if ep.status != "Deleting":
+        services.meta.update(ENDPOINT, name, {"EndpointStatus": "Deleting", "LastModifiedTime": time.time()},
+                             status="Deleting")
+    services.wake(ENDPOINT)
+    return {}
+
+
+def _require_in_service(ep, action: str) -> None:
+    if ep.status != "InService":
+        state = {"Creating": "in-progress", "Updating": "in-progress", "Deleting": "deleting",
+                 "Failed": "failed"}.get(ep.status, ep.status.lower())
+        raise ValidationError(f'Cannot {action} {state} endpoint "{ep.arn}".')
+
+
+@operation("sagemaker", "UpdateEndpoint")
+def update_endpoint(services, params: dict) -> dict:
+    name = params["EndpointName"]
+    ep = get_endpoint(services, name)
+    _require_in_service(ep, "update")
+    spec = snapshot(services, params["EndpointConfigName"])
+    if params.get("RetainAllVariantProperties"):
+        current = {v["name"]: v for v in ep.doc["_spec"]["variants"]}
+        excluded = {p.get("VariantPropertyType") for p in params.get("ExcludeRetainedVariantProperties") or []}
+        for v in spec["variants"]:
+            old = current.get(v["name"])
+            if old is not None:
+                if "DesiredWeight" not in excluded:
+                    v["weight"] = old["weight"]
+                if "DesiredInstanceCount" not in excluded:
+                    v["count"] = old["count"]
+    services.meta.update(ENDPOINT, name, {"_next": spec, "EndpointStatus": "Updating", "FailureReason": None,
+                                          "LastModifiedTime": time.time()},
+                         status="Updating", expect_status={"InService"})
+    services.wake(ENDPOINT)
+    return {"EndpointArn": ep.arn}
+
+
+@operation("sagemaker", "UpdateEndpointWeightsAndCapacities")
+def update_weights_and_capacities(services, params: dict) -> dict:
+    name = params["EndpointName"]
+    ep = get_endpoint(services, name)
+    _require_in_service(ep, "update")
+    known = {v["name"] for v in ep.doc["_spec"]["variants"]}
+    desired: dict[str, dict] = {}
+    for d in params["DesiredWeightsAndCapacities"]:
+        if d["VariantName"] not in known:
+            raise ValidationError(f'The variant(s) "[{d["VariantName"]}]" is/are not present in endpoint '
+                                  f'"{ep.arn}".')
+        if d.get("DesiredWeight") is None and d.get("DesiredInstanceCount") is None:
+            raise ValidationError(f"Variant {d['VariantName']}: give DesiredWeight and/or DesiredInstanceCount.")
+        desired[d["VariantName"]] = {"weight": d.get("DesiredWeight"), "count": d.get("DesiredInstanceCount")}
+    services.meta.update(ENDPOINT, name, {"_desired": desired, "EndpointStatus": "Updating",
+                                          "LastModifiedTime": time.time()},
+                         status="Updating", expect_status={"InService"})
+    services.wake(ENDPOINT)
+    return {"EndpointArn": ep.arn}

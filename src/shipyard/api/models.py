@@ -1,0 +1,109 @@
+"""Model operations: CreateModel, DescribeModel, ListModels, DeleteModel.
+
+A model is a stored description only (image, artifact, environment); nothing runs until an endpoint or a
+transform job uses it. As on AWS, deleting a model that a live endpoint uses is allowed: the endpoint took
+its own copy of the container definitions when it was created (see :mod:`.endpoints`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import MissingResource, ResourceInUse, ValidationError
+from ..metastore.base import ListQuery
+from .registry import operation
+
+KIND = "model"
+SORT_KEYS = {"Name": "name", "CreationTime": "created", "Status": "status", "LastModifiedTime": "modified"}
+
+
+def public(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def list_query(params: dict, sort_keys: tuple[str, ...] = ("Name", "CreationTime")) -> ListQuery:
+    """The ListQuery for a SageMaker List* request (shared by models, endpoint configs, endpoints)."""
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by not in sort_keys:
+        raise ValidationError(f"Value '{sort_by}' at 'sortBy' failed to satisfy constraint: Member must satisfy "
+                              f"enum value set: [{', '.join(sort_keys)}]")
+    return ListQuery(
+        name_contains=params.get("NameContains"),
+        status_equals=params.get("StatusEquals"),
+        created_after=params.get("CreationTimeAfter"),
+        created_before=params.get("CreationTimeBefore"),
+        modified_after=params.get("LastModifiedTimeAfter"),
+        modified_before=params.get("LastModifiedTimeBefore"),
+        sort_by=SORT_KEYS[sort_by],
+        descending=params.get("SortOrder", "Descending") != "Ascending",
+        max_results=int(params.get("MaxResults") or 10),
+        next_token=params.get("NextToken"),
+    )
+
+
+def get_model(services, name: str):
+    try:
+        return services.meta.get(KIND, name)
+    except MissingResource:
+        raise MissingResource("model", services.arn(KIND, name)) from None
+
+
+def containers_of(doc: dict) -> list[dict]:
+    return list(doc.get("Containers") or ([doc["PrimaryContainer"]] if doc.get("PrimaryContainer") else []))
+
+
+def _check_container(c: dict) -> None:
+    url = c.get("ModelDataUrl")
+    if url is not None and not url.startswith("s3://"):
+        raise ValidationError(f"ModelDataUrl {url!r} is not a valid S3 URI: it must start with s3://.")
+    mode = c.get("Mode", "SingleModel")
+    if mode == "MultiModel":
+        raise ValidationError("Multi-model endpoints (Mode=MultiModel) are not supported by Shipyard yet.")
+    if not c.get("Image") and not c.get("ModelPackageName"):
+        raise ValidationError("A container definition needs an Image.")
+
+
+@operation("sagemaker", "CreateModel")
+def create_model(services, params: dict) -> dict:
+    name = params["ModelName"]
+    containers = containers_of(params)
+    if not containers:
+        raise ValidationError("Either PrimaryContainer or Containers must be provided.")
+    if params.get("PrimaryContainer") and params.get("Containers"):
+        raise ValidationError("Specify either PrimaryContainer or Containers, not both.")
+    for c in containers:
+        _check_container(c)
+    arn = services.arn(KIND, name)
+    doc: dict[str, Any] = {k: v for k, v in params.items() if k != "Tags"}
+    doc.update({"ModelName": name, "ModelArn": arn, "CreationTime": time.time()})
+    try:
+        services.meta.create(KIND, name, arn, "Created", doc)
+    except ResourceInUse:
+        raise ResourceInUse(f'Cannot create already existing model "{arn}".') from None
+    return {"ModelArn": arn}
+
+
+@operation("sagemaker", "DescribeModel")
+def describe_model(services, params: dict) -> dict:
+    return public(get_model(services, params["ModelName"]).doc)
+
+
+@operation("sagemaker", "DeleteModel")
+def delete_model(services, params: dict) -> dict:
+    name = params["ModelName"]
+    try:
+        services.meta.delete(KIND, name)
+    except MissingResource:
+        raise MissingResource("model", services.arn(KIND, name)) from None
+    return {}
+
+
+@operation("sagemaker", "ListModels")
+def list_models(services, params: dict) -> dict:
+    page = services.meta.list(KIND, list_query(params))
+    out: dict[str, Any] = {"Models": [{"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created}
+                                      for r in page.items]}
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out

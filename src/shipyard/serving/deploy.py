@@ -1,0 +1,163 @@
+"""Turning a variant's container definition into running model-server processes.
+
+Three steps the hosting controller calls: :func:`prepare` (fetch and unpack the model artifact and, in
+script mode, the source dir), :func:`start_instance` (one model server through the runner, on a free
+loopback port) and :func:`wait_ready` (``/ping`` until 200, the process's death, or the timeout).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
+from ..errors import ValidationError
+from ..objectstore.base import parse_s3_uri
+from ..runners.base import JobHandle, JobSpec
+
+DEFAULT_STARTUP_TIMEOUT = 120.0
+
+
+class DeployError(Exception):
+    """Why a variant could not start; becomes the endpoint's FailureReason."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    with tarfile.open(archive) as tar:
+        try:
+            tar.extractall(dest, filter="data")
+        except TypeError:  # Python without extraction filters
+            tar.extractall(dest)
+
+
+def _fetch(objects, uri: str, dest: Path, what: str) -> None:
+    """Download ``uri`` into ``dest``: a .tar.gz is unpacked, a prefix is copied as is."""
+    bucket, key = parse_s3_uri(uri)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if key.endswith((".tar.gz", ".tgz", ".tar")):
+            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+                archive = Path(tmp) / "archive.tar.gz"
+                objects.download_file(bucket, key, archive)
+                _extract(archive, dest)
+        else:
+            written = objects.download_uri(uri if uri.endswith("/") or not key else uri, dest)
+            if not written:
+                raise DeployError(f"Could not find {what} at {uri}.")
+    except DeployError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user sees why the download failed
+        raise DeployError(f"Failed to download {what} from {uri}: {getattr(e, 'message', None) or e}") from None
+
+
+def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
+    """Fetch the model (and script source) of ``container``; return how to start its model server."""
+    model_dir = variant_dir / ("model" if gen == 0 else f"model-{gen}")
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    model_dir.mkdir(parents=True)
+    source = container.get("ModelDataSource", {}).get("S3DataSource") or {}
+    url = container.get("ModelDataUrl") or source.get("S3Uri")
+    if url:
+        _fetch(objects, url, model_dir, "the model artifact")
+    env = dict(container.get("Environment") or {})
+    program = env.get("SAGEMAKER_PROGRAM")
+    image = container.get("Image", "")
+    if program:
+        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
+        if submit.startswith("s3://"):
+            code_dir = variant_dir / ("code" if gen == 0 else f"code-{gen}")
+            if code_dir.exists():
+                shutil.rmtree(code_dir)
+            _fetch(objects, submit, code_dir, "the inference source dir")
+        elif submit.startswith("/opt/ml/model"):
+            code_dir = model_dir / submit[len("/opt/ml/model"):].lstrip("/")
+        else:
+            code_dir = Path(submit)
+        if not (code_dir / program).exists():
+            raise DeployError(f"The inference script {program} (SAGEMAKER_PROGRAM) is not in the model's code "
+                              f"folder ({submit}).")
+        args = ["--script-program", program, "--code-dir", str(code_dir)]
+    else:
+        algo = builtin_for_image(image) if image else None
+        if algo is not None:
+            args = ["--handler", algo.handler]
+        elif repository(image) in FRAMEWORK_REPOS or (model_dir / "code" / "inference.py").exists():
+            args = ["--script-program", "inference.py", "--code-dir", str(model_dir / "code")]
+        else:
+            raise DeployError(f"Image {image} is not a built-in algorithm image and the model names no "
+                              "inference script (set SAGEMAKER_PROGRAM in the container's Environment).")
+    return {"model_dir": str(model_dir), "args": args, "env": env}
+
+
+def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_dir: Path) -> tuple[JobHandle, dict]:
+    port = free_port()
+    instance_id = uuid.uuid4().hex[:8]
+    env = {**prepared["env"], "SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": prepared["model_dir"],
+           "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant}
+    command = [sys.executable, "-m", "shipyard.serving.model_server", "--model-dir", prepared["model_dir"],
+               "--port", str(port), *prepared["args"]]
+    spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
+                   workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),
+                   service=True, node_hint=f"{endpoint}/{variant}")
+    handle = runner.start(spec)
+    return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id}
+
+
+def ping(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request("GET", "/ping")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except (OSError, http.client.HTTPException):
+        return False
+
+
+def wait_ready(handle: JobHandle, host: str, port: int, timeout: float, log_path: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        code = handle.poll()
+        if code is not None:
+            raise DeployError(f"The model server exited with code {code} before answering /ping."
+                              + _log_tail(log_path))
+        if ping(host, port):
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(f"The model server did not answer /ping within {timeout:g} seconds." +
+                              _log_tail(log_path))
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def _log_tail(log_path: str | None, n: int = 600) -> str:
+    if not log_path or not os.path.exists(log_path):
+        return ""
+    text = Path(log_path).read_text(errors="replace").strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    tail = " | ".join(lines[-3:])
+    return f" Last log lines: {tail[-n:]}" if tail else ""
+
+
+def startup_timeout(variant: dict) -> float:
+    value = variant.get("startup_timeout") or os.environ.get("SHIPYARD_ENDPOINT_STARTUP_TIMEOUT")
+    try:
+        return float(value) if value else DEFAULT_STARTUP_TIMEOUT
+    except ValueError:
+        raise ValidationError(f"Bad startup timeout {value!r}.") from None
