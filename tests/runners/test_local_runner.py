@@ -90,3 +90,21 @@ def test_work_survives_the_runner_and_runs_in_its_own_session(tmp_path):
     assert again.poll() is None
     again.stop(grace=0.5)
     assert wait_exit(again) != 0
+
+
+def test_leftovers_in_the_group_end_with_the_command(tmp_path):
+    """A grandchild left running when the command exits (an orphaned training program) is killed too."""
+    runner = LocalRunner(str(tmp_path / "state"))
+    code = ("import subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+            "print(p.pid, flush=True)\nsys.exit(4)")
+    spec = _spec(tmp_path, "orphan", code)
+    handle = runner.start(spec)
+    assert wait_exit(handle) == 4
+    grandchild = int(Path(spec.log_path).read_text().split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{grandchild}").exists():
+        time.sleep(0.05)
+    state = Path(f"/proc/{grandchild}/stat").read_text().rsplit(")", 1)[1].split()[0] \
+        if Path(f"/proc/{grandchild}").exists() else "gone"
+    assert state in ("gone", "Z")

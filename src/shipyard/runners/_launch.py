@@ -2,7 +2,7 @@
 
 ``python -m shipyard.runners._launch <exit-file> -- cmd ...`` runs ``cmd`` as its child (same process group,
 same stdout/stderr), waits, and writes the child's exit code to ``<exit-file>`` atomically (temp file +
-rename); then exits with the same code. A server started later reads the file to learn how work it did not
+rename); then kills what is left of its process group, itself included. A server started later reads the file to learn how work it did not
 launch ended. SIGTERM/SIGINT sent to the launcher alone are forwarded to the child; when the whole group is
 signalled the child receives it directly. Imports only the standard library's lightest modules: it is on
 every job's start-up path.
@@ -52,6 +52,15 @@ def main(argv: list[str]) -> int:
         except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
             continue
     _write_exit(exit_file, code)
+    # Whatever the command left behind in its group (a training program whose executor was killed, a
+    # daemon a script forked) ends with it, as a container's processes end with the container. The exit
+    # file is already written, so the launcher's own SIGKILL here changes nothing a reader sees.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.killpg(0, signal.SIGKILL)
+    except OSError:
+        pass
     return code if code >= 0 else 128 - code
 
 
