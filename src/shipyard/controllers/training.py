@@ -49,6 +49,7 @@ LOST_REASON = ("InternalServerError: The training job was lost: its process ende
 class TrainingController(Controller):
     kind = KIND
     tick = 0.5
+    busy_tick = 0.2  # while jobs run: outcomes show up in Describe soon after the executor reports them
 
     def __init__(self, services):
         super().__init__(services)
@@ -61,7 +62,9 @@ class TrainingController(Controller):
 
     # --- the loop ---
     def reconcile_all(self) -> None:
-        for r in self.services.meta.list_in_status(KIND, TRAINING_ACTIVE):
+        active = self.services.meta.list_in_status(KIND, TRAINING_ACTIVE)
+        self.tick = self.busy_tick if active else type(self).tick
+        for r in active:
             try:
                 self.reconcile(r)
             except MissingResource:
