@@ -273,6 +273,10 @@ class HostingController(Controller):
                 if want.get("count") is not None:
                     v["count"] = int(want["count"])
                 current = instances.setdefault(v["name"], [])
+                dead = [i for i in current if self._dead(i, False)]
+                if dead:  # scale from what actually runs
+                    self._stop(dead)
+                    current[:] = [i for i in current if i not in dead]
                 while len(current) > v["count"]:
                     removed.append(current.pop())
                 vdir = self._home(name) / v["name"]
@@ -304,6 +308,7 @@ class HostingController(Controller):
         r = self.meta.get(KIND, name)
         if r.status not in ("InService", "SystemUpdating"):
             return
+        self._leftovers(r.doc)
         check_ping = name not in self._verified
         instances = {k: list(v) for k, v in (r.doc.get("_instances") or {}).items()}
         prepared = r.doc.get("_prepared") or {}
@@ -331,8 +336,9 @@ class HostingController(Controller):
                 insts[k] = new
                 replaced.append(new)
         try:
+            # Updating too: an update requested meanwhile waits for us (busy) and then reads these instances
             r = self.meta.update(KIND, name, {"_instances": instances, "_prepared": prepared, "_starting": None},
-                                 expect_status={"InService", "SystemUpdating"})
+                                 expect_status={"InService", "SystemUpdating", "Updating"})
         except (ConflictError, MissingResource):
             self._stop(replaced)
             return

@@ -3,7 +3,8 @@
 Why not httpx: on a one-row prediction its per-request machinery costs more than the model. This keeps
 idle connections per (host, port), writes a request in one ``transport.write`` and parses the response
 with httptools. A request that fails on a *reused* connection before any response byte arrived (the model
-server closed it while idle, e.g. during a blue/green switch) is retried once on a fresh connection.
+server closed it while idle, e.g. during a blue/green switch) is retried once on a fresh connection; one
+that a fresh connection cannot deliver raises :class:`ConnectFailed`, so the router tries another instance.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Pool:
         idle = self._idle[key]
         for attempt in (0, 1):
             conn = None
-            while idle:
+            while idle and attempt == 0:
                 candidate = idle.pop()
                 if not candidate.closed:
                     conn = candidate
@@ -118,11 +119,14 @@ class Pool:
             except asyncio.TimeoutError:
                 conn.close()
                 raise TimeoutError(f"model server {host}:{port} did not answer within {self.timeout:g} s")
-            except ConnectionError:
+            except ConnectionError as e:
                 conn.close()
-                if reused and not conn.got_bytes and attempt == 0:
+                if conn.got_bytes:
+                    raise
+                if reused and attempt == 0:
+                    self.forget(host, port)  # its siblings are as stale as it was
                     continue  # stale keep-alive connection: retry once on a fresh one
-                raise
+                raise ConnectFailed(f"{host}:{port} closed the connection without answering: {e}") from None
             if conn.keep_alive and not conn.closed and len(idle) < MAX_IDLE_PER_TARGET:
                 idle.append(conn)
             else:
