@@ -109,8 +109,11 @@ def main() -> int:
         step(f"Starting a Shipyard server (home {home})")
         server = ShipyardProcess(home).start()
         print(f"server listening on {server.url} (pid {server.pid})")
+        failed = None
         try:
             run_demo(server, workdir)
+        except Exception as exc:  # noqa: BLE001 - report in one line, still clean up below
+            failed = f"{type(exc).__name__}: {exc}"
         finally:
             step("Stopping the server")
             server.stop()
@@ -122,7 +125,11 @@ def main() -> int:
             if leftover:
                 kill_processes_under(home)
                 print(f"warning: processes still running after stop were killed: {leftover}", file=sys.stderr)
-        if leftover:
+        if failed:
+            log = home / "server.log"
+            tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else []
+            print("\n".join(["", "last server log lines:", *tail, "", f"Demo FAILED: {failed}"]), file=sys.stderr)
+        if leftover or failed:
             return 1
         print("no Shipyard process left running")
     print("\nDemo finished: trained, deployed, predicted and cleaned up.")
