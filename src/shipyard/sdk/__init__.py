@@ -1,7 +1,7 @@
 """The people-facing Shipyard SDK: train, deploy and predict with a few lines, over plain boto3.
 
 It imports nothing from the server side (only boto3 and :mod:`shipyard.errors`), so the same code runs
-against AWS SageMaker. The public API is exactly ``__all__`` (pinned by tests/sdk/test_public_api.py).
+against AWS SageMaker. The public API is exactly ``__all__`` (pinned by tests/sdk/test_sdk_public_api.py).
 
     from shipyard.sdk import Estimator, TrainingInput
 
