@@ -44,17 +44,18 @@ def make_problem(kind: str, n_rows: int, n_features: int, seed: int = 0) -> Data
         # each entity uses a few IPs of its own /24 network
         ips = [f"10.{e}.{rng.integers(0, 3)}.{rng.integers(1, 5)}" for e in ents]
         return Dataset(np.zeros((n_rows, 0), np.float32), None, [f"user{e},{ip}" for e, ip in zip(ents, ips)])
+    truth = np.random.default_rng(12345)  # the same ground truth for every channel; rows differ by seed
     X = rng.normal(size=(n_rows, n_features)).astype(np.float32)
-    w = rng.normal(size=n_features)
+    w = truth.normal(size=n_features)
     if kind == "binary":
         y = (X @ w + 0.3 * rng.normal(size=n_rows) > 0).astype(np.float32)
     elif kind == "multiclass":
-        W = rng.normal(size=(n_features, 3))
+        W = truth.normal(size=(n_features, 3))
         y = (X @ W).argmax(axis=1).astype(np.float32)
     elif kind == "regression":
         y = (X @ w + 0.1 * rng.normal(size=n_rows)).astype(np.float32)
     elif kind in ("clusters", "anomaly"):
-        centers = rng.normal(scale=6.0, size=(3, n_features))
+        centers = truth.normal(scale=6.0, size=(3, n_features))
         X = (centers[rng.integers(0, 3, n_rows)] + rng.normal(size=(n_rows, n_features))).astype(np.float32)
         y = np.zeros(n_rows, np.float32)
         if kind == "anomaly":  # a few far-away points labelled 1
