@@ -97,19 +97,107 @@ def part1(seeds, cap, parallel, names):
         print(f"{name:24s} {cells[0]:>14s} {cells[1]:>16s} {time.perf_counter() - t0:8.1f}", flush=True)
 
 
+TRIVIAL = """
+import argparse
+p = argparse.ArgumentParser(); p.add_argument("--x1", type=float); p.add_argument("--x2", type=float)
+a, _ = p.parse_known_args()
+print(f"objective: {(a.x1 - 1) ** 2 + (a.x2 - 2) ** 2:.6f}")
+"""
+
+
+def part2(jobs: int) -> None:
+    """A ``jobs``-job Random tuning job of a trivial script through the server vs the same runs bare."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from shipyard.testing.server import ShipyardProcess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "code"
+        code.mkdir()
+        (code / "train.py").write_text(TRIVIAL)
+        srv = ShipyardProcess(Path(tmp) / "home", log_level="warning").start()
+        try:
+            srv.client("s3").create_bucket(Bucket="bench")
+            sm = srv.client("sagemaker")
+            for parallel in (1, 2):
+                name = f"bench-p{parallel}"
+                t0 = time.perf_counter()
+                definition = {
+                    "StaticHyperParameters": {"sagemaker_program": '"train.py"',
+                                              "sagemaker_submit_directory": f'"{code}"'},
+                    "AlgorithmSpecification": {"TrainingImage": "python:3.11", "TrainingInputMode": "File",
+                                               "MetricDefinitions": [{"Name": "objective",
+                                                                      "Regex": r"objective: ([-0-9.eE+]+)"}]},
+                    "RoleArn": "arn:aws:iam::123456789012:role/bench",
+                    "OutputDataConfig": {"S3OutputPath": "s3://bench/out"},
+                    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 300}}
+                sm.create_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name,
+                    HyperParameterTuningJobConfig={
+                        "Strategy": "Random", "RandomSeed": 1,
+                        "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "objective"},
+                        "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
+                        "ParameterRanges": {"ContinuousParameterRanges": [
+                            {"Name": "x1", "MinValue": "-5", "MaxValue": "5"},
+                            {"Name": "x2", "MinValue": "-5", "MaxValue": "5"}]}},
+                    TrainingJobDefinition=definition)
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                    if d["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
+                        break
+                    time.sleep(0.1)
+                tuned = time.perf_counter() - t0
+                rows = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name, MaxResults=100)["TrainingJobSummaries"]
+                params = [r["TunedHyperParameters"] for r in rows]
+                # bare: the same script and hyperparameters as plain subprocesses, `parallel` at a time
+                t0 = time.perf_counter()
+                for i in range(0, len(params), parallel):
+                    procs = [subprocess.Popen([sys.executable, str(code / "train.py"), "--x1", p["x1"],
+                                               "--x2", p["x2"]], stdout=subprocess.DEVNULL)
+                             for p in params[i:i + parallel]]
+                    for pr in procs:
+                        pr.wait()
+                bare = time.perf_counter() - t0
+                # the same runs as plain CreateTrainingJob calls through the server, `parallel` at a time
+                t0 = time.perf_counter()
+                for i in range(0, len(params), parallel):
+                    names = []
+                    for j, p in enumerate(params[i:i + parallel]):
+                        names.append(f"{name}-plain-{i + j}")
+                        sm.create_training_job(
+                            TrainingJobName=names[-1], HyperParameters={**definition["StaticHyperParameters"], **p},
+                            **{k: v for k, v in definition.items() if k != "StaticHyperParameters"})
+                    for n in names:
+                        while sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"] in (
+                                "InProgress", "Stopping") and time.monotonic() < deadline:
+                            time.sleep(0.05)
+                plain = time.perf_counter() - t0
+                print(f"{jobs} jobs, {parallel} parallel: tuning job {tuned:6.2f} s "
+                      f"({d['TrainingJobStatusCounters']['Completed']} completed) | plain training jobs "
+                      f"{plain:6.2f} s | bare subprocesses {bare:6.2f} s || tuning vs bare "
+                      f"+{(tuned - bare) / jobs:4.2f} s/job ({tuned / bare:4.1f}x); tuning vs plain training jobs "
+                      f"+{(tuned - plain) / jobs:5.2f} s/job ({tuned / plain:4.2f}x)", flush=True)
+        finally:
+            srv.stop(kill_children=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--cap", type=int, default=200)
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--server", action="store_true", help="also measure a 20-job tuning job through the server")
+    ap.add_argument("--jobs", type=int, default=20)
     ap.add_argument("--strategies", default="Random,Bayesian,Bayesian (GP-EI),Hyperband,Optuna TPE (direct)")
     args = ap.parse_args()
     part1(args.seeds, args.cap, args.parallel, args.strategies.split(","))
     if args.server:
-        from bench_tuning_server import part2  # noqa: E402
-
-        part2()
+        part2(args.jobs)
 
 
 if __name__ == "__main__":

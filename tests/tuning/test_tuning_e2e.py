@@ -20,11 +20,12 @@ import argparse, math, os, sys, time
 p = argparse.ArgumentParser()
 p.add_argument("--x1", type=float); p.add_argument("--x2", type=float)
 p.add_argument("--sleep", type=float, default=0.0); p.add_argument("--epochs", type=int, default=3)
+p.add_argument("--sleep_if_above", type=float, default=-1e9)
 a, _ = p.parse_known_args()
 v = (a.x2 - 5.1 / (4 * math.pi ** 2) * a.x1 ** 2 + 5 / math.pi * a.x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(a.x1) + 10
 for e in range(a.epochs):
     print(f"epoch {e} objective: {v * (1 + (a.epochs - 1 - e) * 0.1):.6f}", flush=True)
-    time.sleep(a.sleep / max(1, a.epochs))
+    time.sleep(a.sleep / max(1, a.epochs) if v > a.sleep_if_above else 0)
 print(f"final objective: {v:.6f}", flush=True)
 '''
 
@@ -250,3 +251,43 @@ def test_restart_mid_tuning_resumes(server_factory, tmp_path):
     assert len({(r["TunedHyperParameters"]["x1"], r["TunedHyperParameters"]["x2"]) for r in rows}) == 5
     assert d["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(
         r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for r in rows)
+
+
+def test_early_stopping_auto_stops_a_job_worse_than_the_median(server, setup):
+    """Three good jobs finish at once; the fourth is far worse and slow, so the median rule stops it."""
+    sm = server.client("sagemaker")
+    name = f"es-{uuid.uuid4().hex[:8]}"
+    grid = {"CategoricalParameterRanges": [{"Name": "x1", "Values": ["3.14"]},
+                                           {"Name": "x2", "Values": ["2.0", "2.5", "3.0", "15"]}]}
+    cfg = config("Grid", ranges=grid, parallel=1, TrainingJobEarlyStoppingType="Auto")
+    del cfg["ResourceLimits"]["MaxNumberOfTrainingJobs"]
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+        TrainingJobDefinition=definition(setup, sleep=60, static={"epochs": "20", "sleep_if_above": "50"}))
+    d = wait(sm, name, timeout=60)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    assert d["TrainingJobStatusCounters"]["Completed"] == 3 and d["TrainingJobStatusCounters"]["Stopped"] == 1
+    stopped = [r for r in all_children(sm, name) if r["TrainingJobStatus"] == "Stopped"]
+    assert stopped[0]["TunedHyperParameters"]["x2"] == "15"
+    assert d["BestTrainingJob"]["TunedHyperParameters"]["x2"] in ("2.0", "2.5", "3.0")
+
+
+def test_hyperband_promotes_with_more_resource(server, setup):
+    sm = server.client("sagemaker")
+    name = f"hb-{uuid.uuid4().hex[:8]}"
+    cfg = config("Hyperband", max_jobs=6, parallel=3,
+                 StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}})
+    sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                         TrainingJobDefinition=definition(setup, static={"epochs": "3"}))
+    d = wait(sm, name)
+    assert d["TrainingJobStatusCounters"]["Completed"] == 6
+    rows = all_children(sm, name, SortBy="CreationTime", SortOrder="Ascending")
+    epochs = [sm.describe_training_job(TrainingJobName=r["TrainingJobName"])["HyperParameters"]["epochs"]
+              for r in rows]
+    # bracket s=1: three configurations at 1 epoch, the best of them again at 3; bracket s=0: two at 3
+    assert epochs[:3] == ["1", "1", "1"] and epochs[3:] == ["3", "3", "3"]
+    first = {r["TrainingJobName"]: r for r in rows[:3]}
+    best_first = min(first.values(), key=lambda r: r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    promoted = [r for r in rows[3:] if (r["TunedHyperParameters"]["x1"], r["TunedHyperParameters"]["x2"]) == (
+        best_first["TunedHyperParameters"]["x1"], best_first["TunedHyperParameters"]["x2"])]
+    assert len(promoted) == 1
