@@ -6,6 +6,7 @@ definition's MetricDefinitions.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -27,6 +28,7 @@ for e in range(a.epochs):
     print(f"epoch {e} objective: {v * (1 + (a.epochs - 1 - e) * 0.1):.6f}", flush=True)
     time.sleep(a.sleep / max(1, a.epochs) if v > a.sleep_if_above else 0)
 print(f"final objective: {v:.6f}", flush=True)
+print(f"x1sq: {a.x1 ** 2:.6f}", flush=True)
 '''
 
 ROLE = "arn:aws:iam::123456789012:role/tuning"
@@ -291,3 +293,52 @@ def test_hyperband_promotes_with_more_resource(server, setup):
     promoted = [r for r in rows[3:] if (r["TunedHyperParameters"]["x1"], r["TunedHyperParameters"]["x2"]) == (
         best_first["TunedHyperParameters"]["x1"], best_first["TunedHyperParameters"]["x2"])]
     assert len(promoted) == 1
+
+
+def test_target_objective_completes_early(server, setup):
+    sm = server.client("sagemaker")
+    name = f"tgt-{uuid.uuid4().hex[:8]}"
+    cfg = config("Random", max_jobs=30, parallel=1,
+                 TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 60.0})
+    sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                         TrainingJobDefinition=definition(setup))
+    d = wait(sm, name)
+    rows = all_children(sm, name, SortBy="CreationTime", SortOrder="Ascending")
+    values = [r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for r in rows]
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    # it stopped launching at the first job that reached the target, long before 30 jobs
+    first_hit = next(i for i, v in enumerate(values) if v <= 60.0)
+    assert len(rows) == first_hit + 1 < 30
+    assert d["TuningJobCompletionDetails"]["NumberOfTrainingJobsObjectiveNotImproving"] == 0
+
+
+def test_several_definitions_and_the_pareto_extension(server, setup):
+    """Two TrainingJobDefinitions take turns; a tag adds a second objective and the front is reported."""
+    sm = server.client("sagemaker")
+    name = f"mo-{uuid.uuid4().hex[:8]}"
+    metrics = METRICS + [{"Name": "x1sq", "Regex": r"x1sq: ([-0-9.eE+]+)"}]
+    defs = [dict(definition(setup, metrics=metrics, ranges=BRANIN), DefinitionName=n) for n in ("a", "b")]
+    cfg = config(max_jobs=6, parallel=2)
+    del cfg["ParameterRanges"]
+    raw = {}
+    sm.meta.events.register("after-call.sagemaker.DescribeHyperParameterTuningJob",
+                            lambda http_response, **kw: raw.update(json.loads(http_response.content)))
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg, TrainingJobDefinitions=defs,
+        Tags=[{"Key": "shipyard:secondary-objectives", "Value": "Minimize:x1sq"}])
+    d = wait(sm, name)
+    assert d["TrainingJobStatusCounters"]["Completed"] == 6
+    rows = all_children(sm, name)
+    assert sorted(r["TrainingJobDefinitionName"] for r in rows) == ["a", "a", "a", "b", "b", "b"]
+    assert "ShipyardParetoFront" not in d  # boto3 keeps to the AWS shape
+    front = raw["ShipyardParetoFront"]
+    points = {r["TrainingJobName"]: (r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                                     float(r["TunedHyperParameters"]["x1"]) ** 2) for r in rows}
+    names = {f["TrainingJobName"] for f in front}
+    for n, (o, q) in points.items():
+        dominated = any(o2 <= o and q2 <= q and (o2, q2) != (o, q) for o2, q2 in points.values())
+        assert (n in names) == (not dominated), (n, points, names)
+    with pytest.raises(ClientError, match="Minimize:<metric>"):
+        sm.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=f"{name}-bad", HyperParameterTuningJobConfig=cfg, TrainingJobDefinitions=defs,
+            Tags=[{"Key": "shipyard:secondary-objectives", "Value": "Lowest:x1sq"}])

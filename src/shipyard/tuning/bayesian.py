@@ -87,7 +87,8 @@ class GPStrategy(Strategy):
             ys.append(lie)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gp = GP(np.array(xs), np.array(ys), self.theta, seed=self.seed + self.counter)
+            refit = len(xs) < 30 or self.counter % 5 == 0
+            gp = GP(np.array(xs), np.array(ys), self.theta, seed=self.seed + self.counter, refit=refit)
             self.theta = [float(v) for v in gp.theta]
             x = maximize_ei(gp, dim, rng)
         params = self.space.decode(x)

@@ -31,7 +31,8 @@ def matern52(a: np.ndarray, b: np.ndarray, ls: np.ndarray, sig: float) -> np.nda
 
 
 class GP:
-    def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray | None = None, seed: int = 0):
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray | None = None, seed: int = 0,
+                 refit: bool = True):
         self.x = np.asarray(x, float)
         y = np.asarray(y, float)
         self.mu, self.sd = float(y.mean()), float(y.std()) or 1.0
@@ -39,7 +40,10 @@ class GP:
         d = self.x.shape[1]
         self.rng = np.random.default_rng(seed)
         default = np.r_[np.full(d, math.log(0.3)), 0.0, math.log(1e-3)]
-        self.theta = self._fit(default if theta is None or len(theta) != d + 2 else np.asarray(theta, float))
+        known = theta is not None and len(theta) == d + 2
+        start = np.asarray(theta, float) if known else default
+        # refitting the kernel is the expensive part; callers may reuse the previous fit between refits
+        self.theta = self._fit(start) if refit or not known else start
         self._factor()
 
     def _nll(self, theta: np.ndarray) -> float:
