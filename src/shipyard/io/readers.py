@@ -308,3 +308,36 @@ def load_channel(channel_path: str | os.PathLike, content_type: str | None = Non
     """The whole channel as one Batch (None if it holds no rows)."""
     batches = list(iter_batches(channel_path, content_type, 1 << 16, mode, epoch, label_size, feature_dim))
     return concat(batches) if batches else None
+
+
+def iter_string_rows(channel_path: str | os.PathLike, n_columns: int, batch_size: int = 10000,
+                     mode: str = "File", epoch: int = 0) -> Iterator[list[np.ndarray]]:
+    """CSV rows of strings (e.g. IP Insights' ``entity,ip``) in batches: a list of ``n_columns`` string arrays."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    pending: list[list[np.ndarray]] = []
+    count = 0
+    for f in open_streams(channel_path, mode, epoch):
+        names = [f"c{i}" for i in range(n_columns)]
+        try:
+            reader = pacsv.open_csv(f, read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 20),
+                                    convert_options=pacsv.ConvertOptions(
+                                        column_types={n: pa.string() for n in names}))
+            for rb in reader:
+                if rb.num_columns != n_columns:
+                    raise ValidationError(f"CSV rows must have {n_columns} columns.")
+                pending.append([np.asarray(c.to_numpy(zero_copy_only=False), dtype=object) for c in rb.columns])
+                count += rb.num_rows
+                while count >= batch_size:
+                    cols = [np.concatenate([p[i] for p in pending]) for i in range(n_columns)]
+                    yield [c[:batch_size] for c in cols]
+                    rest = [c[batch_size:] for c in cols]
+                    count -= batch_size
+                    pending = [rest] if count else []
+        except pa.ArrowInvalid as e:
+            if "Empty CSV" in str(e):
+                continue
+            raise ValidationError(f"Could not parse CSV data: {e}") from None
+    if count:
+        yield [np.concatenate([p[i] for p in pending]) for i in range(n_columns)]
