@@ -24,7 +24,7 @@ from ..errors import ModelError, ShipyardError
 from ..objectstore import open_objectstore
 from ..training.status import JOB_FILE, StatusWriter
 from .engine import TransformSpec, run_transform
-from .model import prepare_container, primary_container
+from ..serving.deploy import DeployError, prepare
 
 READY_TIMEOUT = 120.0
 
@@ -102,6 +102,16 @@ class ModelServers:
                 os.killpg(p.pid, signal.SIGKILL)
 
 
+def primary_container(model_doc: dict) -> dict:
+    """The container a transform runs: the model's PrimaryContainer, or the first of its Containers."""
+    if model_doc.get("PrimaryContainer"):
+        return model_doc["PrimaryContainer"]
+    containers = model_doc.get("Containers") or []
+    if not containers:
+        raise ShipyardError(f"Model {model_doc.get('ModelName')} has no container.", code="ClientError")
+    return containers[0]
+
+
 def main(job_dir: str) -> int:
     workdir = Path(job_dir)
     job = json.loads((workdir / JOB_FILE).read_text())
@@ -113,12 +123,17 @@ def main(job_dir: str) -> int:
     try:
         store = open_objectstore(job["object_store_url"])
         status.transition("Preparing", "Downloading the model")
-        args = prepare_container(store, primary_container(job["model"]), workdir / "model")
+        container = primary_container(job["model"])
+        try:
+            prepared = prepare(store, container, workdir / "model", 0)
+        except DeployError as e:
+            raise ShipyardError(str(e), code="ClientError") from None
+        args = ["--model-dir", prepared["model_dir"], *prepared["args"]]
         count = int(request.get("TransformResources", {}).get("InstanceCount", 1))
         max_concurrent = int(request.get("MaxConcurrentTransforms") or 1)
         spec = TransformSpec.from_request(request, max_concurrent * count)
         env = dict(os.environ)
-        env.update(primary_container(job["model"]).get("Environment") or {})
+        env.update(prepared["env"])
         env.update(request.get("Environment") or {})
         env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(spec.max_payload_mb),
                     "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD" if spec.batch_strategy == "MultiRecord"
