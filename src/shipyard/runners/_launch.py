@@ -2,10 +2,10 @@
 
 ``python -m shipyard.runners._launch <exit-file> -- cmd ...`` runs ``cmd`` as its child (same process group,
 same stdout/stderr), waits, and writes the child's exit code to ``<exit-file>`` atomically (temp file +
-rename); then kills what is left of its process group, itself included. A server started later reads the file to learn how work it did not
-launch ended. SIGTERM/SIGINT sent to the launcher alone are forwarded to the child; when the whole group is
-signalled the child receives it directly. Imports only the standard library's lightest modules: it is on
-every job's start-up path.
+rename); then kills what is left of its process group, itself included. A server started later reads the
+file to learn how work it did not launch ended. Stops are signalled to the whole group (see
+:class:`~.local.LocalHandle`), so the child receives SIGTERM directly, exactly once; the launcher ignores
+it and keeps waiting. Imports only light standard-library modules: it is on every job's start-up path.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m shipyard.runners._launch <exit-file> -- cmd ...\n")
         return 2
     exit_file, cmd = argv[0], argv[2:]
+    # The runner signals the whole process group, so the child receives every SIGTERM/SIGINT directly;
+    # forwarding too would deliver it twice (a user's handler re-entered mid-print fails). The launcher only
+    # has to outlive the child to record its exit code. Set before the child starts; exec resets them there.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     try:
         child = subprocess.Popen(cmd)
     except OSError as e:
@@ -37,14 +42,6 @@ def main(argv: list[str]) -> int:
         _write_exit(exit_file, 127)
         return 127
 
-    def forward(signum, _frame):
-        try:
-            child.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
     while True:
         try:
             code = child.wait()

@@ -62,14 +62,15 @@ class Executor:
         return self._store
 
     def _on_term(self, signum, _frame) -> None:
+        # A stop may reach us twice (the runner signals our group, the launcher forwards); the program gets
+        # exactly one SIGTERM, as a container's PID 1 does.
         if self.stop_reason is None:
             self.stop_reason = "Stopped"
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.kill_at is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        if self.kill_at is None:
             self.kill_at = time.monotonic() + self.grace
 
     def _checkpoint_local(self) -> Path:
@@ -163,8 +164,11 @@ class Executor:
         for f in feeders:
             f.start()
         try:
+            # Its own process group (so a stop signalled to ours reaches it once, through us), and SIGKILL
+            # when we die (so a killed executor leaves no orphan training program behind).
             self.proc = subprocess.Popen(cmd, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE)
+                                         stderr=subprocess.PIPE, process_group=0,
+                                         preexec_fn=_die_with_parent_hook())
         except OSError as e:
             return self.fail(f"AlgorithmError: cannot start the training program {cmd[0]!r}: {e}")
         if self.stop_reason:  # SIGTERM arrived while we were starting it
@@ -183,7 +187,8 @@ class Executor:
                 self.stop_reason = "MaxRuntimeExceeded"
                 self._on_term(signal.SIGTERM, None)
             if self.kill_at is not None and now >= self.kill_at:
-                self.proc.kill()
+                self._kill_program_group()
+        self._kill_program_group()  # whatever the program left running ends with it
         tee.join(timeout=5)
         if sync is not None:
             sync.set()
@@ -193,6 +198,12 @@ class Executor:
         if rc != 0:
             return self.fail(self._failure_reason(cmd, rc, feeders))
         return self.finish_completed()
+
+    def _kill_program_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def _start_checkpoint_sync(self) -> threading.Event | None:
         uri = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
@@ -285,6 +296,24 @@ class Executor:
             head = "AlgorithmError: ExecuteUserScriptError: ..."
             reason = head + reason[-(FAILURE_LIMIT - len(head)):]
         return reason
+
+
+def _die_with_parent_hook():
+    """A pre-exec hook asking Linux for SIGKILL when the executor dies (prctl PR_SET_PDEATHSIG), or None.
+
+    ctypes is loaded here, in the parent: importing in a forked child of a threaded process can deadlock.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(1, signal.SIGKILL)
+
+    return hook
 
 
 def main(argv: list[str]) -> int:
