@@ -271,3 +271,58 @@ def test_checkpoints_are_restored_and_mirrored(tmp_path, store):
     assert "restored ['step-1.txt'] one" in (job_dir / "output.log").read_text()
     assert [o.key for o in store.iter_keys("bkt", "ckpt/")] == ["ckpt/step-2.txt"]
     assert store.get_bytes("bkt", "ckpt/step-2.txt") == b"two"
+
+
+def test_stop_through_the_runner_delivers_one_sigterm(tmp_path, store):
+    """Runner -> launcher -> executor -> program: the program sees exactly one SIGTERM, then the model is kept."""
+    from shipyard.runners.base import JobSpec
+    from shipyard.runners.local import LocalRunner
+    from shipyard.testing.runner import wait_exit
+
+    script = """
+        import os, signal, sys, time
+        count = 0
+        def term(*_):
+            global count
+            count += 1
+        signal.signal(signal.SIGTERM, term)
+        print("training", flush=True)
+        deadline = time.time() + 30
+        while count == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # any duplicate would arrive now
+        open(os.path.join(os.environ["SM_MODEL_DIR"], "count.txt"), "w").write(str(count))
+    """
+    job_dir = job_dir_for(tmp_path, store, script)
+    runner = LocalRunner(str(tmp_path / "state"))
+    handle = runner.start(JobSpec(name="t", command=[sys.executable, "-m", "shipyard.training.executor",
+                                                     "{workdir}"], env={}, workdir=str(job_dir),
+                                  log_path=str(job_dir / "output.log")))
+    _wait_for(job_dir / "output.log", "training")
+    handle.stop(grace=30)
+    assert wait_exit(handle) == 0
+    status = json.loads((job_dir / "status.json").read_text())
+    assert status["outcome"] == "Stopped"
+    assert untar(store.get_bytes("bkt", "out/exec-job/output/model.tar.gz")) == {"count.txt": b"1"}
+
+
+def test_killed_executor_takes_its_program_with_it(tmp_path, store):
+    script = """
+        import os, time
+        print("pid", os.getpid(), flush=True)
+        time.sleep(60)
+    """
+    job_dir = job_dir_for(tmp_path, store, script)
+    proc = start(job_dir)
+    try:
+        _wait_for(job_dir / "output.log", "pid ")
+        pid = int((job_dir / "output.log").read_text().split("pid ", 1)[1].split()[0])
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists(), "the training program outlived its executor"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
