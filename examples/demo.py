@@ -31,7 +31,7 @@ def make_dataset(folder: Path, seed: int = 7) -> tuple[Path, Path, np.ndarray, n
 
     def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
         x = rng.normal(size=(n, N_FEATURES))
-        y = (x @ w + 0.5 * rng.normal(size=n) > 0).astype(int)
+        y = (x @ w + 0.25 * rng.normal(size=n) > 0).astype(int)
         return x, y
 
     paths = []
@@ -41,7 +41,7 @@ def make_dataset(folder: Path, seed: int = 7) -> tuple[Path, Path, np.ndarray, n
         path.parent.mkdir(parents=True)
         np.savetxt(path, np.column_stack([y, x]), delimiter=",", fmt=["%d"] + ["%.6f"] * N_FEATURES)
         paths.append(path)
-    x_test, y_test = sample(8)
+    x_test, y_test = sample(10)
     return paths[0], paths[1], x_test, y_test
 
 

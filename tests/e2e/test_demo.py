@@ -35,11 +35,11 @@ def test_demo_runs_clean(tmp_path):
     assert auc, out[-4000:]
     assert float(auc.group(1)) > 0.85
     preds = re.findall(r"^prediction row=\d+ label=([01]) score=([0-9.]+) predicted=([01])$", out, re.M)
-    assert len(preds) == 8, out[-4000:]
+    assert len(preds) == 10, out[-4000:]
     for label, score, predicted in preds:
         assert 0.0 <= float(score) <= 1.0
         assert int(predicted) == int(float(score) >= 0.5)
-    assert sum(int(p) == int(label) for label, _, p in preds) >= 6
+    assert sum(int(p) == int(label) for label, _, p in preds) >= 8  # validation AUC is ~0.98
     assert "no Shipyard process left running" in out
     assert "Demo finished" in out
 
