@@ -57,6 +57,7 @@ class TuningController(Controller):
     def __init__(self, services: Any):
         super().__init__(services)
         self._strategies: dict[tuple[str, str], tuple[int, Strategy]] = {}  # (job, definition) -> (rev, obj)
+        self._finished_series: dict[tuple[str, str], list] = {}  # (child, metric) -> its metric series
 
     # ------------------------------------------------------------------ the loop
     def reconcile_all(self) -> None:
@@ -241,8 +242,12 @@ class TuningController(Controller):
         def series(job: str) -> list[tuple[int, float]]:
             return [(step, value) for _, value, _, step in meta.get_metrics(job, metric)]
 
-        peers = [series(p["name"]) for p in trials
-                 if p is not t and p["status"] in ("Completed", "Stopped") and p.get("value") is not None]
+        peers = []
+        for p in trials:
+            if p is not t and p["status"] in ("Completed", "Stopped") and p.get("value") is not None:
+                if (p["name"], metric) not in self._finished_series:  # a finished job's series is final
+                    self._finished_series[(p["name"], metric)] = series(p["name"])
+                peers.append(self._finished_series[(p["name"], metric)])
         if should_stop(series(t["name"]), peers, maximize=not self._minimise(config)):
             t["early_stopped"] = True
             return True
@@ -350,6 +355,8 @@ class TuningController(Controller):
         if status in TERMINAL:
             for d in strategies:
                 self._strategies.pop((res.name, d), None)
+            for key in [k for k in self._finished_series if k[0].startswith(res.name + "-")]:
+                self._finished_series.pop(key, None)
 
 
 __all__ = ["TuningController", "child_request", "public"]
