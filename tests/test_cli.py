@@ -173,3 +173,43 @@ def test_jobs_and_endpoints_commands(server):
     assert "cli-endpoint" not in names
     r = run_cli("endpoints", "describe", "cli-endpoint", env=env)
     assert r.returncode == 1
+
+
+def test_server_command_and_env_round_trip(tmp_path):
+    """`shipyard server` serves; `eval "$(shipyard env)"` with the same home and port reaches it."""
+    import signal
+    import urllib.request
+
+    home, port = tmp_path / "home", free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SHIPYARD_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "shipyard.cli", "server", "--home", str(home), "--port", str(port)],
+                            env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "server exited during start-up"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/shipyard/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server not healthy within 30 s")
+
+        r = run_cli("env", "--home", str(home), "--port", str(port))
+        env = dict(line.removeprefix("export ").split("=", 1) for line in r.stdout.splitlines())
+        r = run_cli("endpoints", "list", "--json", env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == []
+        r = run_cli("jobs", "list", env={**env, "AWS_SECRET_ACCESS_KEY": "wrong"})
+        assert r.returncode == 1
+        assert "Signature" in _one_clean_line(r.stderr)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode is not None
