@@ -130,6 +130,7 @@ def test_stop_training_job(clients):
     sm.stop_training_job(TrainingJobName=name)  # stopping twice is fine
     desc = wait_status(sm, name, timeout=40)
     assert desc["TrainingJobStatus"] == "Stopped" and desc["SecondaryStatus"] == "Stopped"
+    assert [t["Status"] for t in desc["SecondaryStatusTransitions"]][-3:] == ["Training", "Stopping", "Stopped"]
     assert desc["ModelArtifacts"]["S3ModelArtifacts"].endswith(f"{name}/output/model.tar.gz")
     with pytest.raises(ClientError) as err:
         sm.stop_training_job(TrainingJobName=name)

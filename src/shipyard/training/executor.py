@@ -183,6 +183,8 @@ class Executor:
             except subprocess.TimeoutExpired:
                 pass
             now = time.monotonic()
+            if self.stop_reason == "Stopped" and self.status.data.get("secondary") != "Stopping":
+                self.status.transition("Stopping")  # recorded here: a signal handler must not take locks
             if self.stop_reason is None and now >= self.deadline:
                 self.stop_reason = "MaxRuntimeExceeded"
                 self._on_term(signal.SIGTERM, None)
@@ -225,11 +227,12 @@ class Executor:
         return done
 
     # --- outcomes ---
-    def upload(self, include_output: bool = True) -> None:
+    def upload(self, include_output: bool = True, transition: bool = True) -> None:
         from . import packing
 
         out = self.req["OutputDataConfig"]
-        self.status.transition("Uploading")
+        if transition:
+            self.status.transition("Uploading")
         ckpt = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
         if ckpt:
             packing.sync_checkpoints(self.store, self._checkpoint_local(), ckpt)
@@ -251,9 +254,11 @@ class Executor:
         return 0
 
     def finish_stopped(self, upload: bool) -> int:
+        if self.stop_reason == "Stopped":
+            self.status.transition("Stopping")  # a stopped job uploads its model while Stopping
         if upload:
             try:
-                self.upload(include_output=False)
+                self.upload(include_output=False, transition=self.stop_reason != "Stopped")
             except Exception as e:  # noqa: BLE001 - a stopped job stays stopped; say what went wrong
                 _log(f"uploading the model of the stopped job failed: {e}")
         secondary = self.stop_reason if self.stop_reason == "MaxRuntimeExceeded" else "Stopped"
