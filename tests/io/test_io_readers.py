@@ -144,3 +144,24 @@ def test_codecs_encode_every_response_type():
     assert [r.label["score"].values.tolist() for r in recs] == [[0.75], [0.25]]
     body, ct = encode_predictions(rows, "text/csv")
     assert body.decode().splitlines() == ["0.75,1.0", "0.25,0.0"]
+
+
+def test_recordio_fast_and_general_paths_agree(tmp_path):
+    """Uniform records take the vectorised path; any odd record sends the batch through the general one."""
+    from shipyard.io.protobuf import encode_record
+    from shipyard.io.recordio import frame
+    X = np.zeros((30, 4), np.float32)
+    X[5] = [1, 2, 3, 4]
+    y = np.zeros(30, np.float32)
+    buf = io.BytesIO()
+    write_recordio_protobuf(buf, X, y)
+    odd = frame(encode_record(features={"values": np.array([9, 9, 9, 9], np.float64)},
+                              label={"values": np.array([1.0], np.float32)}))
+    (tmp_path / "a.rec").write_bytes(buf.getvalue() + odd)
+    b = load_channel(tmp_path, "application/x-recordio-protobuf")
+    np.testing.assert_array_equal(b.X, np.vstack([X, [[9, 9, 9, 9]]]))
+    np.testing.assert_array_equal(b.y, np.append(y, 1.0))
+    short = frame(encode_record(features={"values": np.array([1, 2], np.float32)}))
+    (tmp_path / "a.rec").write_bytes(buf.getvalue() + short)
+    with pytest.raises(ValidationError, match="labelled and unlabelled|different numbers"):
+        load_channel(tmp_path, "application/x-recordio-protobuf")

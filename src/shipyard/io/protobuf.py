@@ -345,6 +345,9 @@ def write_recordio_protobuf(file: BinaryIO, array, labels=None) -> int:
     label_kind = _kind_for(labels.dtype) if labels is not None else None
     key_entry = _len_field(0x0A, b"values")
     n_rows, n_cols = array.shape
+    if (not sparse and kind != "int32" and label_kind != "int32" and n_rows and n_cols):
+        file.write(_dense_fixed_width(array, kind, labels, label_kind, key_entry))
+        return n_rows
     if sparse:
         csr = array.tocsr()
         shape_field = _len_field(0x1A, _varint(n_cols))
@@ -368,6 +371,30 @@ def write_recordio_protobuf(file: BinaryIO, array, labels=None) -> int:
             rec += _len_field(0x12, key_entry + _len_field(0x12, lv))
         file.write(frame(rec))
     return n_rows
+
+
+def _dense_fixed_width(array, kind, labels, label_kind, key_entry) -> bytes:
+    """All rows at once: with fixed-width values every record has the same bytes around its values, so the
+    framed records are one (rows x record size) byte matrix filled column block by column block."""
+    n_rows, n_cols = array.shape
+    ftype = "<f4" if kind == "float32" else "<f8"
+    fw = n_cols * np.dtype(ftype).itemsize
+    tensor = _len_field(_FIELD_BY_KIND[kind] << 3 | 2, _len_field(0x0A, b"\0" * fw))
+    rec = _len_field(0x0A, key_entry + _len_field(0x12, tensor))
+    f_off = len(rec) - fw
+    l_off = lw = None
+    if labels is not None:
+        ltype = "<f4" if label_kind == "float32" else "<f8"
+        lw = np.dtype(ltype).itemsize
+        lv = _len_field(_FIELD_BY_KIND[label_kind] << 3 | 2, _len_field(0x0A, b"\0" * lw))
+        rec += _len_field(0x12, key_entry + _len_field(0x12, lv))
+        l_off = len(rec) - lw
+    framed = frame(rec)
+    out = np.tile(np.frombuffer(framed, dtype=np.uint8), (n_rows, 1))
+    out[:, 8 + f_off:8 + f_off + fw] = np.ascontiguousarray(array, dtype=ftype).view(np.uint8).reshape(n_rows, fw)
+    if labels is not None:
+        out[:, 8 + l_off:8 + l_off + lw] = np.ascontiguousarray(labels, dtype=ltype).view(np.uint8).reshape(n_rows, lw)
+    return out.tobytes()
 
 
 def value_bytes(arr: np.ndarray, kind: str) -> bytes:

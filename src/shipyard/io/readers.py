@@ -185,28 +185,52 @@ def _libsvm_batches(f: BinaryIO, batch_rows: int, feature_dim: int | None) -> It
         yield flush()
 
 
-def _recordio_batches(f: BinaryIO, batch_rows: int, feature_dim: int | None) -> Iterator[Batch]:
+def _fast_dense(payloads: list[bytes]) -> Batch | None:
+    """Vectorised parse of records that share one layout (dense Float32 features, optional Float32 scalar
+    label), which is what the SDK writes: every byte outside the value regions must equal the first
+    record's, so each record parses exactly like the first. None when that does not hold."""
+    size = len(payloads[0])
+    if any(len(p) != size for p in payloads):
+        return None
+    first = decode_record(payloads[0])
+    t, lab = first.features.get("values"), first.label.get("values")
+    if (len(first.features) != 1 or not isinstance(t, Tensor) or t.keys is not None or t.shape is not None
+            or t.values.dtype != np.float32 or t.values.size == 0):
+        return None
+    fb = t.values.tobytes()
+    fo = payloads[0].find(fb)
+    if fo < 0 or payloads[0].find(fb, fo + 1) >= 0:
+        return None
+    lo = None
+    if first.label:
+        if (len(first.label) != 1 or not isinstance(lab, Tensor) or lab.keys is not None
+                or lab.values.dtype != np.float32 or lab.values.size != 1):
+            return None
+        lo = payloads[0].find(lab.values.tobytes(), fo + len(fb))
+        if lo < 0 or payloads[0].find(lab.values.tobytes(), lo + 1) >= 0:
+            return None
+    arr = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(len(payloads), size)
+    mask = np.ones(size, dtype=bool)
+    mask[fo:fo + len(fb)] = False
+    if lo is not None:
+        mask[lo:lo + 4] = False
+    if not (arr[:, mask] == arr[0, mask]).all():
+        return None
+    X = np.ascontiguousarray(arr[:, fo:fo + len(fb)]).view("<f4").astype(np.float32, copy=False)
+    y = np.ascontiguousarray(arr[:, lo:lo + 4]).view("<f4").ravel().astype(np.float32) if lo is not None else None
+    return Batch(X, y)
+
+
+def _decode_payloads(payloads: list[bytes], feature_dim: int | None) -> Batch:
+    fast = _fast_dense(payloads)
+    if fast is not None:
+        return fast
     dense_rows: list[np.ndarray] = []
     sp_data, sp_idx, sp_ptr = [], [], [0]
     labels: list[float] = []
     has_label = None
     width = feature_dim or 0
-
-    def flush():
-        nonlocal dense_rows, sp_data, sp_idx, sp_ptr, labels
-        y = np.asarray(labels, np.float32) if has_label else None
-        if dense_rows:
-            if sp_ptr[-1] or len(sp_ptr) > 1:
-                raise ValidationError("RecordIO-protobuf data mixes dense and sparse records.")
-            X = np.vstack(dense_rows).astype(np.float32, copy=False)
-        else:
-            X = sp.csr_matrix((np.concatenate(sp_data).astype(np.float32) if sp_data else np.zeros(0, np.float32),
-                               np.concatenate(sp_idx) if sp_idx else np.zeros(0, np.int64), np.asarray(sp_ptr)),
-                              shape=(len(sp_ptr) - 1, feature_dim or width))
-        dense_rows, sp_data, sp_idx, sp_ptr, labels = [], [], [], [0], []
-        return Batch(X, y)
-
-    for payload in read_records(f):
+    for payload in payloads:
         rec = decode_record(payload)
         t = rec.features.get("values")
         if not isinstance(t, Tensor):
@@ -228,10 +252,31 @@ def _recordio_batches(f: BinaryIO, batch_rows: int, feature_dim: int | None) -> 
             if not isinstance(lab, Tensor) or lab.values.size == 0:
                 raise ValidationError("RecordIO-protobuf records mix labelled and unlabelled examples.")
             labels.append(float(lab.values.reshape(-1)[0]))
-        if len(dense_rows) + len(sp_ptr) - 1 >= batch_rows:
-            yield flush()
-    if dense_rows or len(sp_ptr) > 1:
-        yield flush()
+        elif isinstance(lab, Tensor) and lab.values.size:
+            raise ValidationError("RecordIO-protobuf records mix labelled and unlabelled examples.")
+    y = np.asarray(labels, np.float32) if has_label else None
+    if dense_rows and len(sp_ptr) > 1:
+        raise ValidationError("RecordIO-protobuf data mixes dense and sparse records.")
+    if dense_rows:
+        widths = {len(r) for r in dense_rows}
+        if len(widths) > 1:
+            raise ValidationError(f"Training rows have different numbers of features: {sorted(widths)}.")
+        return Batch(np.vstack(dense_rows).astype(np.float32, copy=False), y)
+    X = sp.csr_matrix((np.concatenate(sp_data).astype(np.float32) if sp_data else np.zeros(0, np.float32),
+                       np.concatenate(sp_idx) if sp_idx else np.zeros(0, np.int64), np.asarray(sp_ptr)),
+                      shape=(len(sp_ptr) - 1, feature_dim or width))
+    return Batch(X, y)
+
+
+def _recordio_batches(f: BinaryIO, batch_rows: int, feature_dim: int | None) -> Iterator[Batch]:
+    payloads: list[bytes] = []
+    for payload in read_records(f):
+        payloads.append(payload)
+        if len(payloads) >= batch_rows:
+            yield _decode_payloads(payloads, feature_dim)
+            payloads = []
+    if payloads:
+        yield _decode_payloads(payloads, feature_dim)
 
 
 def _rebatch(batches: Iterator[Batch], size: int) -> Iterator[Batch]:
