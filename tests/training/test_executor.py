@@ -326,3 +326,67 @@ def test_killed_executor_takes_its_program_with_it(tmp_path, store):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _wheel(name: str, version: str, module_text: str) -> bytes:
+    """A minimal pure-Python wheel, built by hand so the test needs no network and no build backend."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        f"{name}/__init__.py": module_text.encode(),
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                             b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{name}-{version}.dist-info/RECORD,,")
+    files[f"{name}-{version}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+    return buf.getvalue()
+
+
+def test_requirements_are_installed_into_the_code_folder(tmp_path, store):
+    wheel_name = "shipyardminidep-0.1-py3-none-any.whl"
+    script = """
+        import shipyardminidep
+        print("dependency says", shipyardminidep.GREETING, shipyardminidep.__file__)
+    """
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, data in {"train.py": textwrap.dedent(script).encode(),
+                           "requirements.txt": f"./wheels/{wheel_name}\n".encode(),
+                           f"wheels/{wheel_name}": _wheel("shipyardminidep", "0.1", "GREETING = 'hello'\n")}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    job_dir = job_dir_for(tmp_path, store, "print('replaced below')")
+    store.put_object("bkt", "code/sourcedir.tar.gz", archive.getvalue())
+    status = run(job_dir)
+    log = (job_dir / "output.log").read_text()
+    assert status["outcome"] == "Completed", log
+    assert f"dependency says hello {job_dir / 'code' / '.deps'}" in log
+
+
+def test_broken_requirements_fail_before_training(tmp_path, store):
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, data in {"train.py": b"print('never runs')\n",
+                           "requirements.txt": b"./wheels/absent-0.1-py3-none-any.whl\n"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    job_dir = job_dir_for(tmp_path, store, "print('replaced below')")
+    store.put_object("bkt", "code/sourcedir.tar.gz", archive.getvalue())
+    status = run(job_dir)
+    assert status["outcome"] == "Failed"
+    assert status["failure_reason"].startswith("ClientError: InstallRequirementsError")
+    assert "Training" not in [t["Status"] for t in status["transitions"]]
+    assert "never runs" not in (job_dir / "output.log").read_text()

@@ -83,8 +83,13 @@ class TrainingController(Controller):
         if not doc.get("_handle"):
             if r.status == "Stopping":
                 self._finish_unstarted(r)
-            else:
+                return
+            try:
                 self._start(r)
+            except Exception as e:  # noqa: BLE001 - a job that cannot start fails, with the reason
+                log.exception("starting training job %s failed", r.name)
+                self._finalize(r, None, lost=None,
+                               reason=f"InternalServerError: the training job could not be started: {e}")
             return
         handle = self._handles.get(r.name)
         if handle is None:
@@ -239,7 +244,7 @@ class TrainingController(Controller):
 
     # --- finishing ---
     def _finalize(self, r, status: dict | None, changes: dict | None = None, rc: int | None = None,
-                  lost: str | None = None) -> None:
+                  lost: str | None = None, reason: str | None = None) -> None:
         changes = dict(changes or {})
         status = status or {}
         now = time.time()
@@ -253,7 +258,7 @@ class TrainingController(Controller):
         elif outcome is None:
             how = lost or (f"(killed by signal {-rc})" if rc is not None and rc < 0 else f"(exit code {rc})")
             outcome, secondary = "Failed", "Failed"
-            changes["FailureReason"] = LOST_REASON.format(how=how)
+            changes["FailureReason"] = reason or LOST_REASON.format(how=how)
             _close(transitions, now)
             transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
                                 "StatusMessage": MESSAGES["Failed"]})

@@ -2,7 +2,8 @@
 
 The code comes from ``sagemaker_submit_directory`` (``sourcedir.tar.gz`` in S3, or a local path/``file://``
 URL, which the SDK's local mode uses), unpacked into ``code/``. A ``requirements.txt`` is installed with
-``pip install --target code/.deps`` (added to ``PYTHONPATH``), so the job's packages never touch the
+``pip install --target code/.deps`` run in ``code/`` (relative paths in it are relative to the code, as
+with the toolkit; the folder is added to ``PYTHONPATH``), so the job's packages never touch the
 server's environment. Launch rules: ``*.sh`` -> ``/bin/sh -c "./entry args"``; a code folder with
 ``setup.py`` -> ``python -m <module> args``; otherwise ``python <entry> args``.
 """
@@ -67,7 +68,7 @@ def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print)
         log(f"Installing requirements from {requirements}")
         proc = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q",
                                "--target", str(code_dir / ".deps"), "-r", str(requirements)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(code_dir))
         sys.stdout.write(proc.stdout)
         if proc.returncode != 0:
             tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
