@@ -7,13 +7,17 @@
 
 Our programs run in-process through the same TrainingRun they use under /opt/ml (data read from the channel
 files, so reading is included in our time and not in scikit-learn's: the ratios are conservative).
-Run: ``python bench/bench_algorithms.py [--rows 100000]``.
+Run: ``python bench/bench_algorithms.py [--rows 100000]``. BLAS runs single-threaded on both sides (set
+``BENCH_THREADS`` to change): with mini-batch-sized matrices, threads only add noise on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("BENCH_THREADS", "1"))
 import tempfile
 import time
 from pathlib import Path

@@ -121,3 +121,31 @@ def test_hyperparameter_errors_reach_the_failure_file(tmp_path, bad, message):
     r = train(tmp_path, "shipyard.algorithms.kmeans.train", {"k": "2", "feature_dim": "2", **bad},
               {"train": Dataset(X, None)}, CSV, labelled=False)
     assert r.returncode != 0 and r.failure.startswith("ClientError") and message in r.failure
+
+
+def test_sdk_record_serializer_and_deserializer_round_trip(tmp_path):
+    """What the SageMaker SDK's LinearLearnerPredictor sends and parses works against our handler."""
+    import os
+    import warnings
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    warnings.filterwarnings("ignore")
+    from sagemaker.amazon.common import read_records
+    from sagemaker.serializers import RecordSerializer
+    import io
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    r = train(tmp_path, "shipyard.algorithms.linear_learner.train",
+              {"predictor_type": "binary_classifier", "mini_batch_size": "50", "epochs": "5"},
+              {"train": Dataset(X, y)}, RECORDIO)
+    assert r.returncode == 0, r.output
+    h = LinearLearnerHandler(str(r.model_dir))
+    body = RecordSerializer().serialize(X[:10]).getvalue()
+    out, ct = h.invoke(body, "application/x-recordio-protobuf", "application/x-recordio-protobuf")
+    records = read_records(io.BytesIO(out))
+    assert len(records) == 10
+    labels = [rec.label["predicted_label"].float32_tensor.values[0] for rec in records]
+    scores = [rec.label["score"].float32_tensor.values[0] for rec in records]
+    assert all(0 <= s <= 1 for s in scores)
+    assert np.mean(np.array(labels) == y[:10]) >= 0.9
