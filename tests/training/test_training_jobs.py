@@ -24,6 +24,17 @@ TRAIN = """
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
         json.dump({"rows": len(rows), "lr": a.lr}, f)
 """
+
+# A program's boto3 reaches the server with the AWS_* variables the job gets (an instance role on AWS),
+# and the server's own settings are not visible to it.
+BOTO_SCRIPT = """
+    import os, boto3
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=os.environ["BUCKET"], Prefix=os.environ["PREFIX"])["Contents"]]
+    print("listed", keys)
+    print("shipyard vars", sorted(k for k in os.environ if k.startswith("SHIPYARD_")))
+"""
+
 METRICS = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"},
            {"Name": "validation:rmse", "Regex": r".*\[[0-9]+\].*#011validation-rmse:(\S+)"}]
 
@@ -64,6 +75,19 @@ def test_script_job_end_to_end(clients):
     assert "epoch 0 loss=0.5" in messages
     listed = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert [(j["TrainingJobName"], j["TrainingJobStatus"]) for j in listed] == [(name, "Completed")]
+
+
+def test_program_reaches_the_server_with_boto3(clients):
+    sm, s3, logs = clients
+    name = unique("boto")
+    params = script_job(s3, BUCKET, name, BOTO_SCRIPT, channels={"train": b"1\n"})
+    params["Environment"] = {"BUCKET": BUCKET, "PREFIX": f"{name}/data/"}
+    sm.create_training_job(**params)
+    desc = wait_status(sm, name)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    messages = log_messages(logs, name)
+    assert f"listed ['{name}/data/train/data.csv']" in messages
+    assert "shipyard vars []" in messages
 
 
 def test_failures_carry_a_reason(clients):

@@ -132,10 +132,12 @@ class TrainingController(Controller):
             request = {k: v for k, v in doc.items() if not k.startswith("_")}
             job = {"request": request, "arn": r.arn, "program": doc["_program"],
                    "object_store_url": settings.object_store_url, "region": settings.region,
-                   "stop_grace": self.stop_grace}
+                   "stop_grace": self.stop_grace, "aws_env": _aws_env(settings)}
             text = json.dumps(job)
             tmp = job_dir / (JOB_FILE + ".tmp")
-            tmp.write_text(text)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
             os.replace(tmp, job_dir / JOB_FILE)
             spec = JobSpec(name=f"{KIND}/{r.name}",
                            command=[sys.executable, "-m", "shipyard.training.executor", "{workdir}"],
@@ -295,6 +297,15 @@ class TrainingController(Controller):
                 if current.status == "Stopping" and status is None and "SecondaryStatus" in changes:
                     changes["SecondaryStatus"] = "Stopping"
         meta.update(KIND, current.name, changes, status=status)
+
+
+def _aws_env(settings) -> dict[str, str]:
+    """What a training program's boto3 needs to reach this server, as an instance role would provide on AWS."""
+    if not settings.access_key_id:
+        return {}
+    return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": settings.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": settings.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
+            "AWS_REGION": settings.region}
 
 
 def _close(transitions: list[dict], now: float) -> None:

@@ -45,6 +45,18 @@ class Layout:
         return self.data / name
 
 
+def detect_gpus() -> int:
+    """GPUs this job may use: ``CUDA_VISIBLE_DEVICES`` if set, else the NVIDIA driver's list (no subprocess:
+    ``nvidia-smi`` would cost every job start-up time)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        return len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return 0
+
+
 def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
@@ -139,7 +151,7 @@ def sm_environment(layout: Layout, *, hyperparameters: dict[str, str], input_con
     """Every ``SM_*`` variable the training toolkit sets, plus ``SAGEMAKER_BASE_DIR`` and the job's name/ARN."""
     user_hps, framework = split_hyperparameters(hyperparameters)
     channels = sorted(input_config)
-    num_cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
+    num_cpus = num_cpus if num_cpus is not None else len(os.sched_getaffinity(0))
     args = user_args if user_args is not None else cli_args(user_hps)
     env: dict[str, Any] = {
         "SM_MODEL_DIR": str(layout.model),

@@ -123,7 +123,10 @@ class Executor:
                                  int(self.job.get("host_index", 0)), int(self.job.get("host_count", 1)))
         environment = dict(req.get("Environment") or {})
         program = self.job["program"]
-        env = dict(os.environ)
+        # The program sees neither the server's own settings nor its secrets; it gets AWS_* variables
+        # that reach this server (what an instance role gives a container on AWS).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+        env.update(self.job.get("aws_env") or {})
         if program["kind"] == "script":
             from . import script
 
@@ -138,13 +141,14 @@ class Executor:
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
                                          resources=resources, job_name=self.name, job_arn=self.job["arn"],
                                          entry_point=entry, module_name=module_name,
-                                         framework_module=program.get("framework", ""), user_args=args)
+                                         framework_module=program.get("framework", ""), user_args=args,
+                                         num_gpus=contract.detect_gpus())
         else:
             cmd = [sys.executable, "-m", program["module"]]
             cwd = self.job_dir
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
                                          resources=resources, job_name=self.name, job_arn=self.job["arn"],
-                                         framework_module=program["module"])
+                                         framework_module=program["module"], num_gpus=contract.detect_gpus())
         env.update(sm)
         env.update(environment)
         env["PYTHONUNBUFFERED"] = "1"
