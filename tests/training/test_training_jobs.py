@@ -183,6 +183,11 @@ def test_validation_errors(clients):
     code, message = _error(sm.create_training_job, **builtin_bad)
     assert code == "ValidationException" and "num_round" in message
 
+    bad_regex = dict(good, AlgorithmSpecification=dict(good["AlgorithmSpecification"],
+                                                       MetricDefinitions=[{"Name": "m", "Regex": "loss=(["}]))
+    code, message = _error(sm.create_training_job, **bad_regex)
+    assert code == "ValidationException" and "regex" in message
+
     channel = dict(good["InputDataConfig"][0])
     channel["DataSource"] = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "https://example.com/data"}}
     code, message = _error(sm.create_training_job, **dict(good, InputDataConfig=[channel]))

@@ -12,6 +12,7 @@ Describe shows ``TuningJobArn``).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -67,7 +68,8 @@ def _check_channels(services, channels: list[dict]) -> None:
         _check_s3_uri(services, s3.get("S3Uri", ""), f"Channel {name!r} S3Uri")
 
 
-def _program(spec: dict, hyperparameters: dict, environment: dict) -> tuple[dict, list[dict]]:
+def _program(spec: dict, hyperparameters: dict, environment: dict, channels: list[dict]
+             ) -> tuple[dict, list[dict]]:
     """Which program runs, and the metric definitions to apply: (program, metric definitions)."""
     from ..algorithms.registry import FRAMEWORK_REPOS, repository, resolve
 
@@ -76,8 +78,17 @@ def _program(spec: dict, hyperparameters: dict, environment: dict) -> tuple[dict
         raise ValidationError("AlgorithmSpecification must name a TrainingImage or an AlgorithmName.")
     kind, algo = resolve(image, hyperparameters, environment)
     user_metrics = list(spec.get("MetricDefinitions") or [])
+    for m in user_metrics:
+        try:
+            re.compile(m.get("Regex", ""))
+        except re.error as e:
+            raise ValidationError(f"MetricDefinitions: the regex of metric {m.get('Name')!r} is invalid: {e}.") from None
     if kind == "builtin":
         algo.validate(hyperparameters)
+        modes = {spec.get("TrainingInputMode") or "File"} | {ch.get("InputMode") for ch in channels
+                                                            if ch.get("InputMode")}
+        if "Pipe" in modes and not algo.supports_pipe:
+            raise ValidationError(f"The {algo.name} algorithm does not support Pipe input mode; use File.")
         builtin = [{"Name": n, "Regex": rx} for n, (rx, _) in algo.metrics.items()]
         names = {m["Name"] for m in user_metrics}
         return ({"kind": "builtin", "algorithm": algo.name, "module": algo.training_module},
@@ -92,9 +103,9 @@ def create_training_job(services, params: dict, parent: str = "", extra: dict | 
     spec = dict(params.get("AlgorithmSpecification") or {})
     hps = {k: str(v) for k, v in (params.get("HyperParameters") or {}).items()}
     environment = dict(params.get("Environment") or {})
-    program, metric_defs = _program(spec, hps, environment)
-    spec.setdefault("TrainingInputMode", "File")
     channels = params.get("InputDataConfig") or []
+    program, metric_defs = _program(spec, hps, environment, channels)
+    spec.setdefault("TrainingInputMode", "File")
     _check_channels(services, channels)
     output = dict(params["OutputDataConfig"])
     _check_s3_uri(services, output.get("S3OutputPath", ""), "OutputDataConfig.S3OutputPath")
