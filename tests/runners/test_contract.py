@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from shipyard.algorithms.env import TrainingEnv
 from shipyard.runners import contract
@@ -66,7 +67,7 @@ def test_config_files_and_environment(tmp_path, monkeypatch):
     assert env["TRAINING_JOB_ARN"] == "arn:j" and env["SM_CHECKPOINT_DIR"] == str(tmp_path / "checkpoints")
 
     # Our own reader (what built-in algorithms use) sees the same job.
-    for k in list(__import__("os").environ):
+    for k in list(os.environ):
         if k.startswith("SM_"):
             monkeypatch.delenv(k)
     for k, v in env.items():
