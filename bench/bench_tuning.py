@@ -74,7 +74,7 @@ def run_strategy(name, fn, ranges, fmin, target, seed, cap, parallel):
             values.append(f if r == 27 else float("inf"))  # only a full-resource job counts as a result
             costs.append(r / 27)
         return jobs_to_regret(values, fmin, target, costs)
-    engine = {"Bayesian (GP-EI)": "gp"}.get(name)
+    engine = {"Bayesian (TPE)": "tpe"}.get(name)
     strategy = make_strategy("Bayesian" if engine else name, ranges, seed=seed, **({"engine": engine} if engine else {}))
     from shipyard.tuning.testfunctions import run_loop
 
@@ -193,7 +193,7 @@ def main():
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--server", action="store_true", help="also measure a 20-job tuning job through the server")
     ap.add_argument("--jobs", type=int, default=20)
-    ap.add_argument("--strategies", default="Random,Bayesian,Bayesian (GP-EI),Hyperband,Optuna TPE (direct)")
+    ap.add_argument("--strategies", default="Random,Bayesian,Bayesian (TPE),Hyperband,Optuna TPE (direct)")
     args = ap.parse_args()
     part1(args.seeds, args.cap, args.parallel, args.strategies.split(","))
     if args.server:

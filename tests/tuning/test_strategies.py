@@ -26,7 +26,7 @@ def branin_of(p):
     return branin(float(p["x1"]), float(p["x2"]))
 
 
-@pytest.mark.parametrize("name", ["Random", "Bayesian", "BayesianGP"])
+@pytest.mark.parametrize("name", ["Random", "Bayesian", "BayesianTPE"])
 def test_suggest_observe_restore_mid_run(name):
     s = make_strategy(name, MIXED, seed=3)
     for i, p in enumerate(s.suggest(6)):
@@ -42,6 +42,8 @@ def test_suggest_observe_restore_mid_run(name):
     assert restored.best()["id"] == s.best()["id"]
     nxt = restored.suggest(3)
     assert len(nxt) == 3 and all(in_range(p) for p in nxt)
+    seen = [t["params"] for t in s.trials]
+    assert not any(p in seen for p in nxt)  # a restored strategy does not replay earlier suggestions
     # the pending job of before the restart is still matched by its id
     restored.observe("j5", s.trials[5]["params"], 0.5, "Completed")
     assert restored.trials[5]["value"] == 0.5
@@ -113,17 +115,18 @@ def test_maximize_flips_the_best():
 
 
 def test_bayesian_beats_random_on_branin():
-    """Median (5 seeds) best regret after 30 jobs, 2 in parallel: TPE must be lower than random search."""
+    """Median (5 seeds) best regret after 30 jobs, 2 in parallel: each Bayesian engine beats random search."""
     regrets = {}
-    for name in ("Random", "Bayesian"):
+    for name in ("Random", "Bayesian", "BayesianTPE"):
         regrets[name] = statistics.median(
             min(run_loop(make_strategy(name, BRANIN_RANGES, seed=seed), branin_of, 30, parallel=2)) - BRANIN_MIN
             for seed in range(5))
-    assert regrets["Bayesian"] < regrets["Random"], regrets
+    assert regrets["Bayesian"] < regrets["Random"] and regrets["BayesianTPE"] < regrets["Random"], regrets
 
 
-def test_multi_objective_study_and_pareto_front():
-    s = make_strategy("Bayesian", BRANIN_RANGES, seed=0, directions=["Minimize", "Maximize"])
+@pytest.mark.parametrize("engine", ["gp", "tpe"])
+def test_multi_objective_study_and_pareto_front(engine):
+    s = make_strategy("Bayesian", BRANIN_RANGES, seed=0, directions=["Minimize", "Maximize"], engine=engine)
     points = []
     for i in range(12):
         (p,) = s.suggest(1)

@@ -203,6 +203,10 @@ def test_missing_parent_and_duplicate_name(server, setup):
             max_jobs=1), TrainingJobDefinition=definition(setup))
     assert e.value.response["Error"]["Code"] == "ResourceInUse"
     wait(sm, name)
+    with pytest.raises(ClientError, match="must be 'gp' or 'tpe'"):
+        sm.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=f"{name}-e", HyperParameterTuningJobConfig=config(max_jobs=1),
+            TrainingJobDefinition=definition(setup), Tags=[{"Key": "shipyard:bayesian-engine", "Value": "cma"}])
 
 
 def test_stop_stops_children(server, setup):
@@ -234,8 +238,10 @@ def test_restart_mid_tuning_resumes(server_factory, tmp_path):
     setup = {"code": str(code), "bucket": "restart-bucket"}
     sm = srv.client("sagemaker")
     name = "restart-tuning"
+    # Bayesian with the TPE engine: its Optuna study lives in memory and must be rebuilt from the stored state
     sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=config(
-        "Random", max_jobs=5, parallel=1), TrainingJobDefinition=definition(setup, sleep=1.0))
+        "Bayesian", max_jobs=5, parallel=1), TrainingJobDefinition=definition(setup, sleep=1.0),
+        Tags=[{"Key": "shipyard:bayesian-engine", "Value": "tpe"}])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

@@ -68,9 +68,18 @@ def ranges_of(config: dict, definition: dict) -> dict:
     return definition.get("HyperParameterRanges") or config.get("ParameterRanges") or {}
 
 
-def strategy_options(config: dict, definition: dict, secondary: list[tuple[str, str]]) -> dict[str, Any]:
+ENGINE_TAG = "shipyard:bayesian-engine"  # "gp" (default) or "tpe": a Shipyard extension, carried as a tag
+
+
+def strategy_options(config: dict, definition: dict, secondary: list[tuple[str, str]],
+                     tags: dict[str, str] | None = None) -> dict[str, Any]:
     strategy = config.get("Strategy") or "Bayesian"
     opts: dict[str, Any] = {}
+    engine = (tags or {}).get(ENGINE_TAG)
+    if strategy == "Bayesian" and engine is not None:
+        if engine not in ("gp", "tpe"):
+            raise ValidationError(f"Tag {ENGINE_TAG} must be 'gp' or 'tpe'; got '{engine}'.")
+        opts["engine"] = engine
     if strategy == "Hyperband":
         hb = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
         static = definition.get("StaticHyperParameters") or {}
@@ -137,7 +146,7 @@ def validate_request(services, req: dict) -> dict:
             raise ValidationError(f"Training job definition '{d['DefinitionName']}' needs a TrainingImage.")
         seed = int(config.get("RandomSeed") or 0) + len(states)
         s = make_strategy(strategy, ranges_of(config, d), maximize=obj["Type"] == "Maximize", seed=seed,
-                          **strategy_options(config, d, secondary))
+                          **strategy_options(config, d, secondary, tags))
         states[d["DefinitionName"]] = s.state()
     CompletionCriteria.from_aws(config.get("TuningJobCompletionCriteria"), objective["Type"] == "Maximize")
     max_rt = limits.get("MaxRuntimeInSeconds")

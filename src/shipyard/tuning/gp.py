@@ -1,12 +1,13 @@
 """A small Gaussian process with expected improvement, on numpy/scipy only (no torch).
 
-Why it exists: Optuna 5's GPSampler needs torch, which the core may not depend on. Measured against
-Optuna's multivariate TPE (bench/bench_tuning.py) it was not better and is much slower per suggestion,
-so the Bayesian strategy defaults to TPE and this GP is the opt-in ``engine="gp"``.
+Why our own: Optuna 5's GPSampler needs torch, which the core may not depend on; measured against
+Optuna's multivariate TPE (bench/bench_tuning.py) it needs about a third of the jobs on Branin and
+Hartmann-6, so the Bayesian strategy uses it (see :mod:`.bayesian`).
 
 Model: Matern-5/2 kernel with one length scale per dimension (ARD), a signal variance and a small noise
 variance, fitted by maximising the log marginal likelihood (L-BFGS-B from the previous fit plus one random
-restart); targets are standardised. Acquisition: expected improvement over the best observed value,
+restart, analytic gradients); targets are standardised. Callers run it with one BLAS thread: the
+matrices are small, and idle-spinning BLAS threads made it ten times slower on a busy 2-core machine. Acquisition: expected improvement over the best observed value,
 maximised over random + local candidates and polished with L-BFGS-B in the unit cube.
 """
 
@@ -46,28 +47,39 @@ class GP:
         self.theta = self._fit(start) if refit or not known else start
         self._factor()
 
-    def _nll(self, theta: np.ndarray) -> float:
+    def _nll(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log marginal likelihood (plus a weak length-scale prior) and its analytic gradient."""
         d = self.x.shape[1]
         ls, sig, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
-        k = matern52(self.x, self.x, ls, sig) + (noise + 1e-8) * np.eye(len(self.x))
+        scaled = (self.x[:, None, :] - self.x[None, :, :]) / ls          # (n, n, d)
+        sq = scaled ** 2
+        s5 = np.sqrt(5.0 * sq.sum(-1))
+        e = np.exp(-s5)
+        k0 = sig * (1.0 + s5 + s5 * s5 / 3.0) * e
+        k = k0 + (noise + 1e-8) * np.eye(len(self.x))
         try:
             c, low = cho_factor(k, lower=True)
         except np.linalg.LinAlgError:
-            return 1e10
+            return 1e10, np.zeros_like(theta)
         alpha = cho_solve((c, low), self.y)
-        nll = 0.5 * self.y @ alpha + np.log(np.diag(c)).sum()
-        # weak log-normal prior on length scales keeps small-data fits sane
-        nll += 0.5 * (((theta[:d] - math.log(0.3)) / 1.5) ** 2).sum()
-        return float(nll)
+        prior = (theta[:d] - math.log(0.3)) / 1.5
+        nll = 0.5 * self.y @ alpha + np.log(np.diag(c)).sum() + 0.5 * (prior ** 2).sum()
+        w = cho_solve((c, low), np.eye(len(self.x))) - np.outer(alpha, alpha)
+        base = sig * (1.0 + s5) * e * (5.0 / 3.0)                         # dK/dlog(ls_j) = base * sq_j
+        grad = np.empty_like(theta)
+        grad[:d] = 0.5 * np.einsum("ij,ijk->k", w * base, sq) + prior / 1.5
+        grad[d] = 0.5 * (w * k0).sum()
+        grad[d + 1] = 0.5 * noise * np.trace(w)
+        return float(nll), grad
 
     def _fit(self, start: np.ndarray) -> np.ndarray:
         d = self.x.shape[1]
         bounds = [_LOG_BOUNDS_LS] * d + [_LOG_BOUNDS_SIG, _LOG_BOUNDS_NOISE]
         starts = [np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds])]
         starts.append(np.array([self.rng.uniform(*b) for b in bounds]))
-        best, best_val = starts[0], self._nll(starts[0])
+        best, best_val = starts[0], self._nll(starts[0])[0]
         for s in starts:
-            res = minimize(self._nll, s, method="L-BFGS-B", bounds=bounds, options={"maxiter": 60})
+            res = minimize(self._nll, s, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 100})
             if res.fun < best_val:
                 best, best_val = res.x, res.fun
         return best

@@ -137,8 +137,8 @@ def make_strategy(name: str, ranges: dict | None, maximize: bool = False, seed: 
     from .random_search import RandomStrategy
     from .bayesian import GPStrategy, TPEStrategy
 
-    if name == "Bayesian" and options.get("engine") == "gp":
-        name = "BayesianGP"
+    if name == "Bayesian" and options.get("engine") == "tpe":
+        name = "BayesianTPE"
     classes = {c.name: c for c in (RandomStrategy, GridStrategy, GPStrategy, HyperbandStrategy, TPEStrategy)}
     if name not in classes:
         raise ValidationError(f"Strategy '{name}' is not one of Bayesian, Random, Hyperband, Grid.")
