@@ -21,6 +21,7 @@ chosen.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -99,48 +100,71 @@ class _WorkActor:
 
 
 class RayHandle(JobHandle):
-    def __init__(self, actor, name: str, log_path: str, workdir: str):
+    """Follows one actor. A pump thread pulls output every ``PUMP_INTERVAL`` while the work runs, so the log on
+    our side grows line by line as on the local runner; the exit code, once seen, is written to the state file
+    so a later server finds it even after the actor is gone."""
+
+    PUMP_INTERVAL = 0.25
+
+    def __init__(self, actor, name: str, log_path: str, workdir: str, state_file: str, rc: int | None = None):
         self.actor = actor
         self.id = f"ray:{name}"
         self.name = name
         self.log_path = log_path
         self.workdir = workdir
+        self.state_file = state_file
         self.lost_reason = ""
-        self._rc: int | None = None
+        self._rc: int | None = rc
         self._lock = threading.Lock()
         self._host = ""
+        if rc is None and actor is not None:
+            threading.Thread(target=self._pump, name=f"ray-pump-{name}", daemon=True).start()
 
-    def _log_offset(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
+    def _pump(self) -> None:
+        while self.poll() is None:
+            time.sleep(self.PUMP_INTERVAL)
+
+    def _pull(self) -> tuple[int | None, int]:
+        """Ask the actor for what is new; append it to our log under a file lock (several handles, even in
+        several processes, may follow the same work)."""
+        os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            try:
+                offset = os.fstat(log.fileno()).st_size
+                rc, new, synced = ray.get(self.actor.poll.remote(offset), timeout=30)
+                if new:
+                    log.write(new)
+            finally:
+                fcntl.flock(log, fcntl.LOCK_UN)
+        for rel, text in synced.items():
+            path = os.path.join(self.workdir, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.sync{os.getpid()}-{threading.get_ident()}"
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        return rc, len(new)
 
     def poll(self) -> int | None:
         with self._lock:
             if self._rc is not None:
                 return self._rc
             try:
-                rc, new, synced = ray.get(self.actor.poll.remote(self._log_offset()), timeout=30)
+                rc, pulled = self._pull()
             except (ray.exceptions.RayActorError, ray.exceptions.ActorDiedError) as e:
+                recorded = _recorded_rc(self.state_file)
+                if recorded is not None:  # another handle saw the end and freed the actor
+                    self._rc = recorded
+                    return self._rc
                 self.lost_reason = f"the Ray actor running {self.name} died (its node was lost): {e}"[:500]
                 self._rc = -9
                 return self._rc
             except ray.exceptions.GetTimeoutError:
                 return None
-            if new:
-                os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
-                with open(self.log_path, "ab") as f:
-                    f.write(new)
-            for rel, text in synced.items():
-                path = os.path.join(self.workdir, rel)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                tmp = path + ".sync"
-                with open(tmp, "w") as f:
-                    f.write(text)
-                os.replace(tmp, path)
-            if rc is not None and len(new) < (8 << 20):
+            if rc is not None and pulled < (8 << 20):
                 self._rc = rc
+                _write_state(self.state_file, self.log_path, self.workdir, rc)
                 try:  # the work is over and its output is with us: free the actor's resources
                     ray.kill(self.actor)
                 except Exception:
@@ -148,18 +172,35 @@ class RayHandle(JobHandle):
             return self._rc
 
     def stop(self, grace: float = 10.0) -> None:
+        if self.actor is None:
+            return
         try:
             self.actor.stop.remote(grace)
         except Exception:
             pass
 
     def address(self) -> str:
-        if not self._host:
+        if not self._host and self.actor is not None:
             try:
                 self._host = ray.get(self.actor.where.remote(), timeout=30)[1]
             except Exception:
                 return "127.0.0.1"
-        return self._host
+        return self._host or "127.0.0.1"
+
+
+def _recorded_rc(path: str) -> int | None:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    return int(lines[2]) if len(lines) > 2 and lines[2].strip() else None
+
+
+def _write_state(path: str, log_path: str, workdir: str, rc: int | None = None) -> None:
+    tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
+    with open(tmp, "w") as f:
+        f.write(f"{log_path}\n{workdir}\n{'' if rc is None else rc}\n")
+    os.replace(tmp, path)
 
 
 class RayRunner(Runner):
@@ -198,17 +239,16 @@ class RayRunner(Runner):
             pass
         actor = _WorkActor.options(**options).remote(
             spec.command, spec.env, spec.workdir, spec.extra.get("files", {}), spec.extra.get("sync_back", []))
-        handle = RayHandle(actor, spec.name, spec.log_path, spec.workdir)
-        self._remember(handle)
-        return handle
-
-    def _remember(self, handle: RayHandle) -> None:
+        # What attach needs after a restart: where the log and synced files go on our side.
+        state = self._state_file(spec.name)
+        _write_state(state, spec.log_path, spec.workdir)
+        handle = RayHandle(actor, spec.name, spec.log_path, spec.workdir, state)
         with self._lock:
             self._handles[handle.id] = handle
-        # What attach needs after a restart: where the log and synced files go on our side.
-        path = os.path.join(self.state_dir, handle.name.replace("/", "__") + ".ray")
-        with open(path, "w") as f:
-            f.write(f"{handle.log_path}\n{handle.workdir}\n")
+        return handle
+
+    def _state_file(self, name: str) -> str:
+        return os.path.join(self.state_dir, name.replace("/", "__") + ".ray")
 
     def attach(self, handle_id: str) -> RayHandle | None:
         if not handle_id.startswith("ray:"):
@@ -217,18 +257,20 @@ class RayRunner(Runner):
             if handle_id in self._handles:
                 return self._handles[handle_id]
         name = handle_id[4:]
-        path = os.path.join(self.state_dir, name.replace("/", "__") + ".ray")
+        path = self._state_file(name)
         if not os.path.exists(path):
             return None
-        log_path, workdir = open(path).read().splitlines()[:2]
+        lines = open(path).read().splitlines() + ["", "", ""]
+        log_path, workdir, rc_text = lines[:3]
+        if rc_text.strip():
+            return RayHandle(None, name, log_path, workdir, path, rc=int(rc_text))
         try:
             actor = ray.get_actor(_PREFIX + name, namespace=NAMESPACE)
         except ValueError:
-            handle = RayHandle(None, name, log_path, workdir)
-            handle._rc = -9
+            handle = RayHandle(None, name, log_path, workdir, path, rc=-9)
             handle.lost_reason = f"the Ray actor running {name} is gone (the cluster was restarted or replaced)"
             return handle
-        handle = RayHandle(actor, name, log_path, workdir)
+        handle = RayHandle(actor, name, log_path, workdir, path)
         with self._lock:
             self._handles[handle_id] = handle
         return handle
