@@ -140,3 +140,31 @@ def test_multi_objective_study_and_pareto_front(engine):
     for i in front:  # nothing dominates a front point
         assert not any(q[0] <= points[i][0] and q[1] >= points[i][1] and q != points[i] for q in points)
     assert pareto_front([[1, 1], [2, 2], [0, 3]]) == [0, 2]
+
+
+def test_gp_likelihood_gradient_matches_finite_differences():
+    import numpy as np
+    from scipy.optimize import approx_fprime
+
+    from shipyard.tuning.gp import GP
+
+    rng = np.random.default_rng(0)
+    x = rng.random((15, 3))
+    gp = GP(x, np.sin(x.sum(1) * 3))
+    theta = np.r_[np.log([0.3, 0.5, 0.2]), 0.1, np.log(1e-3)]
+    assert np.allclose(gp._nll(theta)[1], approx_fprime(theta, lambda t: gp._nll(t)[0], 1e-6), rtol=1e-4, atol=1e-5)
+
+
+def test_bayesian_handles_a_wide_categorical_space():
+    """Ten categorical ranges of 30 values are 300 one-hot dimensions: suggestions stay valid and quick."""
+    import time
+
+    ranges = {"CategoricalParameterRanges": [{"Name": f"c{i}", "Values": [f"v{j}" for j in range(30)]}
+                                             for i in range(10)]}
+    s = make_strategy("Bayesian", ranges, seed=0)
+    t0 = time.monotonic()
+    values = run_loop(s, lambda p: sum(int(v[1:]) for v in p.values()), 20, parallel=2)
+    assert len(values) == 20 and time.monotonic() - t0 < 30
+    keys = {json.dumps(t["params"], sort_keys=True) for t in s.trials}
+    assert len(keys) == len(s.trials)  # never the same point twice
+    assert all(p in [f"v{j}" for j in range(30)] for t in s.trials for p in t["params"].values())

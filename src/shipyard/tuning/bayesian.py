@@ -7,9 +7,13 @@ Branin (0.01) GP 56 vs TPE 177 jobs; Hartmann-6 (0.05) GP 62 (4/5 seeds) vs TPE 
 milliseconds to tens of milliseconds per suggestion the GP's cost is negligible next to a training job.
 TPE stays available as ``engine="tpe"`` (strategy name ``BayesianTPE``).
 
-Parallel jobs: each pending suggestion enters the model as a *constant liar* with the worst value seen so
-far, which pushes the next suggestion of the same batch elsewhere (Ginsbourger et al.; Optuna's
-``constant_liar`` does the same for TPE). The first ``n_init`` points come from a scrambled Sobol sequence.
+Parallel jobs: the GP fits its kernel on finished jobs only, then adds every pending suggestion as a
+*kriging believer* (the model's own prediction there, Ginsbourger et al. 2010): the predicted mean stays,
+the uncertainty around the pending point collapses, so the next suggestion of a batch goes elsewhere.
+Measured on Branin with 4 jobs in parallel (jobs to regret 0.01, 5 seeds, cap 120): kriging believer
+reached it on 5/5 seeds (median 65); constant liars max / min / mean on 0/5, 3/5, 2/5 (option ``liar`` keeps
+them for comparison). TPE uses Optuna's ``constant_liar``. The first ``n_init`` points come from a scrambled Sobol
+sequence.
 
 Multi-objective (Shipyard extension, see :mod:`shipyard.tuning.pareto`), option ``directions`` (one
 "Minimize"/"Maximize" per objective, primary first): the GP scalarises the trials' ``values`` with fresh
@@ -94,15 +98,19 @@ class GPStrategy(Strategy):
             return self.space.decode(self._sobol(self.counter))
         rng = np.random.default_rng([self.seed, self.counter, 7])
         xs, ys = self._losses(rng)
-        lie = max(ys)
-        for t in self.pending():
-            xs.append(self.space.encode(t["params"]))
-            ys.append(lie)
+        pending = [self.space.encode(t["params"]) for t in self.pending()]
         with warnings.catch_warnings(), _one_blas_thread():
             warnings.simplefilter("ignore")
-            refit = True  # cheap with analytic gradients and one BLAS thread
-            gp = GP(np.array(xs), np.array(ys), self.theta, seed=self.seed + self.counter, refit=refit)
+            gp = GP(np.array(xs), np.array(ys), self.theta, seed=self.seed + self.counter)
             self.theta = [float(v) for v in gp.theta]
+            if pending:
+                liar = self.options.get("liar", "kb")
+                if liar == "kb":  # kriging believer: pending points "return" the model's own prediction
+                    mean, _ = gp.predict(np.array(pending))
+                    lies = list(gp.mu + gp.sd * mean)
+                else:
+                    lies = [{"max": max, "min": min, "mean": np.mean}[liar](ys)] * len(pending)
+                gp = GP(np.array(xs + pending), np.array(ys + lies), gp.theta, refit=False)
             x = maximize_ei(gp, dim, rng)
         params = self.space.decode(x)
         seen = {key_of(self.space.canonical(t["params"])) for t in self.trials}

@@ -25,9 +25,14 @@ _LOG_BOUNDS_SIG = (math.log(0.05), math.log(20.0))
 _LOG_BOUNDS_NOISE = (math.log(1e-6), math.log(0.5))
 
 
+def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distances without an (n, m, d) intermediate (one-hot categoricals can make d large)."""
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(d2, 0.0)
+
+
 def matern52(a: np.ndarray, b: np.ndarray, ls: np.ndarray, sig: float) -> np.ndarray:
-    d = np.sqrt(np.maximum(((a[:, None, :] - b[None, :, :]) / ls) ** 2, 0).sum(-1))
-    s5 = math.sqrt(5.0) * d
+    s5 = np.sqrt(5.0 * _sqdist(a / ls, b / ls))
     return sig * (1.0 + s5 + s5 * s5 / 3.0) * np.exp(-s5)
 
 
@@ -51,9 +56,8 @@ class GP:
         """Negative log marginal likelihood (plus a weak length-scale prior) and its analytic gradient."""
         d = self.x.shape[1]
         ls, sig, noise = np.exp(theta[:d]), math.exp(theta[d]), math.exp(theta[d + 1])
-        scaled = (self.x[:, None, :] - self.x[None, :, :]) / ls          # (n, n, d)
-        sq = scaled ** 2
-        s5 = np.sqrt(5.0 * sq.sum(-1))
+        xs = self.x / ls
+        s5 = np.sqrt(5.0 * _sqdist(xs, xs))
         e = np.exp(-s5)
         k0 = sig * (1.0 + s5 + s5 * s5 / 3.0) * e
         k = k0 + (noise + 1e-8) * np.eye(len(self.x))
@@ -65,9 +69,10 @@ class GP:
         prior = (theta[:d] - math.log(0.3)) / 1.5
         nll = 0.5 * self.y @ alpha + np.log(np.diag(c)).sum() + 0.5 * (prior ** 2).sum()
         w = cho_solve((c, low), np.eye(len(self.x))) - np.outer(alpha, alpha)
-        base = sig * (1.0 + s5) * e * (5.0 / 3.0)                         # dK/dlog(ls_j) = base * sq_j
+        # dK/dlog(ls_k) = base * (x_ik - x_jk)^2 / ls_k^2; summed against w without an (n, n, d) array
+        m = w * (sig * (1.0 + s5) * e * (5.0 / 3.0))
         grad = np.empty_like(theta)
-        grad[:d] = 0.5 * np.einsum("ij,ijk->k", w * base, sq) + prior / 1.5
+        grad[:d] = (m.sum(1) @ (xs * xs) - ((m @ xs) * xs).sum(0)) + prior / 1.5
         grad[d] = 0.5 * (w * k0).sum()
         grad[d + 1] = 0.5 * noise * np.trace(w)
         return float(nll), grad
