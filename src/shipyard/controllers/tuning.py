@@ -52,7 +52,8 @@ def child_request(tuning_name: str, child: str, definition: dict, params: dict[s
 
 class TuningController(Controller):
     kind = KIND
-    tick = 0.2  # a child that finished is noticed within this; the next child starts right after
+    tick = 0.5
+    busy_tick = 0.05  # while tuning jobs run: a finished child is noticed, and the next one started, this soon
 
     def __init__(self, services: Any):
         super().__init__(services)
@@ -61,7 +62,9 @@ class TuningController(Controller):
 
     # ------------------------------------------------------------------ the loop
     def reconcile_all(self) -> None:
-        for res in self.services.meta.list_in_status(KIND, ("InProgress", "Stopping")):
+        active = self.services.meta.list_in_status(KIND, ("InProgress", "Stopping"))
+        self.tick = self.busy_tick if active else type(self).tick
+        for res in active:
             try:
                 self.reconcile(res.name)
             except ConflictError:
