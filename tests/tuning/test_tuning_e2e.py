@@ -161,6 +161,18 @@ def test_grid_runs_every_combination(server, setup):
     assert d["TrainingJobStatusCounters"]["Completed"] == 6
     combos = {(r["TunedHyperParameters"]["x1"], r["TunedHyperParameters"]["x2"]) for r in all_children(sm, name)}
     assert combos == {(a, b) for a in ("-3", "3") for b in ("1", "2", "3")}
+    # listing tuning jobs: filters and pagination
+    assert sm.list_hyper_parameter_tuning_jobs(NameContains=name, StatusEquals="InProgress")[
+        "HyperParameterTuningJobSummaries"] == []
+    seen, token = [], None
+    for _ in range(20):
+        page = sm.list_hyper_parameter_tuning_jobs(MaxResults=1, SortBy="Name", SortOrder="Ascending",
+                                                   StatusEquals="Completed", **({"NextToken": token} if token else {}))
+        seen += [s["HyperParameterTuningJobName"] for s in page["HyperParameterTuningJobSummaries"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert name in seen and seen == sorted(seen, key=str.lower) and len(seen) == len(set(seen))
 
 
 @pytest.mark.parametrize("change,needle", [
