@@ -99,3 +99,15 @@ def test_max_runtime_stops_children_and_launches_no_more(services):
     res = services.meta.get(KIND, "timed")
     assert res.status == "Completed" and res.doc["TrainingJobStatusCounters"]["Stopped"] == 2
     assert res.doc["HyperParameterTuningEndTime"] >= res.doc["CreationTime"]
+
+
+def test_children_refused_at_creation_fail_the_tuning_job_fast(services):
+    req = request("refused", max_jobs=50, parallel=3)
+    req["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = "s3://no-such-bucket/out"
+    create_hyper_parameter_tuning_job(services, req)
+    TuningController(services).reconcile("refused")
+    res = services.meta.get(KIND, "refused")
+    assert res.status == "Failed" and len(res.doc["_trials"]) == 3
+    assert res.doc["FailureReason"].startswith("All training jobs failed.")
+    assert "no-such-bucket" in res.doc["FailureReason"]
+    assert res.doc["TrainingJobStatusCounters"]["NonRetryableError"] == 3

@@ -360,3 +360,21 @@ def test_several_definitions_and_the_pareto_extension(server, setup):
         sm.create_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=f"{name}-bad", HyperParameterTuningJobConfig=cfg, TrainingJobDefinitions=defs,
             Tags=[{"Key": "shipyard:secondary-objectives", "Value": "Lowest:x1sq"}])
+
+
+def test_builtin_algorithm_ranges_and_metrics_are_checked_up_front(server, setup):
+    sm = server.client("sagemaker")
+    d = definition(setup, metrics=[])
+    d["AlgorithmSpecification"]["TrainingImage"] = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    d["StaticHyperParameters"] = {"num_round": "10"}
+    cfg = config(ranges={"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "2"}]})
+    cfg["HyperParameterTuningJobObjective"]["MetricName"] = "validation:rmse"
+    name = f"xgb-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError, match="'eta' has value '2', out of range"):
+        sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                             TrainingJobDefinition=d)
+    cfg["ParameterRanges"]["ContinuousParameterRanges"][0]["MaxValue"] = "0.5"
+    cfg["HyperParameterTuningJobObjective"]["MetricName"] = "validation:nope"
+    with pytest.raises(ClientError, match="metrics it emits: .*validation:rmse"):
+        sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                             TrainingJobDefinition=d)

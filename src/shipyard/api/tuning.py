@@ -47,21 +47,41 @@ def objective_of(config: dict, definition: dict) -> dict:
     return obj
 
 
+def builtin_of(definition: dict):
+    """The built-in algorithm a definition runs, or None for script mode / your own container."""
+    from ..algorithms.registry import resolve
+
+    spec = definition.get("AlgorithmSpecification") or {}
+    image = spec.get("TrainingImage") or spec.get("AlgorithmName") or ""
+    kind, algo = resolve(image, definition.get("StaticHyperParameters") or {}, definition.get("Environment") or {})
+    return algo if kind == "builtin" else None
+
+
 def emitted_metrics(definition: dict) -> set[str]:
-    """Metric names the training job will report: its MetricDefinitions, else the built-in algorithm's."""
+    """Metric names the training job will report: its MetricDefinitions, plus the built-in algorithm's."""
     spec = definition.get("AlgorithmSpecification") or {}
     names = {m.get("Name") for m in spec.get("MetricDefinitions") or []}
-    image = spec.get("TrainingImage") or ""
-    if image:
-        try:
-            from ..algorithms.registry import builtin_for_image
-
-            algo = builtin_for_image(image)
-        except Exception:  # an unknown image is a script/BYO container: MetricDefinitions only
-            algo = None
-        if algo is not None:
-            names |= set(algo.metrics)
+    algo = builtin_of(definition)
+    if algo is not None:
+        names |= set(algo.metrics)
     return {n for n in names if n}
+
+
+def check_builtin_ranges(definition: dict, space: SearchSpace) -> None:
+    """Every value a range can take must be valid for the built-in algorithm, as SageMaker checks up front:
+    the static hyperparameters with each tuned one at its extremes (categoricals: every value)."""
+    algo = builtin_of(definition)
+    if algo is None:
+        return
+    static = dict(definition.get("StaticHyperParameters") or {})
+    low = {r.name: r.format(r.low) for r in space.numeric}
+    low.update({c.name: c.values[0] for c in space.categorical})
+    algo.validate({**static, **low})
+    for r in space.numeric:
+        algo.validate({**static, **low, r.name: r.format(r.high)})
+    for c in space.categorical:
+        for v in c.values[1:]:
+            algo.validate({**static, **low, c.name: v})
 
 
 def ranges_of(config: dict, definition: dict) -> dict:
@@ -132,7 +152,11 @@ def validate_request(services, req: dict) -> dict:
         obj = objective_of(config, d)
         objective = objective or obj
         static = d.get("StaticHyperParameters") or {}
-        SearchSpace.from_aws(ranges_of(config, d), static=static, strategy=strategy)
+        space = SearchSpace.from_aws(ranges_of(config, d), static=static, strategy=strategy)
+        if not (d.get("AlgorithmSpecification") or {}).get("TrainingImage") and not (
+                d.get("AlgorithmSpecification") or {}).get("AlgorithmName"):
+            raise ValidationError(f"Training job definition '{d['DefinitionName']}' needs a TrainingImage.")
+        check_builtin_ranges(d, space)
         emitted = emitted_metrics(d)
         for metric in [obj["MetricName"]] + [m for _, m in secondary]:
             if metric not in emitted:
@@ -141,9 +165,6 @@ def validate_request(services, req: dict) -> dict:
                     f"The objective metric '{metric}' is not emitted by training job definition "
                     f"'{d['DefinitionName']}': add it to AlgorithmSpecification.MetricDefinitions "
                     f"(metrics it emits: {known}).")
-        if not (d.get("AlgorithmSpecification") or {}).get("TrainingImage") and not (
-                d.get("AlgorithmSpecification") or {}).get("AlgorithmName"):
-            raise ValidationError(f"Training job definition '{d['DefinitionName']}' needs a TrainingImage.")
         seed = int(config.get("RandomSeed") or 0) + len(states)
         s = make_strategy(strategy, ranges_of(config, d), maximize=obj["Type"] == "Maximize", seed=seed,
                           **strategy_options(config, d, secondary, tags))

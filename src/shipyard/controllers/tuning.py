@@ -140,6 +140,11 @@ class TuningController(Controller):
                     self._launch(res, doc, trials, strategies, defs, free)
                     changed = True
             active = [t for t in trials if t["status"] in ("InProgress", "Stopping")]
+            parallel = int(limits.get("MaxParallelTrainingJobs") or 1)
+            if trials and all(t.get("launch_failed") for t in trials) and len(trials) >= min(
+                    parallel, max_jobs or parallel):
+                # every child was refused at creation: the definition itself is wrong, stop now (fail fast)
+                reason = "launch failed"
             if not active and (reason or grid_done or (max_jobs and len(trials) >= max_jobs)):
                 status = "Failed" if trials and all(t["status"] == "Failed" for t in trials) else "Completed"
                 if status == "Failed":
@@ -214,7 +219,7 @@ class TuningController(Controller):
                 create_training_job(self.services, req, parent=res.arn)
             except (ShipyardError, KeyError) as e:
                 message = getattr(e, "message", "") or f"missing field {e}"
-                trial.update(status="Failed", reason=message, ended=time.time(), launched=True)
+                trial.update(status="Failed", reason=message, ended=time.time(), launched=True, launch_failed=True)
                 self._strategies_of(res.name, trial["definition"]).observe(
                     trial["name"], trial["params"], None, "Failed")
                 return
