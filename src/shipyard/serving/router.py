@@ -11,9 +11,12 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
+from time import perf_counter
 
 from ..errors import ModelError, ServiceUnavailable, ValidationError
+from .metrics import MetricsRegistry, VariantMetrics
 from .pool import ConnectFailed, Pool
+from .shadow import ShadowMirror
 
 FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
 
@@ -24,6 +27,7 @@ class VariantRoute:
     weight: float
     instances: list[tuple[str, int]]
     _rr: itertools.count = field(default_factory=itertools.count, repr=False)
+    metrics: VariantMetrics = field(default_factory=VariantMetrics, repr=False)
 
     def next_instances(self) -> list[tuple[str, int]]:
         n = len(self.instances)
@@ -37,6 +41,8 @@ class VariantRoute:
 class Route:
     endpoint: str
     variants: list[VariantRoute]
+    shadows: list[VariantRoute] = field(default_factory=list)  # get a copy of traffic (.shadow)
+    capture: object = None  # a .capture.CaptureSink when DataCaptureConfig is on
 
     def pick(self, target: str | None) -> VariantRoute:
         if target:
@@ -63,13 +69,20 @@ class Router:
         self.account = account
         self.routes: dict[str, Route] = {}
         self.pool = Pool(timeout)
+        self.metrics = MetricsRegistry()  # per-variant counters, kept across route replacements
+        self.shadow = ShadowMirror(self.pool)
 
     # --- route table (called by the hosting controller, from its thread) ---
-    def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]]) -> None:
-        self.routes[endpoint.lower()] = Route(endpoint, [VariantRoute(n, float(w), list(i)) for n, w, i in variants])
+    def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]],
+                  shadows: list[tuple[str, float, list[tuple[str, int]]]] = (), capture=None) -> None:
+        def build(specs):
+            return [VariantRoute(n, float(w), list(i), metrics=self.metrics.get(endpoint, n)) for n, w, i in specs]
+
+        self.routes[endpoint.lower()] = Route(endpoint, build(variants), build(shadows), capture)
 
     def remove(self, endpoint: str) -> None:
         self.routes.pop(endpoint.lower(), None)
+        self.metrics.drop(endpoint)
 
     # --- the request path ---
     async def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str,
@@ -96,26 +109,42 @@ class Router:
     async def _try_variant(self, route: Route, endpoint_name: str, body: bytes, fwd: list,
                            headers: dict[str, str]) -> tuple[int, bytes, str, dict[str, str]] | None:
         variant = route.pick(headers.get("x-amzn-sagemaker-target-variant"))
-        for host, port in variant.next_instances():
-            try:
-                status, resp_headers, resp_body = await self.pool.request(host, port, "/invocations", body, fwd)
-            except ConnectFailed:  # instance gone (being replaced): the next one may answer
-                continue
-            except (ConnectionError, TimeoutError) as e:
-                raise ModelError(f"Received server error (0) from {variant.name} with message \"{e}\".",
-                                 500, str(e)) from None
-            if status >= 400:
-                text = resp_body.decode("utf-8", "replace")
-                kind = "client" if status < 500 else "server"
-                raise ModelError(f"Received {kind} error ({status}) from {variant.name} with message \"{text}\". "
-                                 f"See the endpoint's logs in account {self.account} for more information.",
-                                 status, text)
-            extra = {"x-Amzn-Invoked-Production-Variant": variant.name}
-            attrs = resp_headers.get("x-amzn-sagemaker-custom-attributes")
-            if attrs is not None:
-                extra["X-Amzn-SageMaker-Custom-Attributes"] = attrs
-            return 200, resp_body, resp_headers.get("content-type", "application/octet-stream"), extra
-        return None
+        metrics = variant.metrics
+        start = metrics.begin()
+        status, model = 0, 0.0
+        try:
+            for host, port in variant.next_instances():
+                t = perf_counter()
+                try:
+                    status, resp_headers, resp_body = await self.pool.request(host, port, "/invocations", body,
+                                                                              fwd)
+                except ConnectFailed:  # instance gone (being replaced): the next one may answer
+                    continue
+                except (ConnectionError, TimeoutError) as e:
+                    status, model = 500, model + perf_counter() - t
+                    raise ModelError(f"Received server error (0) from {variant.name} with message \"{e}\".",
+                                     500, str(e)) from None
+                model += perf_counter() - t
+                if status >= 400:
+                    text = resp_body.decode("utf-8", "replace")
+                    kind = "client" if status < 500 else "server"
+                    raise ModelError(f"Received {kind} error ({status}) from {variant.name} with message "
+                                     f"\"{text}\". See the endpoint's logs in account {self.account} for more "
+                                     "information.", status, text)
+                extra = {"x-Amzn-Invoked-Production-Variant": variant.name}
+                attrs = resp_headers.get("x-amzn-sagemaker-custom-attributes")
+                if attrs is not None:
+                    extra["X-Amzn-SageMaker-Custom-Attributes"] = attrs
+                out_type = resp_headers.get("content-type", "application/octet-stream")
+                if route.capture is not None:
+                    route.capture.offer(variant.name, body, fwd[0][1], resp_body, out_type,
+                                        headers.get("x-amzn-sagemaker-inference-id"))
+                return 200, resp_body, out_type, extra
+            return None
+        finally:
+            metrics.end(start, model, status)
+            if status and route.shadows:
+                self.shadow.mirror(route, body, fwd, headers.get("x-amzn-sagemaker-inference-id"))
 
     async def aclose(self) -> None:
         await self.pool.aclose()
