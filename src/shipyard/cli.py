@@ -160,8 +160,35 @@ def cmd_endpoints_list(args: argparse.Namespace) -> int:
 
 
 def cmd_endpoints_describe(args: argparse.Namespace) -> int:
-    desc = _session(args).sagemaker_client.describe_endpoint(EndpointName=args.name)
-    _print_json(desc) if args.json else _print_describe(desc)
+    from .serving.compare import fetch_metrics, metrics_rows
+
+    session = _session(args)
+    desc = session.sagemaker_client.describe_endpoint(EndpointName=args.name)
+    metrics = fetch_metrics(session.endpoint_url, args.name) if session.endpoint_url else None
+    if args.json:
+        _print_json({**desc, "Metrics": metrics} if metrics else desc)
+        return 0
+    _print_describe(desc)
+    if metrics:
+        print("\nMetrics (since the server started):")
+        print(table(*metrics_rows(metrics)))
+    return 0
+
+
+def cmd_endpoints_compare(args: argparse.Namespace) -> int:
+    from .serving.compare import compare, fetch_metrics, report
+
+    session = _session(args)
+    session.sagemaker_client.describe_endpoint(EndpointName=args.name)  # a clear error for an unknown endpoint
+    data = fetch_metrics(session.endpoint_url, args.name, samples=True) if session.endpoint_url else None
+    if not data:
+        raise CliError(f"no metrics for endpoint {args.name}: it is not InService on this Shipyard server")
+    by_name = {v["VariantName"]: v for v in data["Variants"]}
+    names = args.variants or [v["VariantName"] for v in data["Variants"]][:2]
+    if len(names) != 2 or any(n not in by_name for n in names):
+        raise CliError(f"pick two of the endpoint's variants ({', '.join(by_name)}) with --variants A B")
+    result = compare(by_name[names[0]], by_name[names[1]], args.alpha)
+    _print_json(result) if args.json else print(report(result))
     return 0
 
 
@@ -254,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     _client_opts(p)
     p.set_defaults(func=cmd_endpoints_describe)
+    p = eps.add_parser("compare", help="do two variants differ in latency or error rate? (A/B test)")
+    p.add_argument("name")
+    p.add_argument("--variants", nargs=2, metavar=("A", "B"), help="default: the first two variants")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    _client_opts(p)
+    p.set_defaults(func=cmd_endpoints_compare)
     p = eps.add_parser("invoke", help="send one request to an endpoint")
     p.add_argument("name")
     p.add_argument("--body", required=True, help="request body, or @FILE")

@@ -33,7 +33,7 @@ def create_endpoint_config(services, params: dict) -> dict:
     name = params["EndpointConfigName"]
     variants = []
     seen = set()
-    for pv in params["ProductionVariants"]:
+    for pv in list(params["ProductionVariants"]) + list(params.get("ShadowProductionVariants") or []):
         vname = pv["VariantName"]
         if vname in seen:
             raise ValidationError(f"Variant names must be unique; {vname!r} appears more than once.")
@@ -44,10 +44,17 @@ def create_endpoint_config(services, params: dict) -> dict:
         if pv.get("InitialInstanceCount") is None and not pv.get("ServerlessConfig"):
             raise ValidationError(f"ProductionVariant {vname} needs InitialInstanceCount (or a ServerlessConfig).")
         variants.append({"InitialVariantWeight": 1.0, **pv})
+    capture = params.get("DataCaptureConfig")
+    if capture and not str(capture.get("DestinationS3Uri", "")).startswith("s3://"):
+        raise ValidationError(f"DataCaptureConfig.DestinationS3Uri {capture.get('DestinationS3Uri')!r} is not a "
+                              "valid S3 URI: it must start with s3://.")
     arn = services.arn(CONFIG, name)
     doc: dict[str, Any] = {k: v for k, v in params.items() if k != "Tags"}
-    doc.update({"EndpointConfigName": name, "EndpointConfigArn": arn, "ProductionVariants": variants,
+    n_prod = len(params["ProductionVariants"])
+    doc.update({"EndpointConfigName": name, "EndpointConfigArn": arn, "ProductionVariants": variants[:n_prod],
                 "CreationTime": time.time()})
+    if variants[n_prod:]:
+        doc["ShadowProductionVariants"] = variants[n_prod:]
     try:
         services.meta.create(CONFIG, name, arn, "Created", doc)
     except ResourceInUse:
@@ -86,7 +93,8 @@ def snapshot(services, config_name: str) -> dict:
     """What the controller needs to deploy ``config_name``, independent of the config and models' future."""
     config = get_config(services, config_name).doc
     variants = []
-    for pv in config["ProductionVariants"]:
+    shadows = {pv["VariantName"] for pv in config.get("ShadowProductionVariants") or []}
+    for pv in config["ProductionVariants"] + (config.get("ShadowProductionVariants") or []):
         model = get_model(services, pv["ModelName"]).doc
         variants.append({
             "name": pv["VariantName"],
@@ -95,6 +103,7 @@ def snapshot(services, config_name: str) -> dict:
             "model": pv["ModelName"],
             "containers": containers_of(model),
             "startup_timeout": pv.get("ContainerStartupHealthCheckTimeoutInSeconds"),
+            "shadow": pv["VariantName"] in shadows,
         })
     return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig")}
 
@@ -136,7 +145,28 @@ def create_endpoint(services, params: dict) -> dict:
 
 @operation("sagemaker", "DescribeEndpoint")
 def describe_endpoint(services, params: dict) -> dict:
-    return public(get_endpoint(services, params["EndpointName"]).doc)
+    ep = get_endpoint(services, params["EndpointName"])
+    doc = public(ep.doc)
+    spec = ep.doc.get("_spec") or {}
+    capture = _capture_summary(spec.get("data_capture"))  # follows UpdateEndpoint to a new config
+    if capture:
+        doc["DataCaptureConfig"] = capture
+    else:
+        doc.pop("DataCaptureConfig", None)
+    desired = ep.doc.get("_desired") or {}  # UpdateEndpointWeightsAndCapacities in progress
+    if desired and doc.get("ProductionVariants"):
+        doc["ProductionVariants"] = [dict(v) for v in doc["ProductionVariants"]]
+        for v in doc["ProductionVariants"]:
+            want = desired.get(v["VariantName"]) or {}
+            if want.get("weight") is not None:
+                v["DesiredWeight"] = float(want["weight"])
+            if want.get("count") is not None:
+                v["DesiredInstanceCount"] = int(want["count"])
+    shadows = {v["name"] for v in spec.get("variants", []) if v.get("shadow")}
+    if shadows and doc.get("ProductionVariants"):  # the controller summarises all variants in one list
+        doc["ShadowProductionVariants"] = [v for v in doc["ProductionVariants"] if v["VariantName"] in shadows]
+        doc["ProductionVariants"] = [v for v in doc["ProductionVariants"] if v["VariantName"] not in shadows]
+    return doc
 
 
 @operation("sagemaker", "ListEndpoints")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import ConflictError, MissingResource
 from ..runners.base import JobHandle
+from ..serving.capture import sink_for
 from ..serving.deploy import DeployError, ping, prepare, start_instance, startup_timeout, wait_ready
 from ..serving.router import Router
 from .base import Controller
@@ -69,9 +70,13 @@ class HostingController(Controller):
 
     def _publish(self, name: str, doc: dict) -> None:
         spec, instances = doc.get("_spec") or {}, doc.get("_instances") or {}
-        self.router.set_route(name, [(v["name"], v["weight"],
-                                      [(i["host"], i["port"]) for i in instances.get(v["name"], [])])
-                                     for v in spec.get("variants", [])])
+
+        def variants(shadow: bool) -> list:
+            return [(v["name"], v["weight"], [(i["host"], i["port"]) for i in instances.get(v["name"], [])])
+                    for v in spec.get("variants", []) if bool(v.get("shadow")) == shadow]
+
+        self.router.set_route(name, variants(False), variants(True),
+                              sink_for(self.services, name, spec.get("data_capture")))
 
     def _handle(self, handle_id: str) -> JobHandle | None:
         h = self._handles.get(handle_id)

@@ -3,6 +3,7 @@
 Dispatch happens on the credential scope's service (and the path), in this order:
 
 - ``GET /shipyard/health``                      unauthenticated readiness probe
+- unsigned ``GET /metrics``, ``GET /shipyard/endpoints/{name}/metrics``  loopback-only serving metrics
 - service ``s3``                                the whole request goes to ``shipyard.api.s3.handle_s3``
                                                 (the body is streamed there; auth never reads it)
 - ``/endpoints/{name}/invocations`` (sagemaker) sagemaker-runtime REST: the endpoint router
@@ -33,6 +34,7 @@ from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
+from . import metrics_route
 from .auth import parse_credential_service, parse_query, verify
 
 log = logging.getLogger("shipyard.server")
@@ -212,6 +214,9 @@ class ShipyardApp:
             await _send(send, 200, [(b"content-type", b"application/json")], self.health_body)
             return
         headers = _request_headers(scope)
+        if metrics_route.wants(method, path, headers):  # unsigned GET /metrics, loopback only
+            await metrics_route.handle(self.services, scope, send)
+            return
         query_string = scope.get("query_string", b"").decode("latin-1")
         service = parse_credential_service(headers.get("authorization"),
                                            parse_query(query_string) if "X-Amz-" in query_string else {})
