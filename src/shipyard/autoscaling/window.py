@@ -53,6 +53,8 @@ class MetricWindow:
 
     def value(self, metric: str) -> float | None:
         """The metric over the window, or None when there is too little data (or no instance ran)."""
+        if metric not in (INVOCATIONS, CONCURRENCY, "Invocations"):
+            raise ValueError(f"unsupported metric {metric!r}")
         q = self.readings
         if len(q) < 2 or self.span() <= 0:
             return None
@@ -64,6 +66,4 @@ class MetricWindow:
             return None
         if metric == INVOCATIONS:
             return (last.invocations - first.invocations) / inst * 60.0
-        if metric == CONCURRENCY:
-            return (last.busy - first.busy) / inst
-        raise ValueError(f"unsupported metric {metric!r}")
+        return (last.busy - first.busy) / inst  # CONCURRENCY
