@@ -8,7 +8,8 @@ import shipyard.sdk as sdk
 EXPECTED = {
     "CSVDeserializer", "CSVSerializer", "Estimator", "JSONDeserializer", "JSONSerializer", "LogTailer",
     "NumpyDeserializer", "NumpySerializer", "Predictor", "Session", "TrainingInput", "UnexpectedStatusError",
-    "WaitTimeout",
+    "WaitTimeout", "HyperparameterTuner", "HyperparameterTuningJobAnalytics", "ContinuousParameter",
+    "IntegerParameter", "CategoricalParameter", "WarmStartConfig",
 }
 
 
@@ -20,7 +21,7 @@ def test_all_is_pinned():
 
 
 def test_sdk_imports_no_server_internals():
-    code = ("import sys, shipyard.sdk, shipyard.sdk.estimator; "
+    code = ("import sys, shipyard.sdk, shipyard.sdk.estimator, shipyard.sdk.tuner; "
             "print(','.join(sorted(m for m in sys.modules if m.startswith('shipyard'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     loaded = set(out.split(","))

@@ -10,8 +10,11 @@ against AWS SageMaker. The public API is exactly ``__all__`` (pinned by tests/sd
     predictor = est.deploy()
     predictor.predict([[0.1, 0.2, 0.3]])
     predictor.delete_endpoint()
+
+Tuning: ``HyperparameterTuner(est, "validation:auc", {"eta": ContinuousParameter(0.01, 0.5)}).fit(...)``.
 """
 
+from .analytics import HyperparameterTuningJobAnalytics
 from .estimator import Estimator
 from .exceptions import UnexpectedStatusError, WaitTimeout
 from .inputs import TrainingInput
@@ -26,11 +29,23 @@ from .serializers import (
     NumpySerializer,
 )
 from .session import Session
+from .tuner import (
+    CategoricalParameter,
+    ContinuousParameter,
+    HyperparameterTuner,
+    IntegerParameter,
+    WarmStartConfig,
+)
 
 __all__ = [
     "CSVDeserializer",
     "CSVSerializer",
+    "CategoricalParameter",
+    "ContinuousParameter",
     "Estimator",
+    "HyperparameterTuner",
+    "HyperparameterTuningJobAnalytics",
+    "IntegerParameter",
     "JSONDeserializer",
     "JSONSerializer",
     "LogTailer",
@@ -41,4 +56,5 @@ __all__ = [
     "TrainingInput",
     "UnexpectedStatusError",
     "WaitTimeout",
+    "WarmStartConfig",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 from ...errors import ValidationError
 from ..env import TrainingEnv
 from . import ALGORITHM
-from .params import CUSTOM_METRICS
+from .params import CUSTOM_METRICS, XGB_METRICS
 
 MODEL_FILE = "xgboost-model"
 
@@ -43,8 +43,18 @@ def xgb_params(hp: dict[str, Any], num_cpus: int) -> tuple[dict[str, Any], list[
     return params, custom
 
 
+def with_tuning_objective(metrics: list[str] | None, objective: str | None) -> list[str] | None:
+    """As SageMaker's XGBoost container does, evaluate a tuning job's objective (``validation:auc``) even
+    when ``eval_metric`` does not name it, so the tuner gets its value."""
+    name = (objective or "").split(":", 1)[-1]
+    if not name or name not in XGB_METRICS + CUSTOM_METRICS or name in (metrics or []):
+        return metrics
+    return list(metrics or []) + [name]
+
+
 def run(env: TrainingEnv) -> None:
     hp = ALGORITHM.validate(env.hyperparameters)
+    hp["eval_metric"] = with_tuning_objective(hp.get("eval_metric"), env.hyperparameters.get("_tuning_objective_metric"))
     if "train" not in env.channels:
         raise ValidationError("The XGBoost algorithm requires a 'train' channel; got channels: "
                               f"{', '.join(sorted(env.channels)) or 'none'}.")
