@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-config", dest="with_config", action="store_false")
     _client_opts(p, json_flag=False)
     p.set_defaults(func=cmd_endpoints_delete)
+    from .cli_tuning import add_tuning_commands
+
+    add_tuning_commands(sub, _client_opts)
     return parser
 
 
