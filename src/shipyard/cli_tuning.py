@@ -33,6 +33,8 @@ def _seconds(start: Any, end: Any) -> float | None:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -131,8 +133,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.json:
         cli._print_json([{"Rank": i + 1, **r} for i, r in enumerate(ranked)])
         return 0
-    tuned = list(dict.fromkeys(k for s in analytics.training_job_summaries()
-                               for k in (s.get("TunedHyperParameters") or {})))
+    tuned = sorted({k for s in analytics.training_job_summaries() for k in (s.get("TunedHyperParameters") or {})})
     metric = ((desc.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective")
               or {}).get("MetricName", "OBJECTIVE")
     headers = ["RANK", "TRAINING JOB", "STATUS", metric.upper(), *tuned, "DURATION"]
