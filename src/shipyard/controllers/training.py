@@ -279,6 +279,8 @@ class TrainingController(Controller):
             changes["TrainingTimeInSeconds"] = seconds
             changes["BillableTimeInSeconds"] = seconds
         self._save(r, changes, status=outcome)
+        if r.parent:  # a tuning job's child: its tuning job reacts now, not at its next tick
+            self.services.wake("hyper-parameter-tuning-job")
         self._handles.pop(r.name, None)
         log.info("training job %s: %s (%s)", r.name, outcome, secondary)
 
