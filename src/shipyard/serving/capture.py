@@ -39,6 +39,7 @@ log = logging.getLogger("shipyard.serving.capture")
 FLUSH_SECONDS = 1.0
 FLUSH_RECORDS = 500
 MAX_QUEUED = 50_000
+YIELD_EVERY = 32
 _WRITER_LOCK = threading.Lock()
 
 
@@ -144,9 +145,11 @@ class CaptureWriter:
             if not batch:
                 return 0
             files: dict[tuple[CaptureSink, str, str], list[bytes]] = {}
-            for sink, variant, t, body, ctype, out, out_type, inference_id in batch:
+            for n, (sink, variant, t, body, ctype, out, out_type, inference_id) in enumerate(batch, 1):
                 key = (sink, sink.bucket, sink.folder(variant, t))
                 files.setdefault(key, []).append(sink.record(t, body, ctype, out, out_type, inference_id))
+                if n % YIELD_EVERY == 0:
+                    time.sleep(0)  # hand the GIL to the event loop: encoding a batch must not stall requests
             done = 0
             for (sink, bucket, folder), lines in files.items():
                 now = time.time()
