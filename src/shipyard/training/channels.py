@@ -79,8 +79,9 @@ def stage_file_channel(store: ObjectStore, refs: list[ObjectRef], dest: Path) ->
 class PipeFeeder(threading.Thread):
     """Streams a channel's objects into ``<channel>_<epoch>`` FIFOs, one epoch after another, in the background.
 
-    Each FIFO is created only when the previous epoch was read to the end, so a program that reads one epoch
-    and stops never blocks us; the thread is a daemon and dies with the executor.
+    The next epoch's FIFO is created just before the current one is closed, so a program that sees EOF and
+    opens ``<channel>_<epoch+1>`` at once always finds it; a program that reads one epoch and stops leaves the
+    thread waiting on that open, which is harmless: the thread is a daemon and dies with the executor.
     """
 
     def __init__(self, store: ObjectStore, refs: list[ObjectRef], base: Path, record_io: bool, gzipped: bool):
@@ -116,7 +117,7 @@ class PipeFeeder(threading.Thread):
                     for ref in self.refs:
                         for chunk in self._chunks(ref):
                             f.write(chunk)
-                self.make_fifo(epoch + 1)
+                    self.make_fifo(epoch + 1)  # before EOF reaches the reader
         except BrokenPipeError:
             pass  # the reader closed early: allowed
         except BaseException as e:  # noqa: BLE001 - reported by the executor
