@@ -226,6 +226,8 @@ def filter_log_events(services, params: dict) -> dict:
                    for n, (_, stream, _, e) in enumerate(page)],
         "searchedLogStreams": [{"logStreamName": s, "searchedCompletely": True} for s in names],
     }
-    if offset + limit < len(found):
-        out["nextToken"] = _offset_token(offset + limit)
+    if offset + limit < len(found) or page:
+        # also after the last page that had events, as CloudWatch does: a follower (the SageMaker SDK's
+        # wait_for_endpoint(live_logging=True)) resumes there, and prints only pages that carry a token
+        out["nextToken"] = _offset_token(offset + len(page))
     return out

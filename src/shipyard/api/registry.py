@@ -19,6 +19,8 @@ OPERATION_MODULES = [
     "shipyard.api.tuning",
     "shipyard.api.transform",
     "shipyard.api.autoscaling",
+    "shipyard.api.tags",
+    "shipyard.api.cloudwatch",
 ]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..domain.status import TRAINING_TERMINAL
 from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import ListQuery
+from . import sdk_defaults
 from .registry import operation
 
 KIND = "training-job"
@@ -144,6 +145,8 @@ def create_training_job(services, params: dict, parent: str = "", extra: dict | 
             doc[key] = params[key]
     if parent:
         doc["TuningJobArn"] = parent
+    if params.get("Tags"):
+        doc["_tags"] = list(params["Tags"])  # ListTags (shipyard.api.tags)
     doc.update(extra or {})
     services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent)
     services.wake(KIND)
@@ -157,7 +160,7 @@ def describe(resource) -> dict:
     out["LastModifiedTime"] = resource.modified
     if resource.parent and "TuningJobArn" not in out:
         out["TuningJobArn"] = resource.parent
-    return out
+    return sdk_defaults.training_job(out, resource.doc)
 
 
 @operation("sagemaker", "CreateTrainingJob")

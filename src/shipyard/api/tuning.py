@@ -247,7 +247,9 @@ def describe_hyper_parameter_tuning_job(services, req: dict) -> dict:
     doc["HyperParameterTuningJobStatus"] = res.status
     if res.doc.get("_pareto"):
         doc["ShipyardParetoFront"] = res.doc["_pareto"]  # extension; botocore ignores unknown keys
-    return doc
+    from .sdk_defaults import tuning_job
+
+    return tuning_job(doc)
 
 
 def _page_token(offset: int) -> str:

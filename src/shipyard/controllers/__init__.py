@@ -13,6 +13,7 @@ CONTROLLERS = [
     ("shipyard.controllers.tuning", "TuningController"),
     ("shipyard.controllers.transform", "TransformController"),
     ("shipyard.controllers.autoscaling", "AutoscalingController"),
+    ("shipyard.controllers.endpoint_logs", "EndpointLogController"),
 ]
 
 

@@ -8,6 +8,7 @@ Dispatch happens on the credential scope's service (and the path), in this order
                                                 (the body is streamed there; auth never reads it)
 - ``/endpoints/{name}/invocations`` (sagemaker) sagemaker-runtime REST: the endpoint router
 - ``X-Amz-Target: <Prefix>.<Op>``               JSON 1.1: SageMaker, CloudWatch Logs, Application Auto Scaling
+- ``smithy-protocol: rpc-v2-cbor``              Smithy RPC v2 CBOR (CloudWatch metrics): ``shipyard.wire.rpcv2``
 - service ``sts``                               the query protocol (form-encoded ``Action=...``), XML answers
 
 This is a plain ASGI callable rather than a routing framework: the runtime path is latency-critical, so
@@ -224,6 +225,9 @@ class ShipyardApp:
             await self.s3(scope, receive, send, headers, query_string)
         elif path.startswith("/endpoints/"):
             await self.runtime(scope, receive, send, headers, query_string)
+        elif headers.get("smithy-protocol") == "rpc-v2-cbor" or (service == "monitoring"
+                                                                 and path.startswith("/service/")):
+            await self.rpcv2(scope, receive, send, headers, query_string)
         elif "x-amz-target" in headers:
             await self.json11(scope, receive, send, headers, query_string)
         elif service == "sts" or (service is None and method == "POST" and path == "/"
@@ -285,6 +289,29 @@ class ShipyardApp:
             return
         await _send(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
                                 (b"x-amzn-requestid", request_id.encode())], out)
+
+    # --- Smithy RPC v2 CBOR (CloudWatch) ---
+    async def rpcv2(self, scope, receive, send, headers, query_string) -> None:
+        from ..wire import rpcv2
+
+        request_id = wire_errors.new_request_id()
+        service = model = None
+        try:
+            body = await _read_body(receive, MAX_JSON_BYTES)
+            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            service, model = rpcv2.operation_for(scope["path"])
+            params = validate_input(model.input_shape, rpcv2.decode_request(body))
+            handler = registry.lookup(service, model.name)
+            if handler is None:
+                raise ShipyardError(f"Operation {model.name} of {service} is not supported by Shipyard.",
+                                    code="UnknownOperationException", http_status=400)
+            result = await run_in_threadpool(handler, self.services, params)
+            out = rpcv2.encode_response(result, model.output_shape)
+        except Exception as exc:  # noqa: BLE001
+            _log_failure(exc, f"rpc-v2 {scope['path']}")
+            await _send(send, *rpcv2.render_error(exc, request_id, service, model))
+            return
+        await _send(send, 200, rpcv2.headers(request_id), out)
 
     # --- sagemaker-runtime REST ---
     async def runtime(self, scope, receive, send, headers, query_string) -> None:
