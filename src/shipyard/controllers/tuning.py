@@ -53,7 +53,8 @@ def child_request(tuning_name: str, child: str, definition: dict, params: dict[s
 class TuningController(Controller):
     kind = KIND
     tick = 0.5
-    busy_tick = 0.05  # while tuning jobs run: a finished child is noticed, and the next one started, this soon
+    busy_tick = 0.25  # while tuning jobs run: early stopping and limits are checked this often (a child that
+    # ends wakes this controller at once: the training controller calls services.wake on it)
 
     def __init__(self, services: Any):
         super().__init__(services)
