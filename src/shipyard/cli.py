@@ -213,6 +213,22 @@ def cmd_endpoints_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_endpoints_logs(args: argparse.Namespace) -> int:
+    """Model-server logs: group /aws/sagemaker/Endpoints/<name>, one stream per <variant>/<instance>."""
+    from .sdk.logs import LogTailer
+
+    session = _session(args)
+    group = f"/aws/sagemaker/Endpoints/{args.name}"
+    variants = [args.variant] if args.variant else sorted(
+        {s["logStreamName"].split("/", 1)[0]
+         for s in session.logs_client.describe_log_streams(logGroupName=group)["logStreams"]})
+    for variant in variants:
+        for stream, event in LogTailer(session.logs_client, variant, log_group=group).poll():
+            prefix = f"[{stream}] " if args.streams else ""
+            print(prefix + event.get("message", "").rstrip(), flush=True)
+    return 0
+
+
 def cmd_endpoints_delete(args: argparse.Namespace) -> int:
     sm = _session(args).sagemaker_client
     config = sm.describe_endpoint(EndpointName=args.name).get("EndpointConfigName")
@@ -294,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accept", default=None)
     _client_opts(p)
     p.set_defaults(func=cmd_endpoints_invoke)
+    p = eps.add_parser("logs", help="print an endpoint's model-server logs")
+    p.add_argument("name")
+    p.add_argument("--variant", help="one variant only")
+    p.add_argument("--streams", action="store_true", help="prefix each line with its <variant>/<instance> stream")
+    _client_opts(p, json_flag=False)
+    p.set_defaults(func=cmd_endpoints_logs)
     p = eps.add_parser("delete", help="delete an endpoint (and its config unless --keep-config)")
     p.add_argument("name")
     p.add_argument("--keep-config", dest="with_config", action="store_false")

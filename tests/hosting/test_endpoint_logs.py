@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 from hosting_helpers import XGB_IMAGE, model_tarball, upload, wait_in_service, wait_until
@@ -43,6 +46,15 @@ def test_model_server_lines_are_shipped_once_across_a_restart(server_factory, tm
     # the SageMaker SDK's live-logging call: FilterLogEvents by stream prefix
     found = logs.filter_log_events(logGroupName=group, logStreamNamePrefix="AllTraffic/")["events"]
     assert sorted(e["logStreamName"] for e in found) == sorted(streams)
+
+    # the shipyard CLI prints them, one stream per instance
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SHIPYARD_"))}
+    env.update(srv.env())
+    cli = subprocess.run([sys.executable, "-m", "shipyard.cli", "endpoints", "logs", "logged", "--streams"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    for name, lines in streams.items():
+        assert f"[{name}] {lines[0]}" in cli.stdout.splitlines()
 
     # a restarted server resumes from the stored offsets: nothing is shipped twice
     srv.stop()
