@@ -118,7 +118,8 @@ def get_endpoint(services, name: str):
 def _capture_summary(capture: dict | None) -> dict | None:
     if not capture:
         return None
-    return {"EnableCapture": bool(capture.get("EnableCapture", True)), "CaptureStatus": "Started",
+    enabled = bool(capture.get("EnableCapture", True))
+    return {"EnableCapture": enabled, "CaptureStatus": "Started" if enabled else "Stopped",
             "CurrentSamplingPercentage": int(capture.get("InitialSamplingPercentage", 100)),
             "DestinationS3Uri": capture.get("DestinationS3Uri", ""), "KmsKeyId": capture.get("KmsKeyId", "")}
 

@@ -23,6 +23,9 @@ def training_job(out: dict, doc: dict) -> dict:
         if (doc.get("_program") or {}).get("kind") == "builtin" and "MetricDefinitions" not in spec:
             # a built-in algorithm's own metric definitions, as SageMaker shows them
             spec["MetricDefinitions"] = list(doc.get("_metric_definitions") or [])
+        # none given to a script-mode job: an empty list, so TrainingJobAnalytics yields an empty frame
+        # rather than a KeyError
+        spec.setdefault("MetricDefinitions", [])
         spec.setdefault("EnableSageMakerMetricsTimeSeries", False)
     output = out.get("OutputDataConfig")
     if isinstance(output, dict):
