@@ -309,3 +309,23 @@ def test_s3_uploader_and_downloader(trained, tmp_path):
     got = S3Downloader.download(f"s3://{BUCKET}/u/dir", str(tmp_path / "dl"), sagemaker_session=session)
     assert sorted(p.rsplit("/", 1)[1] for p in got) == ["a.txt", "b.txt"]
     assert (tmp_path / "dl" / "b.txt").read_text() == "b"
+
+
+def test_script_mode_attach_and_analytics_without_metric_definitions(trained, tmp_path):
+    from sagemaker.sklearn import SKLearn
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text("import os\nprint('no metrics here')\n"
+                                  "open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('x')\n")
+    session = trained["session"]
+    est = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1", py_version="py3",
+                  role=ROLE, instance_count=1, instance_type="ml.m5.large", hyperparameters={"alpha": 0.5},
+                  sagemaker_session=session)
+    est.fit({"train": trained["channels"]["train"]}, wait=False)
+    est.logs()
+    attached = SKLearn.attach(est.latest_training_job.name, sagemaker_session=session)
+    assert (attached.entry_point, attached.framework_version) == ("train.py", "1.2-1")
+    assert attached.hyperparameters()["alpha"] == "0.5"
+    assert attached.model_data == est.model_data
+    assert est.training_job_analytics.dataframe().empty  # no metric definitions: nothing, not a KeyError
