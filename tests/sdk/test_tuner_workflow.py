@@ -144,3 +144,19 @@ def test_stop_ends_a_running_tuning_job(server, tmp_path, capsys):
     assert "Stopped: 0 completed, 0 in progress, 0 failed, 2 stopped" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no training job with an objective"):
         tuner.best_training_job()
+
+
+def test_a_failed_tuning_job_raises_with_its_reason(server, tmp_path):
+    from shipyard.sdk import UnexpectedStatusError
+
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "train.py").write_text("raise SystemExit('no data for level')\n")
+    est = Estimator("python:3.11", entry_point="train.py", source_dir=str(tmp_path / "bad"),
+                    session=_session(server), max_run=120,
+                    metric_definitions=[{"Name": "loss", "Regex": r"loss=([-0-9.eE+]+)"}])
+    tuner = HyperparameterTuner(est, "loss", {"level": ContinuousParameter(0, 1)}, objective_type="Minimize",
+                                strategy="Random", max_jobs=2, max_parallel_jobs=2)
+    with pytest.raises(UnexpectedStatusError) as info:
+        tuner.fit(logs=False)
+    assert info.value.status == "Failed"
+    assert "no data for level" in info.value.reason
