@@ -62,3 +62,20 @@ class Runner(abc.ABC):
 
     def close(self) -> None:
         """Forget handles; never stops running work (it must survive a server restart)."""
+
+    # --- gangs and capacity: multi-instance jobs and admission control (optional; defaults = one machine) ---
+    def resources(self) -> dict | None:
+        """``{"total": {...}, "free": {...} | None, "largest_host": {...}}``, each ``{"CPU", "GPU", "memory"
+        (MiB)}``; ``free`` None means the runner does not track use (the caller accounts); None if unknown."""
+        return None
+
+    def reserve_group(self, name: str, bundles: list[dict]) -> list[str] | None:
+        """Reserve one slot per bundle (``{"CPU", "GPU", "memory" (MiB)}``), spread over hosts, all or nothing.
+
+        Returns each slot's host address once every slot is placed, None while the runner waits for room.
+        Idempotent by ``name``: a restarted server finds its reservation again. Work runs in slot ``i`` with
+        ``spec.extra["group"] = [name, i]``."""
+        return ["127.0.0.1"] * len(bundles)
+
+    def release_group(self, name: str) -> None:
+        """Give a reservation's slots back (once all its work has ended). Unknown names are ignored."""

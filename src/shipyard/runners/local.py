@@ -206,6 +206,18 @@ class LocalRunner(Runner):
         with self._lock:
             return self._handles.setdefault(handle_id, handle)
 
+    def resources(self) -> dict:
+        """This machine as a one-host cluster. Local processes share cores rather than own them, so by default
+        ``SHIPYARD_LOCAL_CPUS`` = 4 x the cores (instance-type vCPUs that may run at once); GPUs are the
+        visible ones (``SHIPYARD_LOCAL_GPUS`` overrides). Memory is not limited. The caller does the
+        accounting (``free`` is None): the runner does not know which work is a training instance."""
+        from .contract import detect_gpus
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        total = {"CPU": float(os.environ.get("SHIPYARD_LOCAL_CPUS") or 4 * cores),
+                 "GPU": float(os.environ.get("SHIPYARD_LOCAL_GPUS") or detect_gpus())}
+        return {"total": total, "free": None, "largest_host": total}
+
     def close(self) -> None:
         with self._lock:
             for h in self._handles.values():

@@ -228,7 +228,13 @@ class RayRunner(Runner):
         }
         if spec.memory_mb:
             options["memory"] = spec.memory_mb * 1024 * 1024
-        if spec.extra.get("scheduling_strategy") is not None:
+        if spec.extra.get("group"):  # one bundle of a gang reservation (see reserve_group)
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            group, index = spec.extra["group"]
+            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                ray.util.get_placement_group(_PREFIX + group), placement_group_bundle_index=int(index))
+        elif spec.extra.get("scheduling_strategy") is not None:
             options["scheduling_strategy"] = spec.extra["scheduling_strategy"]
         elif spec.extra.get("spread"):
             options["scheduling_strategy"] = "SPREAD"
@@ -278,6 +284,50 @@ class RayRunner(Runner):
     def close(self) -> None:
         with self._lock:
             self._handles.clear()
+
+    # --- gangs: a multi-instance job's hosts as one placement group, one bundle per instance, SPREAD ---
+    def resources(self) -> dict:
+        """The cluster's total and free CPU/GPU/memory (MiB), and its largest alive node."""
+        def norm(res: dict) -> dict:
+            return {"CPU": float(res.get("CPU", 0.0)), "GPU": float(res.get("GPU", 0.0)),
+                    "memory": float(res.get("memory", 0.0)) / (1 << 20)}
+
+        nodes = [norm(n.get("Resources") or {}) for n in ray.nodes() if n.get("Alive")]
+        largest = max(nodes, key=lambda r: (r["GPU"], r["CPU"]), default={"CPU": 0.0, "GPU": 0.0})
+        return {"total": norm(ray.cluster_resources()), "free": norm(ray.available_resources()),
+                "largest_host": largest}
+
+    def reserve_group(self, name: str, bundles: list[dict]) -> list[str] | None:
+        """Create (once) the detached placement group ``shipyard/<name>``, strategy SPREAD; return the node IP
+        of each bundle once Ray has placed all of them, else None (Ray keeps it queued, all or nothing)."""
+        from ray.util.placement_group import get_placement_group, placement_group, placement_group_table
+
+        try:
+            pg = get_placement_group(_PREFIX + name)
+        except ValueError:
+            ray_bundles = []
+            for b in bundles:
+                rb = {"CPU": float(b.get("CPU", 0.0))}
+                if b.get("GPU"):
+                    rb["GPU"] = float(b["GPU"])
+                if b.get("memory"):
+                    rb["memory"] = float(b["memory"]) * (1 << 20)
+                ray_bundles.append(rb)
+            pg = placement_group(ray_bundles, strategy="SPREAD", name=_PREFIX + name, lifetime="detached")
+        if not pg.wait(timeout_seconds=0):
+            return None
+        table = placement_group_table(pg)
+        ips = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}
+        nodes = table.get("bundles_to_node_id") or {}
+        return [ips.get(nodes.get(i, ""), "127.0.0.1") for i in range(len(bundles))]
+
+    def release_group(self, name: str) -> None:
+        from ray.util.placement_group import get_placement_group, remove_placement_group
+
+        try:
+            remove_placement_group(get_placement_group(_PREFIX + name))
+        except (ValueError, Exception):  # already gone
+            pass
 
 
 def wait_for_cluster(min_nodes: int, timeout: float = 60.0) -> None:
