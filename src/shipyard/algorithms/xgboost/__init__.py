@@ -8,7 +8,7 @@ so hyperparameters, tuning objectives (``validation:auc``) and metric regexes wr
 
 from __future__ import annotations
 
-from ..base import Algorithm
+from ..base import Algorithm, TestProblem
 from .params import HYPERPARAMETERS, cross_check
 
 # Evaluation metrics as SageMaker names them, with the direction a tuner should push them.
@@ -43,10 +43,25 @@ ALGORITHM = Algorithm(
     handler="shipyard.algorithms.xgboost.handler:XGBoostHandler",
     hyperparameters=HYPERPARAMETERS,
     metrics=METRICS,
-    input_content_types=("text/csv", "text/libsvm", "text/x-libsvm"),
-    supports_pipe=False,
+    input_content_types=("text/csv", "text/libsvm", "application/x-recordio-protobuf", "text/x-libsvm",
+                         "application/x-parquet"),
+    supports_pipe=True,             # CSV and RecordIO-protobuf; LibSVM and Parquet are File-mode only, as on AWS
+    supports_sparse=True,
     default_accept="text/csv",
     cross_check=cross_check,
+    inference_content_types=("text/csv", "text/libsvm", "application/json", "application/jsonlines",
+                             "application/x-recordio-protobuf"),
+    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
+                       "text/csv"),
+    test_problem=TestProblem(
+        kind="binary",
+        hyperparameters={"num_round": "8", "max_depth": "3", "objective": "binary:logistic",
+                         "eval_metric": "auc,logloss,accuracy"},
+        channels=("train", "validation"),
+        metrics=("train:auc", "validation:auc", "validation:logloss", "validation:accuracy"),
+        output_key="predictions",
+        output_fields=("score",),
+    ),
 )
 
 __all__ = ["ALGORITHM", "METRICS", "metric_regex"]

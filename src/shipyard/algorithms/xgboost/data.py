@@ -2,12 +2,18 @@
 
 CSV (label first, no header; with ``csv_weights=1`` the second column is the instance weight) is parsed by
 ``pyarrow.csv`` straight into float32 columns, then packed into one row-major array: no pandas, one copy.
-LibSVM goes through xgboost's own loader (``?format=libsvm``), Parquet through ``pyarrow.parquet``. Every
-file in the channel folder is read (hidden files skipped), as SageMaker's container does.
+LibSVM goes through xgboost's own loader (``?format=libsvm``, which keeps ``qid:`` query groups for the
+ranking objectives), Parquet through ``pyarrow.parquet``, RecordIO-protobuf (dense or sparse) through
+:mod:`shipyard.io.readers`. Every file in the channel folder is read (hidden files skipped), as SageMaker's
+container does.
+
+Pipe mode (CSV and RecordIO-protobuf, as on AWS; LibSVM is refused there too) reads the FIFO
+``<channel>_0`` once, streaming: pyarrow parses CSV blocks while the platform is still writing the rest.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -20,6 +26,7 @@ from ...errors import ValidationError
 CSV_TYPES = ("text/csv", "csv")
 LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm", "libsvm", "application/x-libsvm")
 PARQUET_TYPES = ("application/x-parquet", "application/parquet", "parquet")
+RECORDIO_TYPES = ("application/x-recordio-protobuf", "application/x-recordio", "recordio-protobuf")
 
 
 def base_type(content_type: str) -> str:
@@ -61,23 +68,64 @@ def _column(table, i: int) -> np.ndarray:
     return table.column(i).to_numpy().astype(np.float32, copy=False)
 
 
-def read_csv_table(files: list[Path]):
+def _csv_options(ncols: int):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    ncols = _count_columns(files[0])
     names = [f"c{i}" for i in range(ncols)]
     read = pacsv.ReadOptions(column_names=names, block_size=16 << 20)
     convert = pacsv.ConvertOptions(column_types={n: pa.float32() for n in names},
                                    null_values=["", "NA", "NaN", "nan", "?"], strings_can_be_null=True)
-    tables = []
-    for f in files:
-        try:
-            tables.append(pacsv.read_csv(f, read_options=read, convert_options=convert))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise ValidationError(f"Could not parse CSV file {f.name}: {e}. Expected numbers only, label in "
-                                  "the first column, no header, the same column count in every file.") from None
+    return read, convert
+
+
+def _parse_csv(source, name: str, ncols: int):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    read, convert = _csv_options(ncols)
+    try:
+        return pacsv.read_csv(source, read_options=read, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ValidationError(f"Could not parse CSV file {name}: {e}. Expected numbers only, label in "
+                              "the first column, no header, the same column count in every file.") from None
+
+
+def read_csv_table(files: list[Path]):
+    import pyarrow as pa
+
+    ncols = _count_columns(files[0])
+    tables = [_parse_csv(f, f.name, ncols) for f in files]
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that yields ``head`` and then the rest of ``stream``: the first line, already consumed to
+    count the columns, goes back in front, so a FIFO is read exactly once."""
+
+    def __init__(self, head: bytes, stream):
+        super().__init__()
+        self.head, self.stream = memoryview(head), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        if self.head.nbytes:
+            n = min(len(buf), self.head.nbytes)
+            buf[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        return self.stream.readinto(buf)
+
+
+def read_csv_stream(stream, name: str):
+    """A CSV stream (a Pipe-mode FIFO) as one arrow table; the column count comes from its first line."""
+    first = stream.readline()
+    if not first.strip():
+        raise ValidationError(f"Pipe-mode channel {name} delivered no data.")
+    ncols = first.count(b",") + 1
+    return _parse_csv(io.BufferedReader(_Prefixed(first, stream), 1 << 20), name, ncols)
 
 
 def read_parquet_table(files: list[Path]):
@@ -141,12 +189,50 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
+def batch_to_dmatrix(batch, nthread: int, quantile: dict | None = None):
+    """A :class:`shipyard.io.readers.Batch` (dense or CSR features, labels) as a DMatrix."""
+    import xgboost as xgb
+
+    if batch is None or batch.X.shape[0] == 0:
+        raise ValidationError("The channel holds no records.")
+    if batch.y is None:
+        raise ValidationError("RecordIO-protobuf training records need a label['values'] tensor.")
+    if quantile is not None:
+        return xgb.QuantileDMatrix(batch.X, label=batch.y, nthread=nthread, missing=np.nan, **quantile)
+    return xgb.DMatrix(batch.X, label=batch.y, nthread=nthread, missing=np.nan)
+
+
+def load_recordio(folder: Path, mode: str, nthread: int, quantile: dict | None = None):
+    from ...io.readers import load_channel as read_batches
+
+    return batch_to_dmatrix(read_batches(folder, "application/x-recordio-protobuf", mode), nthread, quantile)
+
+
+def load_pipe(base: Path, content_type: str, csv_weights: bool, nthread: int, quantile: dict | None = None):
+    """A Pipe-mode channel (the FIFO ``<base>_0``) as a DMatrix, read in one streaming pass."""
+    from ...io.readers import pipe_path
+
+    ctype = base_type(content_type)
+    if ctype in CSV_TYPES:
+        with open(pipe_path(base, 0), "rb", buffering=1 << 20) as f:
+            table = read_csv_stream(f, Path(base).name)
+        return table_to_dmatrix(table, csv_weights, nthread, quantile)
+    if ctype in RECORDIO_TYPES:
+        return load_recordio(Path(base), "Pipe", nthread, quantile)
+    raise ValidationError(f"Pipe mode is not supported for content type {content_type!r} by the XGBoost "
+                          "algorithm; use text/csv or application/x-recordio-protobuf, or File mode.")
+
+
 def load_channel(folder: Path, content_type: str, csv_weights: bool = False, nthread: int = 0,
-                 quantile: dict | None = None):
+                 quantile: dict | None = None, mode: str = "File"):
     """The channel's data as a DMatrix; raises ValidationError with a message for the user."""
     ctype = base_type(content_type)
-    files = channel_files(Path(folder))
     nthread = nthread or os.cpu_count() or 1
+    if mode.lower() == "pipe":
+        return load_pipe(Path(folder), content_type, csv_weights, nthread, quantile)
+    files = channel_files(Path(folder))
+    if ctype in RECORDIO_TYPES:
+        return load_recordio(Path(folder), "File", nthread, quantile)
     if ctype in CSV_TYPES:
         return table_to_dmatrix(read_csv_table(files), csv_weights, nthread, quantile)
     if ctype in LIBSVM_TYPES:
@@ -154,4 +240,4 @@ def load_channel(folder: Path, content_type: str, csv_weights: bool = False, nth
     if ctype in PARQUET_TYPES:
         return table_to_dmatrix(read_parquet_table(files), csv_weights, nthread, quantile)
     raise ValidationError(f"Content type {content_type!r} is not supported by the XGBoost algorithm; use "
-                          "text/csv, text/libsvm or application/x-parquet.")
+                          "text/csv, text/libsvm, application/x-recordio-protobuf or application/x-parquet.")

@@ -142,7 +142,55 @@ def _fmt(x: float) -> str:
     return repr(float(x))
 
 
+# SAGEMAKER_INFERENCE_OUTPUT keys valid per objective (SageMaker's "selectable inference content")
+_CLASSIFY = ("predicted_label", "labels", "raw_score", "raw_scores")
+_SELECTABLE = {
+    "reg:squarederror": ("predicted_score",), "reg:linear": ("predicted_score",),
+    "reg:logistic": ("predicted_score",), "reg:gamma": ("predicted_score",), "reg:tweedie": ("predicted_score",),
+    "binary:logistic": _CLASSIFY + ("probability", "probabilities"), "binary:logitraw": _CLASSIFY,
+    "binary:hinge": _CLASSIFY, "multi:softmax": _CLASSIFY,
+    "multi:softprob": _CLASSIFY + ("probability", "probabilities"),
+}
+
+
+def select_outputs(pred: np.ndarray, keys: list[str], objective: str, num_class: int) -> list[dict]:
+    """Per-row dicts of the keys SAGEMAKER_INFERENCE_OUTPUT names; keys the objective cannot give are NaN."""
+    valid = set(_SELECTABLE.get(objective, ()))
+    rows = []
+    for p in pred:
+        p = np.asarray(p)
+        out: dict[str, Any] = {}
+        for key in keys:
+            value: Any = math.nan
+            if key in valid:
+                if key == "predicted_score":
+                    value = float(p)
+                elif key == "labels":
+                    value = [0, 1] if objective.startswith("binary:") else list(range(num_class))
+                elif key == "predicted_label":
+                    value = (int(np.argmax(p)) if objective == "multi:softprob" else int(p > 0.5)
+                             if objective == "binary:logistic" else int(p > 0) if objective == "binary:logitraw"
+                             else float(p))
+                elif key in ("probability", "raw_score"):
+                    value = float(p.max()) if objective == "multi:softprob" else float(p)
+                else:  # probabilities, raw_scores
+                    value = p.tolist() if p.ndim else [1.0 - float(p), float(p)]
+            out[key] = value
+        rows.append(out)
+    return rows
+
+
+def _csv_value(v: Any) -> str:
+    return f'"{v}"' if isinstance(v, list) else _fmt(v) if isinstance(v, float) else str(v)
+
+
 class XGBoostHandler(InferenceHandler):
+    """SageMaker's XGBoost serving contract. Requests: text/csv, text/libsvm, application/json,
+    application/jsonlines, application/x-recordio-protobuf. Responses: text/csv (one row per line),
+    application/json ``{"predictions": [{"score": s}]}``, application/jsonlines (``{"score": s}`` per line),
+    application/x-recordio-protobuf (one Record per row, ``label["score"]``). With
+    ``SAGEMAKER_INFERENCE_OUTPUT=predicted_label,probabilities`` (etc.) those keys replace ``score``."""
+
     default_accept = "text/csv"
 
     def __init__(self, model_dir: str):
@@ -150,6 +198,13 @@ class XGBoostHandler(InferenceHandler):
         self.booster = load_booster(model_dir)
         self.booster.set_param({"nthread": int(os.environ.get("SHIPYARD_PREDICT_THREADS", "1"))})
         self.num_features = self.booster.num_features()
+        selected = os.environ.get("SAGEMAKER_INFERENCE_OUTPUT", "").replace(" ", "").lower()
+        self.selected = [k for k in selected.split(",") if k]
+        self.objective, self.num_class = "", 0
+        if self.selected:
+            learner = orjson.loads(self.booster.save_config())["learner"]
+            self.objective = learner["objective"]["name"]
+            self.num_class = int(learner["learner_model_param"].get("num_class", "0") or 0)
 
     def decode(self, body: bytes, content_type: str) -> Any:
         ctype = (content_type or "text/csv").split(";", 1)[0].strip().lower()
@@ -157,11 +212,18 @@ class XGBoostHandler(InferenceHandler):
             data = parse_csv(body)
         elif ctype in ("text/libsvm", "text/x-libsvm", "libsvm"):
             return parse_libsvm(body, self.num_features)
-        elif ctype in ("application/json", "application/jsonlines"):
+        elif ctype == "application/json":
             data = parse_json(body)
+        elif ctype in ("application/jsonlines", "application/x-recordio-protobuf", "application/x-recordio"):
+            from ...io.codecs import decode_features
+
+            data = decode_features(body, ctype)
+            if not isinstance(data, np.ndarray):
+                data = data.tocsr()
         else:
             raise ValidationError(f"Content type {content_type} is not supported by XGBoost; use text/csv, "
-                                  "text/libsvm or application/json.")
+                                  "text/libsvm, application/json, application/jsonlines or "
+                                  "application/x-recordio-protobuf.")
         if data.shape[1] != self.num_features:
             raise ValidationError(f"Feature size of {ctype.split('/')[-1]} inference data {data.shape[1]} is not "
                                   f"consistent with feature size of trained model {self.num_features}.")
@@ -172,16 +234,26 @@ class XGBoostHandler(InferenceHandler):
 
     def encode(self, prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
         atype = (accept or self.default_accept).split(";", 1)[0].strip().lower()
-        if atype in ("text/csv", "*/*", ""):
+        if self.selected:
+            rows = select_outputs(prediction, self.selected, self.objective, self.num_class)
+            if atype in ("text/csv", "*/*", ""):
+                return "\n".join(",".join(_csv_value(r[k]) for k in self.selected) for r in rows).encode(), \
+                    "text/csv"
+        elif atype in ("text/csv", "*/*", ""):
             if prediction.ndim == 1:
                 text = "\n".join(_fmt(x) for x in prediction.tolist())
             else:
                 text = "\n".join(",".join(_fmt(x) for x in row) for row in prediction.tolist())
             return text.encode(), "text/csv"
-        if atype in ("application/json", "application/jsonlines"):
-            preds = [{"score": s} for s in prediction.tolist()]
-            if atype == "application/jsonlines":
-                return b"\n".join(orjson.dumps(p) for p in preds), "application/jsonlines"
-            return orjson.dumps({"predictions": preds}), "application/json"
-        raise ValidationError(f"Accept type {accept} is not supported by XGBoost; use text/csv or "
-                              "application/json.")
+        else:
+            rows = [{"score": s} for s in prediction.tolist()]
+        if atype == "application/json":
+            return orjson.dumps({"predictions": rows}, option=orjson.OPT_SERIALIZE_NUMPY), "application/json"
+        if atype == "application/jsonlines":
+            return b"\n".join(orjson.dumps(p) for p in rows), "application/jsonlines"
+        if atype == "application/x-recordio-protobuf":
+            from ...io.codecs import encode_predictions
+
+            return encode_predictions(rows, atype)
+        raise ValidationError(f"Accept type {accept} is not supported by XGBoost; use text/csv, application/json, "
+                              "application/jsonlines or application/x-recordio-protobuf.")

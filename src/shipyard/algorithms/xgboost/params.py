@@ -6,6 +6,7 @@ Only rules here: :mod:`.train` turns the parsed values into xgboost's ``params``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...errors import ValidationError
@@ -65,7 +66,8 @@ HYPERPARAMETERS: dict[str, Param] = {
     "reg_alpha": _f(0),
     "tree_method": _s("auto", "exact", "approx", "hist", "gpu_hist"),
     "sketch_eps": _f(0, 1, lo_excl=True),
-    "scale_pos_weight": _f(0),
+    "scale_pos_weight": _f(0, lo_excl=True),
+    "predictor": _s("auto", "cpu_predictor", "gpu_predictor"),
     "updater": _s(),
     "refresh_leaf": _i(0, 1),
     "process_type": _s("default", "update"),
@@ -86,8 +88,7 @@ HYPERPARAMETERS: dict[str, Param] = {
     "aft_loss_distribution": _s("normal", "logistic", "extreme"),
     "aft_loss_distribution_scale": _f(0, lo_excl=True),
     "base_score": Param("float"),
-    "eval_metric": Param("list", choices=XGB_METRICS + CUSTOM_METRICS + tuple(
-        f"{m}@{k}" for m in ("ndcg", "map", "pre", "error") for k in ("1", "2", "3", "5", "10", "0.5"))),
+    "eval_metric": Param("list", description="comma-separated metric names; see check_eval_metrics"),
     "seed": _i(),
     "seed_per_iteration": Param("bool"),
     "csv_weights": _i(0, 1, default=0),
@@ -103,8 +104,22 @@ HYPERPARAMETERS: dict[str, Param] = {
 }
 
 
+# ndcg@5, map@10-, pre@3, error@0.7, ndcg-, map-: xgboost's parameterised metric names
+_PARAMETERISED = re.compile(r"^(?:(?:ndcg|map|pre)(?:@\d+)?-?|error@(?:0(?:\.\d+)?|1(?:\.0+)?|\.\d+))$")
+
+
+def check_eval_metrics(names: list[str]) -> None:
+    for name in names:
+        if name not in XGB_METRICS and name not in CUSTOM_METRICS and not _PARAMETERISED.match(name):
+            raise ValidationError(
+                f"Hyperparameter 'eval_metric' has value '{name}'; expected a comma-separated list of "
+                f"{', '.join(XGB_METRICS + CUSTOM_METRICS)}, or ndcg@n, map@n, pre@n (optionally with a "
+                "trailing '-'), error@t with t in [0, 1].")
+
+
 def cross_check(hp: dict[str, Any]) -> None:
     """Rules that span hyperparameters, with the messages SageMaker's container gives."""
+    check_eval_metrics(hp.get("eval_metric") or [])
     objective = hp.get("objective", "reg:squarederror")
     if objective.startswith("multi:") and "num_class" not in hp:
         raise ValidationError(f"Hyperparameter 'num_class' is required when objective is '{objective}'.")

@@ -22,7 +22,7 @@ MODEL_FILE = "xgboost-model"
 # Hyperparameters consumed here rather than handed to xgboost.
 _NOT_XGB = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", "save_model_on_termination",
             "use_dask_gpu_training", "prob_buffer_row", "silent", "dsplit", "single_precision_histogram",
-            "deterministic_histogram"}
+            "deterministic_histogram", "predictor"}  # predictor: gone from xgboost 2+, inference picks
 
 
 def xgb_params(hp: dict[str, Any], num_cpus: int) -> tuple[dict[str, Any], list[str]]:
@@ -52,6 +52,18 @@ def with_tuning_objective(metrics: list[str] | None, objective: str | None) -> l
     return list(metrics or []) + [name]
 
 
+def _modes(env: TrainingEnv, channel: str) -> str:
+    return "Pipe" if env.input_mode(channel).lower() == "pipe" else "File"
+
+
+def _check_ranking(params: dict, env: TrainingEnv) -> None:
+    objective = str(params.get("objective", ""))
+    if objective.startswith("rank:") and not env.content_type("train").startswith(("text/libsvm", "text/x-libsvm")):
+        raise ValidationError(f"Objective '{objective}' needs query groups: send the train channel as "
+                              "text/libsvm with a 'qid:<group>' after each label (CSV and RecordIO-protobuf "
+                              "carry no query id).")
+
+
 def run(env: TrainingEnv) -> None:
     hp = ALGORITHM.validate(env.hyperparameters)
     hp["eval_metric"] = with_tuning_objective(hp.get("eval_metric"), env.hyperparameters.get("_tuning_objective_metric"))
@@ -60,10 +72,12 @@ def run(env: TrainingEnv) -> None:
                               f"{', '.join(sorted(env.channels)) or 'none'}.")
     import xgboost as xgb  # after validation: a bad request fails fast
 
+    from . import checkpoints
     from .data import load_channel
     from .metrics import make_custom_metric
 
     params, custom = xgb_params(hp, env.num_cpus)
+    _check_ranking(params, env)
     csv_weights = bool(hp.get("csv_weights"))
     started = time.time()
     # hist (the default) can bin features while loading: QuantileDMatrix, same trees, less time and memory
@@ -71,12 +85,14 @@ def run(env: TrainingEnv) -> None:
         "gblinear" and "updater" not in params and "process_type" not in params
     quantile = {"max_bin": params.get("max_bin", 256)} if use_quantile else None
     dtrain = load_channel(env.channels["train"], env.content_type("train"), csv_weights, params["nthread"],
-                          quantile)
+                          quantile, _modes(env, "train"))
     evals = [(dtrain, "train")]
     if "validation" in env.channels:
         dval = load_channel(env.channels["validation"], env.content_type("validation"), csv_weights,
-                            params["nthread"], {**quantile, "ref": dtrain} if quantile else None)
-        if dval.num_col() != dtrain.num_col() and env.content_type("validation").startswith("text/csv"):
+                            params["nthread"], {**quantile, "ref": dtrain} if quantile else None,
+                            _modes(env, "validation"))
+        if dval.num_col() != dtrain.num_col() and not env.content_type("validation").startswith(
+                ("text/libsvm", "text/x-libsvm")):
             raise ValidationError(f"The validation data has {dval.num_col()} feature column(s) but the train "
                                   f"data has {dtrain.num_col()}.")
         evals.append((dval, "validation"))
@@ -85,13 +101,25 @@ def run(env: TrainingEnv) -> None:
     early = hp.get("early_stopping_rounds")
     if early and len(evals) < 2:
         raise ValidationError("early_stopping_rounds needs a 'validation' channel.")
-    booster = xgb.train(params, dtrain, num_boost_round=hp["num_round"], evals=evals,
-                        early_stopping_rounds=early, custom_metric=make_custom_metric(custom, params.get(
-                            "objective", "reg:squarederror")), verbose_eval=True)
+    resumed, done = checkpoints.load(env.checkpoint_dir)
+    if resumed is not None:
+        print(f"Resuming from checkpoint {checkpoints.PREFIX}.{done - 1}: {done} of {hp['num_round']} rounds "
+              "done", flush=True)
+    remaining = max(hp["num_round"] - done, 0)
+    callbacks = [checkpoints.monitor(done)]
+    if env.checkpoint_dir.is_dir():
+        callbacks.append(checkpoints.make_callback(env.checkpoint_dir, done))
+    if remaining:
+        booster = xgb.train(params, dtrain, num_boost_round=remaining, evals=evals, xgb_model=resumed,
+                            early_stopping_rounds=early, callbacks=callbacks, verbose_eval=False,
+                            custom_metric=make_custom_metric(custom, params.get("objective", "reg:squarederror")))
+    else:
+        booster = resumed
     env.model_dir.mkdir(parents=True, exist_ok=True)
-    if early and booster.best_iteration is not None and booster.best_iteration + 1 < booster.num_boosted_rounds():
+    best = booster.attr("best_iteration") if early and remaining else None  # counts resumed rounds too
+    if best is not None and int(best) + 1 < booster.num_boosted_rounds():
         try:
-            booster = booster[: booster.best_iteration + 1]
+            booster = booster[: int(best) + 1]
             print(f"Early stopping: keeping {booster.num_boosted_rounds()} rounds", flush=True)
         except (ValueError, xgb.core.XGBoostError):  # gblinear cannot be sliced: keep every round
             pass
