@@ -87,7 +87,8 @@ def test_program_reaches_the_server_with_boto3(clients):
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     messages = log_messages(logs, name)
     assert f"listed ['{name}/data/train/data.csv']" in messages
-    assert "shipyard vars []" in messages
+    # only the job contract's own variables (where the other hosts are), never the server's settings
+    assert "shipyard vars ['SHIPYARD_HOST_ADDRESSES', 'SHIPYARD_HOST_INDEX']" in messages
 
 
 def test_failures_carry_a_reason(clients):

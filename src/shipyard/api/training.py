@@ -113,6 +113,9 @@ def create_training_job(services, params: dict, parent: str = "", extra: dict | 
     checkpoint = params.get("CheckpointConfig")
     if checkpoint:
         _check_s3_uri(services, checkpoint.get("S3Uri", ""), "CheckpointConfig.S3Uri", must_exist=False)
+    from ..controllers.training_admission import check_fits
+
+    check_fits(services.runner, params.get("ResourceConfig") or {})  # a job that could never be placed
     stopping = dict(params.get("StoppingCondition") or {})
     stopping.setdefault("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
     now = time.time()

@@ -30,9 +30,11 @@ from pathlib import Path
 from ..domain.status import TRAINING_ACTIVE
 from ..errors import ConflictError, MissingResource
 from ..metastore.base import LogEvent
+from ..resources import job_request
 from ..runners.base import JobSpec
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
 from .base import Controller
+from .training_admission import Admission
 
 log = logging.getLogger("shipyard.controllers.training")
 
@@ -42,6 +44,7 @@ DEFAULT_STOP_GRACE = 120.0       # SageMaker's SIGTERM -> SIGKILL grace for the 
 UPLOAD_ALLOWANCE = 300.0         # extra time the executor gets to upload model/ after the program ended
 MAX_LOG_READ = 4 << 20           # bytes of log read per job per tick
 HANDLE_FILE = "handle"
+LOST_EXIT_CODE = -9
 LOST_REASON = ("InternalServerError: The training job was lost: its process ended {how} without reporting an "
                "outcome (it was killed, or the host restarted while the Shipyard server was down).")
 
@@ -64,7 +67,16 @@ class TrainingController(Controller):
     def reconcile_all(self) -> None:
         active = self.services.meta.list_in_status(KIND, TRAINING_ACTIVE)
         self.tick = self.busy_tick if active else type(self).tick
+        waiting = sorted((r for r in active if not r.doc.get("_handle") and r.status == "InProgress"),
+                         key=lambda r: (r.created, r.name))
+        if waiting:
+            try:
+                self._admit(waiting, [r for r in active if r.doc.get("_handle")])
+            except Exception:  # noqa: BLE001
+                log.exception("admitting training jobs failed; retrying next tick")
         for r in active:
+            if not r.doc.get("_handle") and r.status == "InProgress":
+                continue
             try:
                 self.reconcile(r)
             except MissingResource:
@@ -78,79 +90,204 @@ class TrainingController(Controller):
     def job_dir(self, name: str) -> Path:
         return Path(self.services.settings.home) / "runs" / "training" / name
 
+    # --- admission (FIFO, whole jobs; see training_admission) ---
+    def _admit(self, waiting: list, running: list) -> None:
+        for r, action, value in Admission(self.services.runner).decide(waiting, running, _group_name):
+            try:
+                if action == "start":
+                    self._start(r, value)
+                elif action == "wait":
+                    self._pending(r, value)
+                else:
+                    self._finalize(r, None, lost=None, reason=value)
+            except MissingResource:
+                pass
+            except Exception as e:  # noqa: BLE001 - a job that cannot start fails, with the reason
+                log.exception("starting training job %s failed", r.name)
+                self._finalize(r, None, lost=None,
+                               reason=f"InternalServerError: the training job could not be started: {e}")
+
+    def _pending(self, r, message: str) -> None:
+        doc = r.doc
+        transitions = list(doc.get("SecondaryStatusTransitions") or [])
+        if doc.get("SecondaryStatus") == "Pending" and transitions and transitions[-1]["StatusMessage"] == message:
+            return
+        now = time.time()
+        if transitions and transitions[-1]["Status"] == "Pending":
+            transitions[-1] = dict(transitions[-1], StatusMessage=message)
+        else:
+            _close(transitions, now)
+            transitions.append({"Status": "Pending", "StartTime": now, "StatusMessage": message})
+        self._save(r, {"SecondaryStatus": "Pending", "SecondaryStatusTransitions": transitions})
+
+    # --- following ---
     def reconcile(self, r) -> None:
         doc = r.doc
         if not doc.get("_handle"):
             if r.status == "Stopping":
                 self._finish_unstarted(r)
-                return
-            try:
-                self._start(r)
-            except Exception as e:  # noqa: BLE001 - a job that cannot start fails, with the reason
-                log.exception("starting training job %s failed", r.name)
-                self._finalize(r, None, lost=None,
-                               reason=f"InternalServerError: the training job could not be started: {e}")
             return
-        handle = self._handles.get(r.name)
-        if handle is None:
-            handle = self.services.runner.attach(doc["_handle"])
+        hosts = _hosts_of(doc)
+        handles = []
+        for h in hosts:
+            handle = self._handles.get(h["handle"])
             if handle is None:
-                self._finalize(r, None, lost="(its runner no longer knows it)")
-                return
-            self._handles[r.name] = handle
+                handle = self.services.runner.attach(h["handle"])
+                if handle is not None:
+                    self._handles[h["handle"]] = handle
+            handles.append(handle)
         now = time.time()
         changes: dict = {}
         if r.status == "Stopping" and not doc.get("_stop_sent"):
-            handle.stop(self.stop_grace + UPLOAD_ALLOWANCE)
+            self._stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
             changes["_stop_sent"] = now
         max_runtime = float((doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400)
-        started = float(doc.get("_started") or r.created)
+        started = float(doc.get("_first_started") or doc.get("_started") or r.created)
         if not doc.get("_stop_sent") and now > started + max_runtime + self.stop_grace + UPLOAD_ALLOWANCE:
             log.warning("training job %s overran MaxRuntimeInSeconds; stopping it", r.name)
-            handle.stop(10.0)
+            self._stop_all(handles, 10.0)
             changes.update(_stop_sent=now, _stop_reason="MaxRuntimeExceeded")
-        rc = handle.poll()
-        status = read_status(doc.get("_job_dir") or self.job_dir(r.name)) or {}
-        changes.update(self._tail(r, final=rc is not None))
-        if rc is None:
-            changes.update(self._progress(r, status))
+        rcs = [h.poll() if h is not None else LOST_EXIT_CODE for h in handles]
+        statuses = [read_status(h["dir"]) or {} for h in hosts]
+        new_hosts = []
+        for i, (h, rc) in enumerate(zip(hosts, rcs)):
+            offset, tail_changes = self._tail(r, h, final=rc is not None, metrics=i == 0)
+            changes.update(tail_changes)
+            new_hosts.append(dict(h, offset=offset))
+        if new_hosts != hosts:
+            changes["_hosts"] = new_hosts
+            changes["_log_offset"] = new_hosts[0]["offset"]
+        # One host ending badly ends the job: the others are stopped (they would wait for it forever).
+        if not doc.get("_failure") and not doc.get("_stop_sent") and not changes.get("_stop_sent"):
+            for h, handle, rc, st in zip(hosts, handles, rcs, statuses):
+                if rc is None or (rc == 0 and st.get("outcome") in ("Completed", "Stopped")):
+                    continue
+                failure = self._host_failure(r, h, handle, rc, st, len(hosts))
+                retries = int((doc.get("RetryStrategy") or {}).get("MaximumRetryAttempts") or 0)
+                failure["retry"] = failure["lost"] and int(doc.get("_attempt") or 0) < retries
+                changes["_failure"] = failure
+                if any(x is None for x in rcs):
+                    self._stop_all(handles, 10.0)
+                break
+        failure = changes.get("_failure") or doc.get("_failure")
+        if any(rc is None for rc in rcs):
+            if failure and failure.get("retry"):
+                changes.update(self._restarting(r, failure))
+            else:
+                changes.update(self._progress(r, statuses[0], doc))
             self._save(r, changes)
             return
-        self._finalize(r, status, changes=changes, rc=rc)
+        if failure and failure.get("retry") and r.status == "InProgress":
+            self._restart(r, changes, failure)
+            return
+        self._finalize(r, statuses[0], changes=changes, rc=rcs[0], failure=failure, statuses=statuses)
+
+    def _stop_all(self, handles, grace: float) -> None:
+        for h in handles:
+            if h is not None:
+                try:
+                    h.stop(grace)
+                except Exception:  # noqa: BLE001 - a host already gone needs no stop
+                    log.debug("stopping a host failed", exc_info=True)
+
+    def _host_failure(self, r, host: dict, handle, rc: int, status: dict, count: int) -> dict:
+        """Why one host ended badly, naming it when there are several."""
+        name = host["host"]
+        if status.get("outcome") == "Failed":
+            reason = status.get("failure_reason") or "AlgorithmError: the job failed."
+            if count > 1:
+                kind, _, rest = reason.partition(": ")
+                reason = f"{kind}: host {name} failed: {rest or kind}"
+            return {"host": name, "reason": reason[:1024], "lost": False}
+        if status.get("outcome") == "Stopped":
+            return {"host": name, "reason": f"AlgorithmError: host {name} was stopped.", "lost": False}
+        why = getattr(handle, "lost_reason", "") if handle is not None else "its runner no longer knows it"
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        detail = why or f"its process ended ({how}) without reporting an outcome"
+        if count > 1:
+            return {"host": name, "reason": f"AlgorithmError: host {name} was lost: {detail}"[:1024], "lost": True}
+        return {"host": name, "reason": LOST_REASON.format(how=f"({why or how})"), "lost": True}
+
+    def _restarting(self, r, failure: dict) -> dict:
+        doc = r.doc
+        if doc.get("SecondaryStatus") == "Restarting":
+            return {}
+        now = time.time()
+        transitions = list(doc.get("SecondaryStatusTransitions") or [])
+        _close(transitions, now)
+        transitions.append({"Status": "Restarting", "StartTime": now,
+                            "StatusMessage": f"Restarting the training job: {failure['reason'][:400]}"})
+        return {"SecondaryStatus": "Restarting", "SecondaryStatusTransitions": transitions}
+
+    def _restart(self, r, changes: dict, failure: dict) -> None:
+        """Every host of the attempt has ended: give its resources back and queue the job again."""
+        self.services.runner.release_group(_group_name(r))
+        changes.update(self._restarting(r, failure))
+        transitions = changes.get("SecondaryStatusTransitions") or list(r.doc.get("SecondaryStatusTransitions") or [])
+        for h in _hosts_of(r.doc):
+            self._handles.pop(h["handle"], None)
+        changes.update({"_handle": None, "_hosts": None, "_failure": None, "SecondaryStatus": "Restarting",
+                        "SecondaryStatusTransitions": transitions, "_prior_transitions": transitions,
+                        "_attempt": int(r.doc.get("_attempt") or 0) + 1})
+        self._save(r, changes)
+        log.info("training job %s: restarting (%s)", r.name, failure["reason"])
+        self.services.wake(KIND)
 
     # --- starting ---
-    def _start(self, r) -> None:
+    def _start(self, r, addresses: list[str]) -> None:
         doc = r.doc
+        attempt = int(doc.get("_attempt") or 0)
+        per, count = job_request(doc.get("ResourceConfig") or {})
+        names = [f"algo-{i + 1}" for i in range(count)]
         job_dir = self.job_dir(r.name)
-        job_dir.mkdir(parents=True, exist_ok=True)
-        handle = None
-        marker = job_dir / HANDLE_FILE
-        if marker.exists():  # started before a crash that lost the document update: follow that one
-            handle = self.services.runner.attach(marker.read_text().strip())
-        if handle is None:
-            settings = self.services.settings
-            request = {k: v for k, v in doc.items() if not k.startswith("_")}
-            job = {"request": request, "arn": r.arn, "program": doc["_program"],
-                   "object_store_url": settings.object_store_url, "region": settings.region,
-                   "stop_grace": self.stop_grace, "aws_env": _aws_env(settings)}
-            text = json.dumps(job)
-            tmp = job_dir / (JOB_FILE + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, job_dir / JOB_FILE)
-            spec = JobSpec(name=f"{KIND}/{r.name}",
-                           command=[sys.executable, "-m", "shipyard.training.executor", "{workdir}"],
-                           env={"SHIPYARD_TRAINING_JOB": r.name}, workdir=str(job_dir),
-                           log_path=str(job_dir / LOG_FILE), cpus=1.0,
-                           extra={"files": {JOB_FILE: text}, "sync_back": ["status.json"]})
-            handle = self.services.runner.start(spec)
-            marker.write_text(handle.id)
-        self._handles[r.name] = handle
+        port = int(doc.get("_master_port") or 0) or _free_port()
+        settings = self.services.settings
+        request = {k: v for k, v in doc.items() if not k.startswith("_")}
         now = time.time()
-        stream = f"{r.name}/algo-1-{int(r.created)}"
-        self._save(r, {"_handle": handle.id, "_job_dir": str(job_dir), "_log_stream": stream,
-                       "_log_offset": 0, "_started": now})
+        epoch = int(r.created) if attempt == 0 else int(now)
+        hosts = []
+        for i, host in enumerate(names):
+            single = count == 1 and attempt == 0  # the layout single-instance jobs always had
+            hdir = job_dir if single else job_dir / f"attempt-{attempt}" / host
+            hdir.mkdir(parents=True, exist_ok=True)
+            handle = None
+            marker = hdir / HANDLE_FILE
+            if marker.exists():  # started before a crash that lost the document update: follow that one
+                handle = self.services.runner.attach(marker.read_text().strip())
+            if handle is None:
+                job = {"request": request, "arn": r.arn, "program": doc["_program"],
+                       "object_store_url": settings.object_store_url, "region": settings.region,
+                       "stop_grace": self.stop_grace, "aws_env": _aws_env(settings), "hosts": names,
+                       "host_index": i, "host_addresses": dict(zip(names, addresses)), "master_port": port,
+                       "attempt": attempt}
+                text = json.dumps(job)
+                tmp = hdir / (JOB_FILE + ".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                os.replace(tmp, hdir / JOB_FILE)
+                spec = JobSpec(name=f"{KIND}/{r.name}" if single else f"{KIND}/{r.name}/{attempt}/{host}",
+                               command=[sys.executable, "-m", "shipyard.training.executor", "{workdir}"],
+                               env={"SHIPYARD_TRAINING_JOB": r.name}, workdir=str(hdir),
+                               log_path=str(hdir / LOG_FILE), cpus=per.cpus, gpus=per.gpus,
+                               memory_mb=per.memory_mb,
+                               extra={"files": {JOB_FILE: text}, "sync_back": ["status.json"],
+                                      "group": [_group_name(r), i]})
+                handle = self.services.runner.start(spec)
+                marker.write_text(handle.id)
+            self._handles[handle.id] = handle
+            hosts.append({"host": host, "handle": handle.id, "dir": str(hdir), "offset": 0,
+                          "address": addresses[i], "stream": f"{r.name}/{host}-{epoch}"})
+        changes = {"_handle": hosts[0]["handle"], "_hosts": hosts, "_job_dir": hosts[0]["dir"],
+                   "_log_stream": hosts[0]["stream"], "_log_offset": 0, "_started": now, "_master_port": port,
+                   "_admitted": {"cpus": per.cpus * count, "gpus": per.gpus * count}}
+        if not doc.get("_first_started"):
+            changes["_first_started"] = now
+        if doc.get("SecondaryStatus") in ("Pending", "Restarting"):
+            prior = list(doc.get("SecondaryStatusTransitions") or [])
+            _close(prior, now)
+            changes["_prior_transitions"] = prior
+        self._save(r, changes)
 
     def _finish_unstarted(self, r) -> None:
         now = time.time()
@@ -158,16 +295,19 @@ class TrainingController(Controller):
         _close(transitions, now)
         transitions.append({"Status": "Stopped", "StartTime": now, "EndTime": now,
                             "StatusMessage": MESSAGES["Stopped"]})
+        self.services.runner.release_group(_group_name(r))
         self._save(r, {"SecondaryStatus": "Stopped", "SecondaryStatusTransitions": transitions,
                        "TrainingEndTime": now, "_done": True}, status="Stopped")
 
-    # --- following ---
-    def _progress(self, r, status: dict) -> dict:
-        doc = r.doc
+    def _progress(self, r, status: dict, doc: dict | None = None) -> dict:
+        """algo-1's status.json -> SecondaryStatus and transitions (after those of earlier attempts)."""
+        doc = doc if doc is not None else r.doc
         changes: dict = {}
         transitions = status.get("transitions")
-        if transitions and transitions != doc.get("SecondaryStatusTransitions"):
-            changes["SecondaryStatusTransitions"] = transitions
+        if transitions:
+            transitions = list(doc.get("_prior_transitions") or []) + transitions
+            if transitions != doc.get("SecondaryStatusTransitions"):
+                changes["SecondaryStatusTransitions"] = transitions
         secondary = status.get("secondary")
         if r.status == "Stopping":
             secondary = "Stopping"
@@ -185,28 +325,29 @@ class TrainingController(Controller):
                 self._regex_cache[text] = None
         return self._regex_cache[text]
 
-    def _tail(self, r, final: bool) -> dict:
-        """New complete log lines -> log events and metric points; returns the document changes."""
+    def _tail(self, r, host: dict, final: bool, metrics: bool) -> tuple[int, dict]:
+        """New complete log lines of one host -> log events in its stream (and, for algo-1, metric points);
+        returns (new offset, document changes)."""
         doc = r.doc
-        path = Path(doc.get("_job_dir") or self.job_dir(r.name)) / LOG_FILE
-        offset = int(doc.get("_log_offset") or 0)
+        path = Path(host["dir"]) / LOG_FILE
+        offset = int(host.get("offset") or 0)
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 data = f.read() if final else f.read(MAX_LOG_READ)
         except OSError:
-            return {}
+            return offset, {}
         if not data:
-            return {}
+            return offset, {}
         end = data.rfind(b"\n") + 1
         if end == 0 and not final and len(data) < MAX_LOG_READ:
-            return {}  # a partial line: wait for the rest
+            return offset, {}  # a partial line: wait for the rest
         if final or end == 0:
             end = len(data)
         chunk = data[:end]
         now = time.time()
         events = []
-        defs = doc.get("_metric_definitions") or []
+        defs = (doc.get("_metric_definitions") or []) if metrics else []
         latest = {m["MetricName"]: m for m in doc.get("FinalMetricDataList") or []}
         steps = dict(doc.get("_metric_steps") or {})
         points = []
@@ -234,36 +375,48 @@ class TrainingController(Controller):
                 points.append((d["Name"], value, now, step))
                 latest[d["Name"]] = {"MetricName": d["Name"], "Value": value, "Timestamp": now}
         if events:
-            self.services.meta.append_logs(LOG_GROUP, doc.get("_log_stream") or f"{r.name}/algo-1-0", events)
-        changes: dict = {"_log_offset": offset + end}
+            self.services.meta.append_logs(LOG_GROUP, host.get("stream") or f"{r.name}/algo-1-0", events)
+        changes: dict = {}
         if points:
             self.services.meta.append_metrics(r.name, points)
             order = [d["Name"] for d in defs]
             changes["FinalMetricDataList"] = sorted(
                 latest.values(), key=lambda m: order.index(m["MetricName"]) if m["MetricName"] in order else 99)
             changes["_metric_steps"] = steps
-        return changes
+        return offset + end, changes
 
     # --- finishing ---
     def _finalize(self, r, status: dict | None, changes: dict | None = None, rc: int | None = None,
-                  lost: str | None = None, reason: str | None = None) -> None:
+                  lost: str | None = None, reason: str | None = None, failure: dict | None = None,
+                  statuses: list[dict] | None = None) -> None:
         changes = dict(changes or {})
         status = status or {}
         now = time.time()
         outcome = status.get("outcome")
-        transitions = list(status.get("transitions") or r.doc.get("SecondaryStatusTransitions") or [])
-        if outcome is None and (r.doc.get("_stop_sent") or r.status == "Stopping") and lost is None:
+        prior = list(r.doc.get("_prior_transitions") or [])
+        transitions = (prior + list(status["transitions"]) if status.get("transitions")
+                       else list(r.doc.get("SecondaryStatusTransitions") or []))
+        stopped = (r.doc.get("_stop_sent") or r.status == "Stopping") and lost is None
+        if stopped and (outcome is None or (failure and not r.doc.get("_stop_reason") and r.status == "Stopping")):
             outcome, secondary = "Stopped", r.doc.get("_stop_reason") or "Stopped"
-            _close(transitions, now)
-            transitions.append({"Status": secondary, "StartTime": now, "EndTime": now,
-                                "StatusMessage": MESSAGES.get(secondary, "")})
-        elif outcome is None:
-            how = lost or (f"(killed by signal {-rc})" if rc is not None and rc < 0 else f"(exit code {rc})")
+            if status.get("secondary") not in ("Stopped", "MaxRuntimeExceeded"):
+                _close(transitions, now)
+                transitions.append({"Status": secondary, "StartTime": now, "EndTime": now,
+                                    "StatusMessage": MESSAGES.get(secondary, "")})
+        elif failure or outcome is None or (statuses and any(st.get("outcome") != "Completed" for st in statuses)
+                                            and outcome == "Completed"):
+            if failure:
+                changes["FailureReason"] = failure["reason"]
+            elif outcome == "Failed":
+                changes["FailureReason"] = status.get("failure_reason") or "AlgorithmError: the job failed."
+            else:
+                how = lost or (f"(killed by signal {-rc})" if rc is not None and rc < 0 else f"(exit code {rc})")
+                changes["FailureReason"] = reason or LOST_REASON.format(how=how)
             outcome, secondary = "Failed", "Failed"
-            changes["FailureReason"] = reason or LOST_REASON.format(how=how)
-            _close(transitions, now)
-            transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
-                                "StatusMessage": MESSAGES["Failed"]})
+            if status.get("secondary") != "Failed":
+                _close(transitions, now)
+                transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
+                                    "StatusMessage": MESSAGES["Failed"]})
         else:
             secondary = status.get("secondary") or outcome
             if outcome == "Failed":
@@ -277,11 +430,15 @@ class TrainingController(Controller):
             changes["TrainingStartTime"] = status["training_start"]
             seconds = max(1, int(math.ceil((status.get("training_end") or end) - status["training_start"])))
             changes["TrainingTimeInSeconds"] = seconds
-            changes["BillableTimeInSeconds"] = seconds
+            count = max(1, len(statuses or [status]))
+            changes["BillableTimeInSeconds"] = seconds * count
         self._save(r, changes, status=outcome)
+        self.services.runner.release_group(_group_name(r))
         if r.parent:  # a tuning job's child: its tuning job reacts now, not at its next tick
             self.services.wake("hyper-parameter-tuning-job")
-        self._handles.pop(r.name, None)
+        for h in _hosts_of(r.doc):
+            self._handles.pop(h["handle"], None)
+        self.services.wake(KIND)  # resources were freed: a Pending job may start now
         log.info("training job %s: %s (%s)", r.name, outcome, secondary)
 
     def _save(self, r, changes: dict, status: str | None = None) -> None:
@@ -299,6 +456,32 @@ class TrainingController(Controller):
                 if current.status == "Stopping" and status is None and "SecondaryStatus" in changes:
                     changes["SecondaryStatus"] = "Stopping"
         meta.update(KIND, current.name, changes, status=status)
+
+
+def _group_name(r) -> str:
+    """The runner reservation of the job's current attempt (a retry reserves anew)."""
+    return f"{KIND}/{r.name}/{int(r.doc.get('_attempt') or 0)}"
+
+
+def _hosts_of(doc: dict) -> list[dict]:
+    """The hosts of the current attempt; a job started by an older server has only ``_handle``."""
+    if doc.get("_hosts"):
+        return doc["_hosts"]
+    if not doc.get("_handle"):
+        return []
+    name = doc.get("TrainingJobName", "")
+    return [{"host": "algo-1", "handle": doc["_handle"], "dir": doc.get("_job_dir", ""),
+             "offset": int(doc.get("_log_offset") or 0), "stream": doc.get("_log_stream") or f"{name}/algo-1-0"}]
+
+
+def _free_port() -> int:
+    """A port for MASTER_ADDR:MASTER_PORT (free here; on a cluster, a high port is free on algo-1's node too
+    in practice: the chance of a clash is what torchrun's own default port takes)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
 
 
 def _aws_env(settings) -> dict[str, str]:

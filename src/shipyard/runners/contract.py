@@ -215,3 +215,60 @@ def sm_environment(layout: Layout, *, hyperparameters: dict[str, str], input_con
     out["TRAINING_JOB_NAME"] = job_name
     out["TRAINING_JOB_ARN"] = job_arn
     return out
+
+
+# --- several hosts: what distributed programs (xgboost's collective, torch.distributed / torchrun) expect ---
+DISTRIBUTION_SWITCHES = ("sagemaker_pytorch_ddp_enabled", "sagemaker_torch_distributed_enabled",
+                         "sagemaker_distributed_dataparallel_enabled", "sagemaker_mpi_enabled")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+
+
+def processes_per_host(framework: dict[str, Any], num_gpus: int) -> int:
+    """Processes to start on each host. One, unless a SageMaker distribution switch asks for more:
+    ``sagemaker_mpi_enabled`` with ``sagemaker_mpi_num_of_processes_per_host``, or one per GPU with the
+    DDP / torch_distributed / smdistributed switches (what the SageMaker toolkit launches)."""
+    if _truthy(framework.get("sagemaker_mpi_enabled")):
+        return max(1, int(framework.get("sagemaker_mpi_num_of_processes_per_host") or 1))
+    if any(_truthy(framework.get(k)) for k in DISTRIBUTION_SWITCHES):
+        return max(1, num_gpus)
+    return 1
+
+
+def distributed_environment(hosts: list[str], current_host: str, addresses: dict[str, str], master_port: int,
+                            procs_per_host: int = 1) -> dict[str, str]:
+    """Where the other hosts are, torch.distributed style. ``MASTER_ADDR`` is algo-1's address (the first of
+    the sorted hosts), ``RANK`` is this host's first process (host index x processes per host);
+    ``SHIPYARD_HOST_ADDRESSES`` maps every host name to its address (on Ray: its node's IP), since the
+    ``algo-i`` names are not resolvable host names outside a SageMaker cluster."""
+    hosts = sorted(hosts)
+    index = hosts.index(current_host)
+    master = addresses.get(hosts[0], "127.0.0.1")
+    return {
+        "SHIPYARD_HOST_ADDRESSES": _dump({h: addresses.get(h, "127.0.0.1") for h in hosts}),
+        "SHIPYARD_HOST_INDEX": str(index),
+        "MASTER_ADDR": master,
+        "MASTER_PORT": str(master_port),
+        "WORLD_SIZE": str(len(hosts) * procs_per_host),
+        "RANK": str(index * procs_per_host),
+        "NODE_RANK": str(index),
+        "GROUP_RANK": str(index),
+        "LOCAL_RANK": "0",
+        "LOCAL_WORLD_SIZE": str(procs_per_host),
+        "SM_NUM_HOSTS": str(len(hosts)),
+    }
+
+
+def torchrun_command(entry_cmd: list[str], hosts: list[str], current_host: str, master_addr: str,
+                     master_port: int, procs_per_host: int) -> list[str]:
+    """``python -m torch.distributed.run ...`` around a Python entry point, for several processes per host."""
+    import sys
+
+    hosts = sorted(hosts)
+    if not entry_cmd or entry_cmd[0] != sys.executable:
+        return entry_cmd  # a shell entry point runs as is; it can launch its own processes
+    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={len(hosts)}",
+            f"--node_rank={hosts.index(current_host)}", f"--nproc_per_node={procs_per_host}",
+            f"--master_addr={master_addr}", f"--master_port={master_port}", *entry_cmd[1:]]

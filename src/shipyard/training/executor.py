@@ -51,6 +51,11 @@ class Executor:
         self.proc: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
         self._store = None
+        # Several instances: this executor is one host of them (hosts sorted, algo-1 first).
+        count = int(job.get("host_count") or 1)
+        self.hosts: list[str] = list(job.get("hosts") or [f"algo-{i + 1}" for i in range(count)])
+        self.host_index = int(job.get("host_index", 0))
+        self.current_host = self.hosts[self.host_index]
 
     # --- plumbing ---
     @property
@@ -110,7 +115,7 @@ class Executor:
         channels = req.get("InputDataConfig") or []
         input_config = contract.input_data_config(channels, spec.get("TrainingInputMode", "File"))
         rc = req.get("ResourceConfig") or {}
-        resources = contract.resource_config(["algo-1"], "algo-1", rc.get("InstanceType", ""))
+        resources = contract.resource_config(self.hosts, self.current_host, rc.get("InstanceType", ""))
         contract.write_config(self.layout, hps, input_config, resources)
 
         self.status.transition("Downloading")
@@ -120,13 +125,19 @@ class Executor:
 
             restore_checkpoints(self.store, ckpt["S3Uri"], self._checkpoint_local())
         feeders = stage_channels(self.store, channels, self.layout.data, spec.get("TrainingInputMode", "File"),
-                                 int(self.job.get("host_index", 0)), int(self.job.get("host_count", 1)))
+                                 self.host_index, len(self.hosts))
         environment = dict(req.get("Environment") or {})
         program = self.job["program"]
         # The program sees neither the server's own settings nor its secrets; it gets AWS_* variables
         # that reach this server (what an instance role gives a container on AWS).
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
         env.update(self.job.get("aws_env") or {})
+        _, framework = contract.split_hyperparameters(hps)
+        num_gpus = contract.detect_gpus()
+        procs = contract.processes_per_host(framework, num_gpus) if program["kind"] == "script" else 1
+        addresses = self.job.get("host_addresses") or {h: "127.0.0.1" for h in self.hosts}
+        distributed = contract.distributed_environment(self.hosts, self.current_host, addresses,
+                                                       int(self.job.get("master_port") or 29500), procs)
         if program["kind"] == "script":
             from . import script
 
@@ -135,6 +146,9 @@ class Executor:
             user_hps, _ = contract.split_hyperparameters(hps)
             args = contract.cli_args(user_hps)
             cmd = script.command(entry, self.layout.code, args)
+            if procs > 1:
+                cmd = contract.torchrun_command(cmd, self.hosts, self.current_host, distributed["MASTER_ADDR"],
+                                                int(distributed["MASTER_PORT"]), procs)
             cwd = self.layout.code
             env["PYTHONPATH"] = script.python_path(self.layout.code, env.get("PYTHONPATH", ""))
             module_name = entry[:-3] if entry.endswith(".py") else entry
@@ -142,14 +156,15 @@ class Executor:
                                          resources=resources, job_name=self.name, job_arn=self.job["arn"],
                                          entry_point=entry, module_name=module_name,
                                          framework_module=program.get("framework", ""), user_args=args,
-                                         num_gpus=contract.detect_gpus())
+                                         num_gpus=num_gpus)
         else:
             cmd = [sys.executable, "-m", program["module"]]
             cwd = self.job_dir
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
                                          resources=resources, job_name=self.name, job_arn=self.job["arn"],
-                                         framework_module=program["module"], num_gpus=contract.detect_gpus())
+                                         framework_module=program["module"], num_gpus=num_gpus)
         env.update(sm)
+        env.update(distributed)
         env.update(environment)
         env["PYTHONUNBUFFERED"] = "1"
         return cmd, env, cwd, feeders
@@ -240,13 +255,32 @@ class Executor:
         ckpt = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
         if ckpt:
             packing.sync_checkpoints(self.store, self._checkpoint_local(), ckpt)
-        artifacts = packing.upload_model(self.store, self.layout.model, out["S3OutputPath"], self.name,
+        if len(self.hosts) > 1 and self.host_index > 0:  # a worker host: algo-1 merges our model/ into its own
+            from .hosts import upload_model_part
+
+            upload_model_part(self.store, self.layout.model, self._parts_uri(), self.current_host)
+            return
+        model_dir = self.layout.model
+        if len(self.hosts) > 1:
+            from .hosts import merge_model_parts
+
+            model_dir = merge_model_parts(self.store, self.layout.model, self._parts_uri(), self.hosts, self.job_dir / "merged-model", log=_log,
+                                          give_up=lambda: self.stop_reason is not None or
+                                          time.monotonic() > self.deadline + self.grace)
+        artifacts = packing.upload_model(self.store, model_dir, out["S3OutputPath"], self.name,
                                          out.get("CompressionType", "GZIP"))
         self.status.set(model_artifacts=artifacts)
         if include_output:
             data = packing.upload_output_data(self.store, self.layout.output_data, out["S3OutputPath"], self.name)
             if data:
                 self.status.set(output_data=data)
+
+    def _parts_uri(self) -> str:
+        """Where worker hosts leave their model/ for algo-1 to merge (per attempt: a retry starts clean)."""
+        from .packing import join_uri
+
+        return join_uri(self.req["OutputDataConfig"]["S3OutputPath"], self.name, "output", ".shipyard-hosts",
+                        f"attempt-{int(self.job.get('attempt', 0))}")
 
     def finish_completed(self) -> int:
         try:
