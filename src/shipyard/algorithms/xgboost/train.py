@@ -123,14 +123,21 @@ def run(env: TrainingEnv) -> None:
             print(f"Early stopping: keeping {booster.num_boosted_rounds()} rounds", flush=True)
         except (ValueError, xgb.core.XGBoostError):  # gblinear cannot be sliced: keep every round
             pass
-    (env.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw("ubj")))  # xgboost's UBJSON format
+    if env.current_host == sorted(env.hosts)[0]:  # data-parallel: every host holds the same model; algo-1 saves
+        (env.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw("ubj")))  # xgboost's UBJSON format
 
 
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)
     env = TrainingEnv.load()
     try:
-        run(env)
+        if len(env.hosts) > 1:  # several instances: one xgboost collective, each host training on its shard
+            from .distributed import collective
+
+            with collective(env):
+                run(env)
+        else:
+            run(env)
     except ValidationError as e:
         message = f"ClientError: {e.message}"
         print(message, file=sys.stderr, flush=True)
