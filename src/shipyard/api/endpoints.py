@@ -104,8 +104,11 @@ def snapshot(services, config_name: str) -> dict:
             "containers": containers_of(model),
             "startup_timeout": pv.get("ContainerStartupHealthCheckTimeoutInSeconds"),
             "shadow": pv["VariantName"] in shadows,
+            "execution_mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),  # pipelines
+            "serverless": pv.get("ServerlessConfig"),  # scale to zero: shipyard.serving.serverless
         })
-    return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig")}
+    return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig"),
+            "async_inference": config.get("AsyncInferenceConfig")}
 
 
 def get_endpoint(services, name: str):

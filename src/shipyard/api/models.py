@@ -58,8 +58,10 @@ def _check_container(c: dict) -> None:
     if url is not None and not url.startswith("s3://"):
         raise ValidationError(f"ModelDataUrl {url!r} is not a valid S3 URI: it must start with s3://.")
     mode = c.get("Mode", "SingleModel")
-    if mode == "MultiModel":
-        raise ValidationError("Multi-model endpoints (Mode=MultiModel) are not supported by Shipyard yet.")
+    if mode not in ("SingleModel", "MultiModel"):
+        raise ValidationError(f"Container Mode {mode!r} is not one of SingleModel, MultiModel.")
+    if mode == "MultiModel" and not (url or (c.get("ModelDataSource") or {}).get("S3DataSource")):
+        raise ValidationError("A MultiModel container needs ModelDataUrl: the S3 prefix of its *.tar.gz models.")
     if not c.get("Image") and not c.get("ModelPackageName"):
         raise ValidationError("A container definition needs an Image.")
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from ..errors import ConflictError, MissingResource
 from ..runners.base import JobHandle
 from ..serving.capture import sink_for
-from ..serving.deploy import DeployError, ping, prepare, start_instance, startup_timeout, wait_ready
+from ..serving.containers import prepare_variant
+from ..serving.deploy import DeployError, ping, start_instance, startup_timeout, wait_ready
 from ..serving.router import Router
 from .base import Controller
 
@@ -166,9 +167,7 @@ class HostingController(Controller):
         try:
             for v in spec["variants"]:
                 vdir = self._home(name) / v["name"]
-                if len(v["containers"]) != 1:
-                    raise DeployError("Inference pipelines (several containers) are not supported yet.")
-                prepared[v["name"]] = p = prepare(self.services.objects, v["containers"][0], vdir, gen)
+                prepared[v["name"]] = p = prepare_variant(self.services, v, vdir, gen)  # pipeline/MME aware
                 for _ in range(v["count"]):
                     handle, inst = start_instance(self.runner, name, v["name"], p, vdir)
                     self._handles[handle.id] = handle
@@ -328,8 +327,8 @@ class HostingController(Controller):
                 vdir = self._home(name) / vname
                 p = prepared.get(vname)
                 if p is None or not Path(p["model_dir"]).exists():
-                    p = prepared[vname] = prepare(self.services.objects, variants[vname]["containers"][0], vdir,
-                                                  int(r.doc.get("_gen", 0)))
+                    p = prepared[vname] = prepare_variant(self.services, variants[vname], vdir,
+                                                          int(r.doc.get("_gen", 0)))
                 handle, new = start_instance(self.runner, name, vname, p, vdir)
                 self._handles[handle.id] = handle
                 self.meta.update(KIND, name, {"_starting": [new]})

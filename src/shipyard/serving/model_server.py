@@ -125,16 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--script-program", help="the user's inference script (SAGEMAKER_PROGRAM)")
     p.add_argument("--code-dir", help="folder holding the script (default <model-dir>/code)")
     p.add_argument("--ready-file", help="write the bound port here once serving (for port 0)")
+    p.add_argument("--pipeline", help="JSON spec of an inference pipeline's containers (see .pipeline)")
+    p.add_argument("--multi-model", help="S3 prefix of a multi-model endpoint's models (see .multimodel)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        handler = load_handler(args.model_dir, args.handler, args.script_program, args.code_dir)
+        if args.pipeline or args.multi_model:  # several handlers in one server (see .containers)
+            from .containers import special_app
+
+            special = special_app(args)
+        else:
+            special = None
+            handler = load_handler(args.model_dir, args.handler, args.script_program, args.code_dir)
     except Exception as exc:  # noqa: BLE001 - report why the model cannot load, then exit non-zero
         log.exception("could not load the model from %s", args.model_dir)
         print(f"Model load failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
-    app = ModelApp(handler, int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")),
-                   int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")))
+    app = special or ModelApp(handler, int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")),
+                              int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")))
     gc.collect()
     gc.freeze()  # the model and libraries are long-lived: keep them out of every future collection
     run_forever(lambda: serve(app, args.host, args.port, args.ready_file))

@@ -18,7 +18,8 @@ from .metrics import MetricsRegistry, VariantMetrics
 from .pool import ConnectFailed, Pool
 from .shadow import ShadowMirror
 
-FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
+FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id",
+           "x-amzn-sagemaker-target-model", "x-amzn-sagemaker-target-container-hostname")  # MME, pipelines
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Router:
         self.pool = Pool(timeout)
         self.metrics = MetricsRegistry()  # per-variant counters, kept across route replacements
         self.shadow = ShadowMirror(self.pool)
+        # async (endpoint) -> bool: start an instance of a scaled-to-zero (serverless) endpoint; see .serverless
+        self.wake_hook = None
+        self.async_queue = None  # .async_inference.AsyncQueue: InvokeEndpointAsync
 
     # --- route table (called by the hosting controller, from its thread) ---
     def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]],
@@ -101,7 +105,12 @@ class Router:
             if route is seen:  # nothing reachable and no newer deployment to try
                 raise ServiceUnavailable(f"No instance of endpoint {endpoint_name} is reachable right now.")
             seen = route
-            result = await self._try_variant(route, endpoint_name, body, fwd, headers)
+            try:
+                result = await self._try_variant(route, endpoint_name, body, fwd, headers)
+            except ServiceUnavailable:  # no instance at all: a serverless endpoint starts one and we retry
+                if self.wake_hook is None or not await self.wake_hook(endpoint_name):
+                    raise
+                continue
             if result is not None:
                 return result
             # every instance refused: the route may have been switched meanwhile (blue/green); retry once
@@ -127,6 +136,8 @@ class Router:
                 model += perf_counter() - t
                 if status >= 400:
                     text = resp_body.decode("utf-8", "replace")
+                    if resp_headers.get("x-shipyard-error") == "ValidationError":  # e.g. MME TargetModel missing
+                        raise ValidationError(text)
                     kind = "client" if status < 500 else "server"
                     raise ModelError(f"Received {kind} error ({status}) from {variant.name} with message "
                                      f"\"{text}\". See the endpoint's logs in account {self.account} for more "
@@ -145,6 +156,11 @@ class Router:
             metrics.end(start, model, status)
             if status and route.shadows:
                 self.shadow.mirror(route, body, fwd, headers.get("x-amzn-sagemaker-inference-id"))
+
+    async def invoke_async(self, endpoint_name: str, headers: dict[str, str], body: bytes = b""):
+        if self.async_queue is None:
+            raise ValidationError(f"Endpoint {endpoint_name} is not an asynchronous inference endpoint.")
+        return await self.async_queue.submit(endpoint_name, headers, body)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

@@ -1,0 +1,56 @@
+"""Which model-server layout a variant's container definitions need, and how to build it.
+
+One place decides, for the hosting controller (deploy and heal alike) and for the model server:
+
+- one ``SingleModel`` container: :func:`shipyard.serving.deploy.prepare` (the plain, benchmarked path);
+- several containers: an inference pipeline (:mod:`.pipeline`), all stages in one model server;
+- a ``Mode=MultiModel`` container: a multi-model server (:mod:`.multimodel`) that loads artifacts on demand.
+
+The model server calls :func:`special_app` when started with ``--pipeline`` or ``--multi-model``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .deploy import DeployError, prepare
+
+
+def prepare_variant(services, variant: dict, variant_dir: Path, gen: int) -> dict:
+    """Fetch what ``variant`` needs and return how to start its model server (see :func:`.deploy.prepare`)."""
+    containers = variant["containers"]
+    if not containers:
+        raise DeployError(f"Variant {variant['name']} has no container.")
+    if any(c.get("Mode") == "MultiModel" for c in containers):
+        if len(containers) != 1:
+            raise DeployError("A multi-model container cannot be part of an inference pipeline.")
+        from .multimodel import prepare_multimodel
+
+        return prepare_multimodel(services, containers[0], variant_dir, gen)
+    if len(containers) > 1:
+        from .pipeline import prepare_pipeline
+
+        return prepare_pipeline(services.objects, containers, variant_dir, gen,
+                                variant.get("execution_mode") or "Serial")
+    return prepare(services.objects, containers[0], variant_dir, gen)
+
+
+def special_app(args):
+    """The ModelApp for a model server started with ``--pipeline`` or ``--multi-model``."""
+    if args.pipeline:
+        from .pipeline import PipelineApp
+
+        return PipelineApp.from_spec(args.pipeline)
+    from .multimodel import MultiModelApp
+
+    return MultiModelApp.from_args(args)
+
+
+def handler_args(argv: list[str]) -> dict:
+    """``["--handler", X]`` / ``["--script-program", P, "--code-dir", D]`` -> load_handler keyword arguments."""
+    names = {"--handler": "handler", "--script-program": "program", "--code-dir": "code_dir"}
+    out: dict = {}
+    for flag, value in zip(argv[::2], argv[1::2]):
+        if flag in names:
+            out[names[flag]] = value
+    return out
