@@ -137,7 +137,7 @@ class Router:
                 if status >= 400:
                     text = resp_body.decode("utf-8", "replace")
                     if resp_headers.get("x-shipyard-error") == "ValidationError":  # e.g. MME TargetModel missing
-                        raise ValidationError(text)
+                        raise ValidationError(text, code="ValidationError")  # runtime's modeled code
                     kind = "client" if status < 500 else "server"
                     raise ModelError(f"Received {kind} error ({status}) from {variant.name} with message "
                                      f"\"{text}\". See the endpoint's logs in account {self.account} for more "
