@@ -1,7 +1,9 @@
 """Built-in algorithms side by side with scikit-learn: time and quality, printed as ratios.
 
-* linear-learner: training time with num_models=32 vs 1 (one pass trains all models), and held-out accuracy
-  vs scikit-learn's SGDClassifier given the same budget (epochs, logistic loss, standardised features);
+* linear-learner: training time with num_models=32 vs 1 (one pass trains all models; target <= 2x), and
+  held-out accuracy of the selected model vs scikit-learn's SGDClassifier given the same budget: 32
+  configurations (regularisation spread as ours), 5 epochs each, logistic loss, standardised features, the
+  best one picked on the same validation rows;
 * kmeans vs MiniBatchKMeans (same k, batch size, passes): time and mean squared distance on held-out data;
 * pca vs PCA (full SVD): time and the variance captured by the components.
 
@@ -39,16 +41,21 @@ def run_builtin(package: str, hps: dict, channels: dict, fmt: str):
     algo = importlib.import_module(f"shipyard.algorithms.{package}").ALGORITHM
     import contextlib
     import io
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
         mod.train(TrainingRun(algo, TrainingEnv.load()))
     secs = time.perf_counter() - t
-    return secs, load_model(base / "model")
+    run_builtin.last_cpu = time.process_time() - c  # CPU seconds: steadier than wall time on a busy machine
+    model = load_model(base / "model")
+    import shutil
+    shutil.rmtree(base, ignore_errors=True)
+    return secs, model
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=5, help="linear-learner runs per setting; the fastest counts")
     args = ap.parse_args()
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.decomposition import PCA
@@ -66,21 +73,33 @@ def main():
     tr, va = Dataset(X[:cut], y[:cut]), Dataset(X[cut:], y[cut:])
     print(f"# linear-learner, binary, {cut} train rows x {d} features, 5 epochs, mini_batch_size 1000")
     res = {}
-    for m in (1, 32):
+    for m in [1, 32] * args.repeat:  # interleaved, so a busy moment hits both settings alike
         secs, (meta, arr) = run_builtin("linear_learner", {
             "predictor_type": "binary_classifier", "num_models": str(m), "epochs": "5",
             "mini_batch_size": "1000"}, {"train": tr, "validation": va}, RECORDIO)
         prob = sigmoid(X[cut:] @ arr["weights"][:, 0] + arr["bias"][0])
-        res[m] = (secs, float(((prob >= meta["threshold"]) == (y[cut:] > 0.5)).mean()))
-        print(f"num_models={m:<3} train {secs:7.2f}s  held-out accuracy {res[m][1]:.4f}")
-    print(f"time ratio num_models 32/1: {res[32][0] / res[1][0]:.2f}x for 32x the models")
+        acc = float(((prob >= meta["threshold"]) == (y[cut:] > 0.5)).mean())
+        old = res.get(m, (secs, run_builtin.last_cpu, acc))
+        res[m] = (min(secs, old[0]), min(run_builtin.last_cpu, old[1]), acc)
+    for m in (1, 32):
+        print(f"num_models={m:<3} train {res[m][0]:7.3f}s wall, {res[m][1]:7.3f}s CPU (best of {args.repeat})  "
+              f"held-out accuracy {res[m][2]:.4f}")
+    print(f"time ratio num_models 32/1: {res[32][0] / res[1][0]:.2f}x wall, {res[32][1] / res[1][1]:.2f}x CPU "
+          "for 32x the models (target <= 2x)")
     t = time.perf_counter()
     sc = StandardScaler().fit(X[:cut])
-    sgd = SGDClassifier(loss="log_loss", max_iter=5, tol=None, random_state=0).fit(sc.transform(X[:cut]), y[:cut])
+    Xtr, Xva = sc.transform(X[:cut]), sc.transform(X[cut:])
+    alphas = 10 ** np.random.default_rng(1).uniform(-7, -2, 32)
+    alphas[0] = 1e-4  # sklearn's default
+    best_acc = -1.0
+    for alpha in alphas:
+        sgd = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=5, tol=None, random_state=0).fit(Xtr, y[:cut])
+        best_acc = max(best_acc, float((sgd.predict(Xva) == y[cut:]).mean()))
     sk_secs = time.perf_counter() - t
-    sk_acc = float((sgd.predict(sc.transform(X[cut:])) == y[cut:]).mean())
-    print(f"sklearn SGDClassifier (5 epochs) {sk_secs:7.2f}s  held-out accuracy {sk_acc:.4f}")
-    print(f"accuracy ratio ours(32)/sklearn: {res[32][1] / sk_acc:.4f}; time ratio: {res[32][0] / sk_secs:.2f}x\n")
+    print(f"sklearn SGDClassifier, 32 configurations x 5 epochs {sk_secs:7.2f}s  best held-out accuracy "
+          f"{best_acc:.4f}")
+    print(f"accuracy ours(32) - sklearn(best of 32): {res[32][2] - best_acc:+.4f} (target >= 0); "
+          f"time ratio ours/sklearn: {res[32][0] / sk_secs:.2f}x\n")
 
     k, d = 10, 20
     centers = rng.normal(scale=5, size=(k, d))

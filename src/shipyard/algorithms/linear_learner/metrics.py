@@ -56,30 +56,76 @@ def threshold_curves(scores: np.ndarray, y: np.ndarray):
     return s_sorted, tp, fp
 
 
-def calibrate(scores: np.ndarray, y: np.ndarray, criterion: str, beta: float = 1.0,
-              target_recall: float = 0.8, target_precision: float = 0.8, default: float = 0.5):
-    """Pick each model's decision threshold for ``criterion``; returns (thresholds [M], criterion value [M])."""
-    s_sorted, tp, fp = threshold_curves(scores, y)
-    n = y.shape[0]
-    n_pos = float((y > 0.5).sum())
-    fn = n_pos - tp
+def _criterion(tp, fp, n: int, n_pos: float, criterion: str, beta: float, target_recall: float,
+               target_precision: float) -> np.ndarray:
     tn = (n - n_pos) - fp
-    # only the last index of a run of equal scores is a valid cut
-    valid = np.ones_like(s_sorted, dtype=bool)
-    valid[:, :-1] = s_sorted[:, :-1] != s_sorted[:, 1:]
     precision = tp / np.maximum(tp + fp, 1)
     recall = tp / max(n_pos, 1)
     if criterion == "accuracy":
-        value = (tp + tn) / n
-    elif criterion == "f_beta":
+        return (tp + tn) / n
+    if criterion == "f_beta":
         b2 = beta * beta
-        value = (1 + b2) * precision * recall / np.maximum(b2 * precision + recall, 1e-12)
-    elif criterion == "precision_at_target_recall":
-        value = np.where(recall >= target_recall, precision, -1.0)
-    elif criterion == "recall_at_target_precision":
-        value = np.where(precision >= target_precision, recall, -1.0)
-    else:
-        raise ValueError(criterion)
+        return (1 + b2) * precision * recall / np.maximum(b2 * precision + recall, 1e-12)
+    if criterion == "precision_at_target_recall":
+        return np.where(recall >= target_recall, precision, -1.0)
+    if criterion == "recall_at_target_precision":
+        return np.where(precision >= target_precision, recall, -1.0)
+    raise ValueError(criterion)
+
+
+def binned_calibrate(scores: np.ndarray, y: np.ndarray, criterion: str, beta: float = 1.0,
+                     target_recall: float = 0.8, target_precision: float = 0.8, bins: int = 1024):
+    """Thresholds and criterion values with cuts restricted to ``bins`` evenly spaced edges per model.
+
+    No sort: one ``bincount`` over (model, bin) ids gives every model's positives and negatives per bin,
+    and reversed cumulative sums give TP/FP at each edge. Each edge is a genuine cut (predict positive when
+    score >= edge), so a value here never exceeds the exact best: it is a lower bound for screening."""
+    M, n = scores.shape
+    lo = scores.min(axis=1, keepdims=True)
+    span = np.maximum(scores.max(axis=1, keepdims=True) - lo, 1e-12)
+    pos = y > 0.5
+    n_pos = float(pos.sum())
+    # one id per (model, bin, label): a single bincount yields positives and negatives of every bin
+    idx = ((scores - lo) * (bins / span)).astype(np.int32)
+    np.minimum(idx, bins - 1, out=idx)
+    idx *= 2
+    idx += pos
+    idx += (np.arange(M, dtype=np.int32) * (2 * bins))[:, None]
+    counts = np.bincount(idx.ravel(), minlength=M * bins * 2).reshape(M, bins, 2)[:, ::-1]
+    tp = np.cumsum(counts[:, :, 1], axis=1, dtype=np.float64)[:, ::-1]      # score >= edge j
+    fp = np.cumsum(counts[:, :, 0], axis=1, dtype=np.float64)[:, ::-1]
+    value = _criterion(tp, fp, n, n_pos, criterion, beta, target_recall, target_precision)
+    edges = lo + span * (np.arange(bins)[None, :] / bins)
+    best = value.argmax(axis=1)
+    rows = np.arange(M)
+    return edges[rows, best], value[rows, best]
+
+
+def calibrate(scores: np.ndarray, y: np.ndarray, criterion: str, beta: float = 1.0,
+              target_recall: float = 0.8, target_precision: float = 0.8, default: float = 0.5,
+              exact_top: int = 4):
+    """Pick each model's decision threshold for ``criterion``; returns (thresholds [M], criterion value [M]).
+
+    With many models, :func:`binned_calibrate` screens them all without sorting, and only the
+    ``exact_top`` best are calibrated exactly over every distinct score (a sort per model); the others
+    keep their screening values, which can only understate them."""
+    M = scores.shape[0]
+    if M > exact_top:
+        thr, value = binned_calibrate(scores, y, criterion, beta, target_recall, target_precision)
+        top = np.argsort(-value, kind="stable")[:exact_top]
+        t_top, v_top = calibrate(scores[top], y, criterion, beta, target_recall, target_precision, default,
+                                 exact_top)
+        better = v_top >= value[top]
+        thr[top] = np.where(better, t_top, thr[top])
+        value[top] = np.maximum(v_top, value[top])
+        return thr, value
+    s_sorted, tp, fp = threshold_curves(scores, y)
+    n = y.shape[0]
+    n_pos = float((y > 0.5).sum())
+    # only the last index of a run of equal scores is a valid cut
+    valid = np.ones_like(s_sorted, dtype=bool)
+    valid[:, :-1] = s_sorted[:, :-1] != s_sorted[:, 1:]
+    value = _criterion(tp, fp, n, n_pos, criterion, beta, target_recall, target_precision)
     value = np.where(valid, value, -np.inf)
     best = value.argmax(axis=1)
     rows = np.arange(scores.shape[0])

@@ -27,10 +27,19 @@ class Scaler:
     y_mean: float = 0.0
     y_std: float = 1.0
 
-    def features(self, X):
+    def features(self, X, with_ones: bool = False):
+        """Standardised features; dense ones get a trailing column of ones when ``with_ones`` (the bias
+        input of :class:`LinearModels`), written straight into the output buffer."""
         if sp.issparse(X):
             return (X @ sp.diags(self.inv_std.astype(np.float32))).tocsr()
-        return ((X - self.mean) * self.inv_std).astype(np.float32, copy=False)
+        if not with_ones:
+            return ((X - self.mean) * self.inv_std).astype(np.float32, copy=False)
+        B, D = X.shape
+        out = np.empty((B, D + 1), dtype=np.float32)
+        np.subtract(X, self.mean.astype(np.float32), out=out[:, :D])
+        out[:, :D] *= self.inv_std.astype(np.float32)
+        out[:, D] = 1.0
+        return out
 
     def label(self, y):
         return (y - self.y_mean) / self.y_std
@@ -56,27 +65,43 @@ def fit_scaler(X, y, normalize_data: bool, center: bool, normalize_label: bool) 
     return Scaler(mean, inv, ym, ys)
 
 
-def loss_and_grad(S: np.ndarray, y: np.ndarray, loss: str, p: dict, weight: np.ndarray | None = None):
-    """Per-row losses [B, M] and dLoss/dScore [B, M, K] for scores S [B, M, K] and labels y [B]."""
+def _logistic(s: np.ndarray, y: np.ndarray, want_loss: bool):
+    """Logistic loss and gradient from one ``exp``: softplus(s) - y*s = max(s, 0) + log1p(e^-|s|) - y*s and
+    sigmoid(s) = 1/(1+e^-|s|) (or e^-|s|/(1+e^-|s|) for s < 0). numpy's ``logaddexp`` costs ~20x more."""
+    e = np.exp(-np.abs(s))
+    inv = 1.0 / (1.0 + e)
+    prob = np.where(s >= 0, inv, e * inv)
+    L = None
+    if want_loss:
+        L = np.maximum(s, 0.0) + np.log1p(e) - y * s
+    return L, prob - y
+
+
+def loss_and_grad(S: np.ndarray, y: np.ndarray, loss: str, p: dict, weight: np.ndarray | None = None,
+                  want_loss: bool = True):
+    """Per-row losses [B, M] and dLoss/dScore [B, M, K] for scores S [B, M, K] and labels y [B].
+
+    Everything stays in the dtype of ``S`` (float32 in training: half the memory traffic of float64, which
+    is what bounds these element-wise passes once the matrix products are batched over models)."""
+    dt = S.dtype
+    y = np.asarray(y, dtype=dt)
     if loss == "softmax_loss":
         P = softmax(S, axis=2)
         yi = y.astype(np.int64)
         rows = np.arange(len(y))
-        L = -np.log(np.maximum(P[rows, :, yi], 1e-12))
-        G = P.copy()
+        L = -np.log(np.maximum(P[rows, :, yi], 1e-12)) if want_loss else None
+        G = P
         G[rows, :, yi] -= 1.0
     else:
         s = S[:, :, 0]
         yy = y[:, None]
         if loss == "logistic":
-            prob = sigmoid(s)
-            L = np.logaddexp(0.0, s) - yy * s
-            g = prob - yy
+            L, g = _logistic(s, yy, want_loss)
         elif loss == "hinge_loss":
             ypm = 2.0 * yy - 1.0
             viol = ypm * s < p["margin"]
             L = np.maximum(p["margin"] - ypm * s, 0.0)
-            g = np.where(viol, -ypm, 0.0)
+            g = np.where(viol, -ypm, 0.0).astype(dt, copy=False)
         else:
             r = s - yy
             a = np.abs(r)
@@ -90,99 +115,213 @@ def loss_and_grad(S: np.ndarray, y: np.ndarray, loss: str, p: dict, weight: np.n
                 L, g = 0.5 * over * over, over * np.sign(r)
             elif loss == "eps_insensitive_absolute_loss":
                 e = p["loss_insensitivity"]
-                L, g = np.maximum(a - e, 0.0), np.where(a > e, np.sign(r), 0.0)
+                L, g = np.maximum(a - e, 0.0), np.where(a > e, np.sign(r), 0.0).astype(dt, copy=False)
             elif loss == "quantile_loss":
                 q = p["quantile"]
-                L = np.where(r < 0, -q * r, (1 - q) * r)  # r = pred - y
-                g = np.where(r < 0, -q, 1 - q)
+                L = np.where(r < 0, -q * r, (1 - q) * r).astype(dt, copy=False)  # r = pred - y
+                g = np.where(r < 0, -q, 1 - q).astype(dt, copy=False)
             elif loss == "huber_loss":
                 d = p["huber_delta"]
-                L = np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+                L = np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d)).astype(dt, copy=False)
                 g = np.clip(r, -d, d)
             else:
                 raise ValueError(f"unknown loss {loss}")
         G = g[:, :, None]
     if weight is not None:
-        L = L * weight[:, None]
+        weight = np.asarray(weight, dtype=dt)
+        L = None if L is None else L * weight[:, None]
         G = G * weight[:, None, None]
     return L, G
 
 
+def _logistic_train(s: np.ndarray, y: np.ndarray, w: np.ndarray | None, ones: np.ndarray):
+    """Training-time logistic loss sum per model [M] and gradient [B, M] for scores s [B, M] (float32).
+
+    softplus(s) = (s + |s|)/2 + log1p(e^-|s|), so the loss needs one exp and one log1p pass; every per-model
+    sum is a BLAS matrix-vector product (``ones @ x``, ``y @ s``) rather than numpy's strided axis-0 reduce;
+    the gradient sigmoid(s) - y comes from one tanh pass. All passes are in place."""
+    wy = y if w is None else w * y
+    wt = ones if w is None else w
+    a = np.abs(s)
+    lin = 0.5 * (wt @ s + wt @ a) - wy @ s
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    np.log1p(a, out=a)
+    total = lin + wt @ a
+    g = np.multiply(s, 0.5)
+    np.tanh(g, out=g)
+    g *= 0.5
+    g += 0.5
+    g -= y[:, None]
+    if w is not None:
+        g *= w[:, None]
+    return total, g
+
+
+def mean_losses(S: np.ndarray, y: np.ndarray, loss: str, p: dict) -> np.ndarray:
+    """Mean loss per model [M] of scores S [N, M, K] (model selection, early stopping): the logistic case
+    uses the gemv-reduced softplus of :func:`_logistic_train`, others :func:`loss_and_grad`."""
+    N = S.shape[0]
+    if loss == "logistic":
+        s = S[:, :, 0]
+        y = np.asarray(y, dtype=S.dtype)
+        ones = np.ones(N, dtype=S.dtype)
+        a = np.abs(s)
+        lin = 0.5 * (ones @ s + ones @ a) - y @ s
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        np.log1p(a, out=a)
+        return (lin + ones @ a) / N
+    L, _ = loss_and_grad(S, y, loss, p)
+    return L.mean(axis=0)
+
+
 class LinearModels:
-    """M linear models with K outputs over D features, trained together."""
+    """M linear models with K outputs over D features, trained together.
+
+    Parameters live in one matrix ``P[D + 1, M*K]`` (row D: the biases; column m*K + k: model m, output k),
+    with matching per-entry learning-rate, weight-decay and L1 matrices. A mini-batch is then two BLAS
+    products for every model at once (``X @ P[:D]`` for scores, ``X.T @ G`` for gradients), a gemv for the
+    bias gradients, and a fixed number of in-place element-wise passes over ``P``-sized arrays for the
+    optimiser — no Python loop over models, no temporary per operation.
+    """
 
     def __init__(self, D: int, K: int, lr: np.ndarray, wd: np.ndarray, l1: np.ndarray, hp: dict,
                  rng: np.random.Generator):
         M = len(lr)
-        self.D, self.K, self.M = D, K, M
+        self.D, self.K, self.M, self.C = D, K, M, M * K
         if hp["init_method"] == "normal":
             W = rng.normal(0.0, hp["init_sigma"], size=(D, M, K))
         else:
             W = rng.uniform(-hp["init_scale"], hp["init_scale"], size=(D, M, K))
-        self.W = W.astype(np.float32)
-        self.W[:, 0, :] = 0.0 if hp.get("zero_first") else self.W[:, 0, :]
-        self.b = np.full((M, K), hp["init_bias"], dtype=np.float32)
-        self.lr, self.wd, self.l1 = (np.asarray(v, dtype=np.float32) for v in (lr, wd, l1))
+        self.P = np.empty((D + 1, self.C), dtype=np.float32)
+        self.P[:D] = W.reshape(D, self.C)
+        self.P[D] = hp["init_bias"]
+        self.lr = np.asarray(lr, dtype=np.float32)
         self.hp = hp
         self.opt = hp["optimizer"]
         self.use_bias = hp["use_bias"]
+        col = lambda v: np.repeat(np.asarray(v, dtype=np.float32), K)  # noqa: E731 - per model -> per column
+        bias_wd = hp.get("bias_wd_mult")
+        bias_wd = 0.0 if bias_wd in (None, "auto") else float(bias_wd)
+        self.wdP = np.vstack([np.tile(col(wd), (D, 1)), col(wd)[None] * bias_wd]).astype(np.float32)
+        self.l1W = col(l1)[None, :]
+        self.has_wd, self.has_l1 = bool(np.any(self.wdP)), bool(np.any(self.l1W))
         self.t = 0
-        self.mW = np.zeros_like(self.W)
-        self.vW = np.zeros_like(self.W)
-        self.mb = np.zeros_like(self.b)
-        self.vb = np.zeros_like(self.b)
+        self.m = np.zeros_like(self.P)
+        self.v = np.zeros_like(self.P)
+        self.g = np.zeros_like(self.P)
+        self.tmp = np.zeros_like(self.P)
+        self._lr_key = None
+        self.lrP = np.zeros_like(self.P)
+        self._ones = np.ones(0, dtype=np.float32)
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.P[:self.D].reshape(self.D, self.M, self.K)
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.P[self.D].reshape(self.M, self.K)
 
     def scores(self, X) -> np.ndarray:
-        S = X @ self.W.reshape(self.D, self.M * self.K)
-        return np.asarray(S, dtype=np.float32).reshape(X.shape[0], self.M, self.K) + self.b[None]
+        """Scores [B, M, K]; ``X`` is [B, D], or [B, D + 1] with a trailing column of ones (see
+        :meth:`Scaler.features`), which folds the bias into the one matrix product."""
+        if X.shape[1] == self.D + 1:
+            return np.asarray(X @ self.P, dtype=np.float32).reshape(X.shape[0], self.M, self.K)
+        S = np.asarray(X @ self.P[:self.D], dtype=np.float32)
+        S += self.P[self.D]
+        return S.reshape(X.shape[0], self.M, self.K)
 
-    def _lr_now(self) -> np.ndarray:
+    def _lr_matrix(self) -> np.ndarray:
+        """Per-entry learning rates (bias row times bias_lr_mult), rebuilt only when the schedule moves."""
         h = self.hp
-        if not h["use_lr_scheduler"]:
-            return self.lr
-        factor = h["lr_scheduler_factor"] ** (self.t // h["lr_scheduler_step"])
-        return np.maximum(self.lr * factor, h["lr_scheduler_minimum_lr"]).astype(np.float32)
+        key = self.t // h["lr_scheduler_step"] if h["use_lr_scheduler"] else 0
+        if key != self._lr_key:
+            lr = self.lr
+            if h["use_lr_scheduler"]:
+                lr = np.maximum(lr * h["lr_scheduler_factor"] ** key, h["lr_scheduler_minimum_lr"])
+            c = np.repeat(lr.astype(np.float32), self.K)
+            self.lrP[:self.D] = c
+            self.lrP[self.D] = c * h["bias_lr_mult"] if self.use_bias else 0.0
+            self._lr_key = key
+        return self.lrP
+
+    def _ones_for(self, B: int) -> np.ndarray:
+        if self._ones.shape[0] != B:
+            self._ones = np.ones(B, dtype=np.float32)
+        return self._ones
 
     def step(self, X, y, loss: str, weight=None) -> np.ndarray:
-        """One optimiser step for every model; returns the batch's mean loss per model [M]."""
-        B = X.shape[0]
+        """One optimiser step for every model; returns the batch's summed loss per model [M]."""
+        B, D = X.shape[0], self.D
+        ones = self._ones_for(B)
         S = self.scores(X)
-        L, G = loss_and_grad(S, y, loss, self.hp, weight)
-        gW = np.asarray(X.T @ G.reshape(B, self.M * self.K), dtype=np.float32).reshape(self.W.shape) / B
-        gW += self.wd[None, :, None] * self.W
-        gb = G.sum(axis=0).astype(np.float32) / B
+        y = np.asarray(y, dtype=np.float32)
+        w = None if weight is None else np.asarray(weight, dtype=np.float32)
+        if loss == "logistic":
+            total, G = _logistic_train(S.reshape(B, self.C), y, w, ones)
+        else:
+            L, G3 = loss_and_grad(S, y, loss, self.hp, w)
+            total = ones @ L
+            G = G3.reshape(B, self.C)
+        g, tmp = self.g, self.tmp
+        if sp.issparse(X):
+            g[:D] = X.T @ G
+            np.matmul(ones, G, out=g[D])
+        elif X.shape[1] == D + 1:  # the ones column gives the bias gradient in the same product
+            np.matmul(X.T, G, out=g)
+        else:
+            np.matmul(X.T, G, out=g[:D])
+            np.matmul(ones, G, out=g[D])
+        g *= 1.0 / B
+        P = self.P
+        if self.has_wd:
+            np.multiply(P, self.wdP, out=tmp)
+            g += tmp
         self.t += 1
-        lr = self._lr_now()
-        lrW = lr[None, :, None]
-        lrb = lr[:, None] * self.hp["bias_lr_mult"]
+        lrP = self._lr_matrix()
         h = self.hp
-        if self.opt == "sgd":
-            mom = h["momentum"]
-            self.mW = mom * self.mW - lrW * gW
-            self.W += self.mW
-            self.mb = mom * self.mb - lrb * gb
-            db = self.mb
+        if self.opt == "sgd":  # momentum: m = mom*m - lr*g; P += m
+            self.m *= h["momentum"]
+            np.multiply(g, lrP, out=tmp)
+            self.m -= tmp
+            P += self.m
         elif self.opt == "rmsprop":
             rho = h["beta_2"]
-            self.vW = rho * self.vW + (1 - rho) * gW * gW
-            self.W -= lrW * gW / (np.sqrt(self.vW) + 1e-8)
-            self.vb = rho * self.vb + (1 - rho) * gb * gb
-            db = -lrb * gb / (np.sqrt(self.vb) + 1e-8)
+            self.v *= rho
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - rho
+            self.v += tmp
+            np.sqrt(self.v, out=tmp)
+            tmp += 1e-8
+            np.divide(g, tmp, out=tmp)
+            tmp *= lrP
+            P -= tmp
         else:  # adam
             b1, b2 = h["beta_1"], h["beta_2"]
             c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-            self.mW = b1 * self.mW + (1 - b1) * gW
-            self.vW = b2 * self.vW + (1 - b2) * gW * gW
-            self.W -= lrW * (self.mW / c1) / (np.sqrt(self.vW / c2) + 1e-8)
-            self.mb = b1 * self.mb + (1 - b1) * gb
-            self.vb = b2 * self.vb + (1 - b2) * gb * gb
-            db = -lrb * (self.mb / c1) / (np.sqrt(self.vb / c2) + 1e-8)
-        if self.use_bias:
-            self.b += db.astype(np.float32)
-        if np.any(self.l1 > 0):  # proximal step: soft-threshold by lr * l1
-            thr = (lrW * self.l1[None, :, None]).astype(np.float32)
-            self.W = np.sign(self.W) * np.maximum(np.abs(self.W) - thr, 0.0)
-        return L.mean(axis=0)
+            self.m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            self.m += tmp
+            self.v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            self.v += tmp
+            np.sqrt(self.v, out=tmp)                    # sqrt(v / c2) + eps = sqrt(v) / sqrt(c2) + eps
+            tmp *= 1.0 / np.sqrt(c2)
+            tmp += 1e-8
+            np.divide(self.m, tmp, out=tmp)
+            tmp *= lrP
+            tmp *= 1.0 / c1
+            P -= tmp
+        if self.has_l1:  # proximal step on the weights: soft-threshold by lr * l1
+            Wv, t = P[:D], tmp[:D]
+            np.multiply(lrP[:D], self.l1W, out=t)
+            np.subtract(np.abs(Wv), t, out=t)
+            np.maximum(t, 0.0, out=t)
+            np.copysign(t, Wv, out=Wv)
+        return total
 
     def fold(self, scaler: Scaler) -> tuple[np.ndarray, np.ndarray]:
         """Weights and biases in raw-feature, raw-label space: W [D, M, K], b [M, K]."""

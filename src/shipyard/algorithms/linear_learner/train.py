@@ -19,7 +19,7 @@ from ...io.readers import Batch, concat
 from ..builtin import TrainingRun, main
 from . import ALGORITHM
 from .metrics import binary_report, calibrate, multiclass_report, regression_report, sigmoid, softmax
-from .model import LinearModels, fit_scaler, loss_and_grad
+from .model import LinearModels, fit_scaler, loss_and_grad, mean_losses
 
 _DEFAULT_LR = {"adam": 0.01, "rmsprop": 0.01, "sgd": 0.1}
 
@@ -96,13 +96,14 @@ class Trainer:
         return self.run.batches("train", self.h["mini_batch_size"], epoch, label_size=1, feature_dim=self.fdim)
 
     def scores(self, X, W, b):
-        """Raw scores [N, M, K] of the folded models."""
+        """Raw scores [N, M, K] of the folded models, in float32 like the data (one sgemm for all models)."""
         D, M, K = W.shape
-        return np.asarray(X @ W.reshape(D, M * K)).reshape(X.shape[0], M, K) + b[None]
+        S = np.asarray(X @ W.reshape(D, M * K).astype(np.float32), dtype=np.float32)
+        S += b.reshape(-1).astype(np.float32)
+        return S.reshape(X.shape[0], M, K)
 
     def losses(self, X, y, W, b):
-        L, _ = loss_and_grad(self.scores(X, W, b), y, self.h["loss"], self.h)
-        return L.mean(axis=0)
+        return mean_losses(self.scores(X, W, b), y, self.h["loss"], self.h).astype(np.float64)
 
     def weights_for(self, y):
         if self.pos_weight == 1.0 or self.ptype != "binary_classifier":
@@ -159,7 +160,7 @@ class Trainer:
                 if epoch == 0:
                     check_labels(b.y, h)
                 y = self.scaler.label(b.y.astype(np.float64))
-                total += models.step(self.scaler.features(b.X), y, h["loss"], self.weights_for(b.y)) * len(b)
+                total += models.step(self.scaler.features(b.X, with_ones=True), y, h["loss"], self.weights_for(b.y))
                 rows += len(b)
             W, bias = models.fold(self.scaler)
             eval_loss = self.losses(self.eval_set.X, self.eval_set.y, W, bias)
