@@ -23,6 +23,7 @@ def _job(base):
     write_csv(base / "input/data/train/t.csv", X, y)
     layout(base, {"num_round": ROUNDS, "max_depth": 8}, {"train": "text/csv"})
     (base / "checkpoints").mkdir()
+    (base / "input/config/checkpointconfig.json").write_text('{"LocalPath": "/opt/ml/checkpoints"}')
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
     env.update(SAGEMAKER_BASE_DIR=str(base), SM_NUM_CPUS="1")
     return [sys.executable, "-m", "shipyard.algorithms.xgboost.train"], env
@@ -64,11 +65,11 @@ def test_killed_job_resumes_from_latest_checkpoint(tmp_path):
     assert load_model(tmp_path / "model" / "xgboost-model").num_boosted_rounds() == ROUNDS
 
 
-def test_no_checkpoint_folder_means_no_checkpoints(tmp_path):
+def test_no_checkpoint_config_means_no_checkpoints(tmp_path):
     cmd, env = _job(tmp_path)
-    (tmp_path / "checkpoints").rmdir()
+    (tmp_path / "input/config/checkpointconfig.json").unlink()
     layout(tmp_path, {"num_round": 3}, {"train": "text/csv"})
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert not (tmp_path / "checkpoints").exists()
+    assert not any((tmp_path / "checkpoints").iterdir())
     assert load_model(tmp_path / "model" / "xgboost-model").num_boosted_rounds() == 3

@@ -124,6 +124,9 @@ class Executor:
             from .packing import restore_checkpoints
 
             restore_checkpoints(self.store, ckpt["S3Uri"], self._checkpoint_local())
+            # as on SageMaker: built-in algorithms checkpoint only when this file says the job asked for it
+            (self.layout.config / "checkpointconfig.json").write_text(json.dumps(
+                {"LocalPath": ckpt.get("LocalPath") or "/opt/ml/checkpoints", "S3Uri": ckpt["S3Uri"]}))
         feeders = stage_channels(self.store, channels, self.layout.data, spec.get("TrainingInputMode", "File"),
                                  self.host_index, len(self.hosts))
         environment = dict(req.get("Environment") or {})

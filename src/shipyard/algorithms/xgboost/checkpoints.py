@@ -1,6 +1,7 @@
 """Checkpoints of the built-in XGBoost, as SageMaker's container keeps them.
 
-After every boosting round the model goes to ``<checkpoint dir>/xgboost-checkpoint.<round>`` (0-based round,
+Only a job that asked for checkpoints (``CheckpointConfig``: the platform then writes
+``input/config/checkpointconfig.json``) saves them. After every boosting round the model goes to ``<checkpoint dir>/xgboost-checkpoint.<round>`` (0-based round,
 UBJSON, written to a temporary name then renamed, so a job killed mid-write never leaves a torn file);
 the newest few are kept. A job that starts with checkpoints present loads the newest one and boosts only
 the remaining rounds, so a stopped or interrupted job re-run with the same ``CheckpointConfig`` (Shipyard
@@ -16,6 +17,14 @@ from pathlib import Path
 PREFIX = "xgboost-checkpoint"
 KEEP = 5
 _NAME = re.compile(rf"^{PREFIX}\.(\d+)$")
+
+
+def requested() -> bool:
+    """Whether the job has a CheckpointConfig (SageMaker's signal: ``checkpointconfig.json`` exists)."""
+    from ..env import base_dir
+
+    config = Path(os.environ.get("SM_INPUT_CONFIG_DIR", base_dir() / "input" / "config"))
+    return (config / "checkpointconfig.json").is_file()
 
 
 def latest(folder: Path) -> tuple[Path, int] | None:

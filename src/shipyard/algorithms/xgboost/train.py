@@ -107,7 +107,7 @@ def run(env: TrainingEnv) -> None:
               "done", flush=True)
     remaining = max(hp["num_round"] - done, 0)
     callbacks = [checkpoints.monitor(done)]
-    if env.checkpoint_dir.is_dir():
+    if checkpoints.requested():
         callbacks.append(checkpoints.make_callback(env.checkpoint_dir, done))
     if remaining:
         booster = xgb.train(params, dtrain, num_boost_round=remaining, evals=evals, xgb_model=resumed,
