@@ -14,6 +14,7 @@ CONTROLLERS = [
     ("shipyard.controllers.transform", "TransformController"),
     ("shipyard.controllers.autoscaling", "AutoscalingController"),
     ("shipyard.controllers.endpoint_logs", "EndpointLogController"),
+    ("shipyard.controllers.async_inference", "AsyncInferenceController"),
 ]
 
 

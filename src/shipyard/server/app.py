@@ -341,7 +341,7 @@ class ShipyardApp:
                     endpoint, body, headers.get("content-type", "application/octet-stream"),
                     headers.get("accept", ""), fwd)
             elif action == "async-invocations" and hasattr(router, "invoke_async"):
-                status, out, content_type, extra = await router.invoke_async(endpoint, fwd)
+                status, out, content_type, extra = await router.invoke_async(endpoint, headers, body)
             else:
                 raise ShipyardError(f"Runtime operation {action!r} is not supported by Shipyard.",
                                     code="UnknownOperationException", http_status=404)
