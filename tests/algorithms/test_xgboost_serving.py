@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -110,3 +111,22 @@ def test_eval_metric_names(metric, ok):
     else:
         with pytest.raises(ValidationError, match="Hyperparameter 'eval_metric' has value"):
             ALGORITHM.validate({"num_round": "1", "eval_metric": metric})
+
+
+@pytest.mark.parametrize("hps, message", [
+    ({"updater": "grow_colmaker,prune"}, None),
+    ({"booster": "gblinear", "updater": "shotgun"}, None),
+    ({"updater": "grow_magic"}, "Hyperparameter 'updater' has value 'grow_magic'; expected a comma-separated list"),
+    ({"booster": "gblinear", "updater": "prune"}, "expected one of shotgun, coord_descent"),
+    ({"process_type": "update", "updater": "grow_colmaker"}, "expected a comma-separated list of refresh, prune"),
+    ({"eval_metric": "auc"}, "'auc', which needs a classification or ranking objective"),
+    ({"objective": "multi:softprob", "num_class": "3", "eval_metric": "auc"}, None),
+])
+def test_cross_hyperparameter_rules(hps, message):
+    from shipyard.algorithms.xgboost import ALGORITHM
+
+    if message is None:
+        ALGORITHM.validate({"num_round": "1", **hps})
+    else:
+        with pytest.raises(ValidationError, match=re.escape(message)):
+            ALGORITHM.validate({"num_round": "1", **hps})

@@ -5,7 +5,9 @@ checks, per algorithm, from its declaration alone:
 
 * declared hyperparameters validate: the test problem's values and the defaults pass; a missing required
   one, a value of the wrong type, one outside ``[min, max]``, one outside ``choices`` and an unknown name
-  each fail with a ValidationError that names the hyperparameter (and the allowed range or values);
+  each fail with a ValidationError that names the hyperparameter (and the allowed range or values); a
+  garbage value of a free-form (str / list) hyperparameter, if refused by a cross-check, is refused the same
+  way;
 * training on a tiny generated data set completes, in each training format the algorithm lists in
   ``input_content_types`` (CSV, RecordIO-protobuf dense, sparse RecordIO-protobuf if ``supports_sparse``,
   LibSVM) and input mode (File; Pipe through FIFOs fed by a thread, if ``supports_pipe``), leaves a model,
@@ -99,6 +101,12 @@ def test_hyperparameters_validate(algo: Algorithm):
                 algo.validate({**good, name: raw})
             msg = str(info.value)
             assert f"'{name}'" in msg and fragment in msg, msg
+    for name, rule in algo.hyperparameters.items():
+        if rule.kind in ("str", "list") and not rule.choices:  # free-form: a cross-check must name it if it refuses
+            try:
+                algo.validate({**good, name: "@@not-valid@@"})
+            except ValidationError as e:
+                assert f"'{name}'" in str(e) and "expected" in str(e), str(e)
     with pytest.raises(ValidationError, match="not_a_real_hyperparameter"):
         algo.validate({**good, "not_a_real_hyperparameter": "1"})
     assert algo.validate({**good, "sagemaker_region": "us-east-1", "_tuning_objective_metric": "x"})

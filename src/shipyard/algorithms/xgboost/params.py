@@ -117,10 +117,38 @@ def check_eval_metrics(names: list[str]) -> None:
                 "trailing '-'), error@t with t in [0, 1].")
 
 
+_TREE_UPDATERS = ("grow_colmaker", "grow_histmaker", "grow_quantile_histmaker", "grow_local_histmaker", "sync",
+                  "refresh", "prune", "distcol", "grow_skmaker")
+_LINEAR_UPDATERS = ("shotgun", "coord_descent")
+
+
+def check_updater(value: str | None, booster: str | None, process_type: str | None) -> None:
+    if value is None:
+        return
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if booster == "gblinear":
+        allowed = _LINEAR_UPDATERS
+        ok = len(items) == 1 and items[0] in allowed
+    elif process_type == "update":
+        allowed = ("refresh", "prune")
+        ok = bool(items) and all(v in allowed for v in items)
+    else:
+        allowed = _TREE_UPDATERS
+        ok = bool(items) and all(v in allowed for v in items)
+    if not ok:
+        kind = "one of" if booster == "gblinear" else "a comma-separated list of"
+        raise ValidationError(f"Hyperparameter 'updater' has value '{value}'; expected {kind} "
+                              f"{', '.join(allowed)} (booster {booster or 'gbtree'}).")
+
+
 def cross_check(hp: dict[str, Any]) -> None:
     """Rules that span hyperparameters, with the messages SageMaker's container gives."""
     check_eval_metrics(hp.get("eval_metric") or [])
+    check_updater(hp.get("updater"), hp.get("booster"), hp.get("process_type"))
     objective = hp.get("objective", "reg:squarederror")
+    if "auc" in (hp.get("eval_metric") or []) and not objective.startswith(("binary:", "rank:", "multi:")):
+        raise ValidationError(f"Hyperparameter 'eval_metric' has value 'auc', which needs a classification or "
+                              f"ranking objective (binary:*, multi:*, rank:*); objective is '{objective}'.")
     if objective.startswith("multi:") and "num_class" not in hp:
         raise ValidationError(f"Hyperparameter 'num_class' is required when objective is '{objective}'.")
     if "num_class" in hp and not objective.startswith("multi:"):
