@@ -15,6 +15,7 @@ CONTROLLERS = [
     ("shipyard.controllers.autoscaling", "AutoscalingController"),
     ("shipyard.controllers.endpoint_logs", "EndpointLogController"),
     ("shipyard.controllers.async_inference", "AsyncInferenceController"),
+    ("shipyard.controllers.serverless", "ServerlessController"),
 ]
 
 
