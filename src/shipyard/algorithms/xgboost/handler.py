@@ -21,6 +21,7 @@ import orjson
 
 from ...errors import ValidationError
 from ..base import InferenceHandler
+from .fast_predict import DensePredictor
 
 MODEL_FILE = "xgboost-model"
 _SMALL = 64 * 1024
@@ -198,6 +199,7 @@ class XGBoostHandler(InferenceHandler):
         self.booster = load_booster(model_dir)
         self.booster.set_param({"nthread": int(os.environ.get("SHIPYARD_PREDICT_THREADS", "1"))})
         self.num_features = self.booster.num_features()
+        self._predict = DensePredictor(self.booster)  # inplace_predict without its per-call Python set-up
         selected = os.environ.get("SAGEMAKER_INFERENCE_OUTPUT", "").replace(" ", "").lower()
         self.selected = [k for k in selected.split(",") if k]
         self.objective, self.num_class = "", 0
@@ -230,7 +232,7 @@ class XGBoostHandler(InferenceHandler):
         return data
 
     def predict(self, data: Any) -> np.ndarray:
-        return np.asarray(self.booster.inplace_predict(data, validate_features=False))
+        return self._predict(data)
 
     def encode(self, prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
         atype = (accept or self.default_accept).split(";", 1)[0].strip().lower()
