@@ -244,7 +244,7 @@ class TrainingController(Controller):
         settings = self.services.settings
         request = {k: v for k, v in doc.items() if not k.startswith("_")}
         now = time.time()
-        epoch = int(r.created) if attempt == 0 else int(now)
+        epoch = int(r.created) if attempt == 0 else max(int(now), int(r.created) + attempt)  # a stream per attempt
         hosts = []
         for i, host in enumerate(names):
             single = count == 1 and attempt == 0  # the layout single-instance jobs always had
