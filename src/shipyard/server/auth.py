@@ -17,6 +17,7 @@ and S3 name the same failure differently).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import hmac
 import threading
@@ -164,6 +165,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=256)  # strptime costs ~8 us; a client sends the same stamp for a whole second
 def _parse_amz_date(value: str) -> _dt.datetime | None:
     try:
         return _dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=_dt.timezone.utc)

@@ -84,6 +84,11 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(asyncio.TimeoutError())
+
+
 class Pool:
     def __init__(self, timeout: float = 60.0):
         self.timeout = timeout
@@ -114,8 +119,11 @@ class Pool:
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(host, port)
+            fut = conn.send(data)
+            # a timer on the future itself: asyncio.wait_for would wrap it in another future per request
+            timer = fut.get_loop().call_later(self.timeout, _expire, fut)
             try:
-                status, resp_headers, resp_body = await asyncio.wait_for(conn.send(data), self.timeout)
+                status, resp_headers, resp_body = await fut
             except asyncio.TimeoutError:
                 conn.close()
                 raise TimeoutError(f"model server {host}:{port} did not answer within {self.timeout:g} s")
@@ -127,6 +135,11 @@ class Pool:
                     self.forget(host, port)  # its siblings are as stale as it was
                     continue  # stale keep-alive connection: retry once on a fresh one
                 raise ConnectFailed(f"{host}:{port} closed the connection without answering: {e}") from None
+            except asyncio.CancelledError:  # the caller gave up: the answer would arrive on a pooled conn
+                conn.close()
+                raise
+            finally:
+                timer.cancel()
             if conn.keep_alive and not conn.closed and len(idle) < MAX_IDLE_PER_TARGET:
                 idle.append(conn)
             else:
