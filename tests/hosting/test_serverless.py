@@ -31,6 +31,7 @@ def test_scale_to_zero_and_cold_start(server_factory):
     wait_until(lambda: not model_server_pids(srv.home, "sl"), 20, 0.2, "the idle variant to scale to zero")
     d = sm.describe_endpoint(EndpointName="sl")
     assert d["EndpointStatus"] == "InService" and d["ProductionVariants"][0]["CurrentInstanceCount"] == 0
+    assert d["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 5
 
     t = time.perf_counter()
     out = rt.invoke_endpoint(EndpointName="sl", Body=ROW, ContentType="text/csv")

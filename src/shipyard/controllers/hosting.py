@@ -106,6 +106,8 @@ class HostingController(Controller):
             n = len(instances.get(v["name"], []))
             out.append({"VariantName": v["name"], "DeployedImages": images, "CurrentWeight": v["weight"],
                         "DesiredWeight": v["weight"], "CurrentInstanceCount": n, "DesiredInstanceCount": v["count"]})
+            if v.get("serverless"):  # scale-to-zero variants (shipyard.serving.serverless)
+                out[-1].update({"CurrentServerlessConfig": v["serverless"], "DesiredServerlessConfig": v["serverless"]})
         return out
 
     def _spawn(self, name: str, fn) -> None:
