@@ -62,7 +62,7 @@ class StubRouter:
             extra["X-Amzn-SageMaker-Custom-Attributes"] = headers["x-amzn-sagemaker-custom-attributes"]
         return 200, json.dumps(doc).encode(), "application/json", extra
 
-    async def invoke_async(self, endpoint, headers):
+    async def invoke_async(self, endpoint, headers, body=b""):
         extra = {"X-Amzn-SageMaker-OutputLocation": f"s3://out/{endpoint}/1.out",
                  "X-Amzn-SageMaker-FailureLocation": f"s3://out/{endpoint}/1.err"}
         body = json.dumps({"InferenceId": headers.get("x-amzn-sagemaker-inference-id", "generated")}).encode()
