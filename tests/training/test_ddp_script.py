@@ -36,8 +36,10 @@ DDP = """
            "weights": model.module.weight.flatten().tolist(), "local_grad": local.flatten().tolist()}
     name = os.path.join(os.environ["SM_MODEL_DIR"], f"rank-{rank}.json")
     json.dump(out, open(name, "w"))
-    print("rank", rank, "of", world, "loss", float(loss))
+    print("rank", rank, "of", world, "loss", float(loss.detach()), flush=True)
+    dist.barrier()
     dist.destroy_process_group()
+    os._exit(0)  # skip interpreter teardown: gloo's threads can abort it ("terminate called ...")
 """
 
 
