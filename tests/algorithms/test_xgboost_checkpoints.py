@@ -73,3 +73,26 @@ def test_no_checkpoint_config_means_no_checkpoints(tmp_path):
     assert out.returncode == 0, out.stderr
     assert not any((tmp_path / "checkpoints").iterdir())
     assert load_model(tmp_path / "model" / "xgboost-model").num_boosted_rounds() == 3
+
+
+def test_save_model_on_termination(tmp_path):
+    cmd, env = _job(tmp_path)
+    (tmp_path / "input/config/checkpointconfig.json").unlink()
+    layout(tmp_path, {"num_round": 100000, "max_depth": 8, "save_model_on_termination": "true"},
+           {"train": "text/csv"})
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if line.startswith("[3]"):
+                break
+            assert time.monotonic() < deadline
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Received SIGTERM" in rest, rest[-2000:]
+    rounds = load_model(tmp_path / "model" / "xgboost-model").num_boosted_rounds()
+    assert 4 <= rounds < 100000

@@ -80,3 +80,26 @@ def monitor(offset: int):
             return super().after_iteration(model, epoch + offset, evals_log)
 
     return Monitor(logger=lambda msg: print(msg, end="", flush=True))
+
+
+def stop_on_sigterm():
+    """``save_model_on_termination``: a callback that ends boosting at the next round boundary once the
+    job is stopped (SIGTERM), so the rounds done so far are saved as the model instead of being lost."""
+    import signal
+
+    import xgboost as xgb
+
+    class StopOnSigterm(xgb.callback.TrainingCallback):
+        stopped = False
+
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            return self.stopped
+
+    cb = StopOnSigterm()
+
+    def on_term(signum, frame):
+        cb.stopped = True
+        print("Received SIGTERM: stopping after this round and saving the model", flush=True)
+
+    signal.signal(signal.SIGTERM, on_term)
+    return cb

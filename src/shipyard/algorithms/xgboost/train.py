@@ -109,6 +109,8 @@ def run(env: TrainingEnv) -> None:
     callbacks = [checkpoints.monitor(done)]
     if checkpoints.requested():
         callbacks.append(checkpoints.make_callback(env.checkpoint_dir, done))
+    if hp.get("save_model_on_termination"):
+        callbacks.append(checkpoints.stop_on_sigterm())
     if remaining:
         booster = xgb.train(params, dtrain, num_boost_round=remaining, evals=evals, xgb_model=resumed,
                             early_stopping_rounds=early, callbacks=callbacks, verbose_eval=False,
