@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from ..errors import MissingResource, ResourceInUse, ValidationError
-from .models import containers_of, get_model, list_query, public
+from .listing import list_page
+from .models import NAME_TIME, containers_of, get_model, public
 from .registry import operation
 
 CONFIG = "endpoint-config"
@@ -79,12 +80,9 @@ def delete_endpoint_config(services, params: dict) -> dict:
 
 @operation("sagemaker", "ListEndpointConfigs")
 def list_endpoint_configs(services, params: dict) -> dict:
-    page = services.meta.list(CONFIG, list_query(params))
-    out: dict[str, Any] = {"EndpointConfigs": [
-        {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created} for r in page.items]}
-    if page.next_token:
-        out["NextToken"] = page.next_token
-    return out
+    return list_page(services, CONFIG, params, "EndpointConfigs",
+                     lambda r: {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created},
+                     sort_fields=NAME_TIME)
 
 
 # --- endpoints ---
@@ -175,15 +173,9 @@ def describe_endpoint(services, params: dict) -> dict:
 
 @operation("sagemaker", "ListEndpoints")
 def list_endpoints(services, params: dict) -> dict:
-    q = list_query(params, ("Name", "CreationTime", "Status"))
-    page = services.meta.list(ENDPOINT, q)
-    out: dict[str, Any] = {"Endpoints": [
-        {"EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.created,
-         "LastModifiedTime": r.doc.get("LastModifiedTime", r.modified), "EndpointStatus": r.status}
-        for r in page.items]}
-    if page.next_token:
-        out["NextToken"] = page.next_token
-    return out
+    return list_page(services, ENDPOINT, params, "Endpoints", lambda r: {
+        "EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.created,
+        "LastModifiedTime": r.doc.get("LastModifiedTime", r.modified), "EndpointStatus": r.status})
 
 
 @operation("sagemaker", "DeleteEndpoint")

@@ -11,35 +11,16 @@ import time
 from typing import Any
 
 from ..errors import MissingResource, ResourceInUse, ValidationError
-from ..metastore.base import ListQuery
+from .listing import STANDARD_SORT, list_page
 from .registry import operation
 
+NAME_TIME = {k: v for k, v in STANDARD_SORT.items() if k != "Status"}
+
 KIND = "model"
-SORT_KEYS = {"Name": "name", "CreationTime": "created", "Status": "status", "LastModifiedTime": "modified"}
 
 
 def public(doc: dict) -> dict:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
-
-
-def list_query(params: dict, sort_keys: tuple[str, ...] = ("Name", "CreationTime")) -> ListQuery:
-    """The ListQuery for a SageMaker List* request (shared by models, endpoint configs, endpoints)."""
-    sort_by = params.get("SortBy", "CreationTime")
-    if sort_by not in sort_keys:
-        raise ValidationError(f"Value '{sort_by}' at 'sortBy' failed to satisfy constraint: Member must satisfy "
-                              f"enum value set: [{', '.join(sort_keys)}]")
-    return ListQuery(
-        name_contains=params.get("NameContains"),
-        status_equals=params.get("StatusEquals"),
-        created_after=params.get("CreationTimeAfter"),
-        created_before=params.get("CreationTimeBefore"),
-        modified_after=params.get("LastModifiedTimeAfter"),
-        modified_before=params.get("LastModifiedTimeBefore"),
-        sort_by=SORT_KEYS[sort_by],
-        descending=params.get("SortOrder", "Descending") != "Ascending",
-        max_results=int(params.get("MaxResults") or 10),
-        next_token=params.get("NextToken"),
-    )
 
 
 def get_model(services, name: str):
@@ -103,9 +84,6 @@ def delete_model(services, params: dict) -> dict:
 
 @operation("sagemaker", "ListModels")
 def list_models(services, params: dict) -> dict:
-    page = services.meta.list(KIND, list_query(params))
-    out: dict[str, Any] = {"Models": [{"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created}
-                                      for r in page.items]}
-    if page.next_token:
-        out["NextToken"] = page.next_token
-    return out
+    return list_page(services, KIND, params, "Models",
+                     lambda r: {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created},
+                     sort_fields=NAME_TIME)
