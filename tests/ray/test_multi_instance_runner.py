@@ -19,8 +19,6 @@ def _wait(handle, timeout=60):
 
 
 def test_group_spreads_bundles_over_nodes_and_waits_when_full(ray_cluster, tmp_path):
-    import ray
-
     from shipyard.runners.ray import RayRunner
 
     runner = RayRunner(str(tmp_path / "state"), address=ray_cluster.loopback_address)
@@ -40,7 +38,7 @@ def test_group_spreads_bundles_over_nodes_and_waits_when_full(ray_cluster, tmp_p
                        workdir=str(tmp_path / f"w{i}"), log_path=str(tmp_path / f"w{i}" / "log.txt"), cpus=1,
                        extra={"files": {"x": ""}, "group": ["g/spread", i]})
         handles.append(runner.start(spec))
-    nodes = {ray.get(h.actor.where.remote())[0] for h in handles}
+    nodes = {h.where()[0] for h in handles}
     assert len(nodes) == 2, "SPREAD places the two bundles on different nodes"
     assert [_wait(h) for h in handles] == [0, 0]
     assert "host 1" in (tmp_path / "w1" / "log.txt").read_text()

@@ -61,7 +61,7 @@ class _WorkActor:
         self.node = ray.get_runtime_context().get_node_id()
         self.host = ray.util.get_node_ip_address()
 
-    def poll(self, log_offset: int) -> tuple[int | None, bytes, dict[str, str]]:
+    def poll(self, log_offset: int) -> tuple[int | None, bytes, dict[str, str], tuple[str, str]]:
         rc = self.proc.poll()
         with open(self.log_path, "rb") as f:
             f.seek(log_offset)
@@ -72,7 +72,7 @@ class _WorkActor:
             if os.path.exists(path):
                 with open(path) as f:
                     synced[rel] = f.read()
-        return rc, new, synced
+        return rc, new, synced, (self.node, self.host)
 
     def stop(self, grace: float) -> None:
         import signal
@@ -116,7 +116,7 @@ class RayHandle(JobHandle):
         self.lost_reason = ""
         self._rc: int | None = rc
         self._lock = threading.Lock()
-        self._host = ""
+        self._where: tuple[str, str] | None = None  # (node id, node address), learnt on the first pull
         if rc is None and actor is not None:
             threading.Thread(target=self._pump, name=f"ray-pump-{name}", daemon=True).start()
 
@@ -132,7 +132,7 @@ class RayHandle(JobHandle):
             fcntl.flock(log, fcntl.LOCK_EX)
             try:
                 offset = os.fstat(log.fileno()).st_size
-                rc, new, synced = ray.get(self.actor.poll.remote(offset), timeout=30)
+                rc, new, synced, self._where = ray.get(self.actor.poll.remote(offset), timeout=30)
                 if new:
                     log.write(new)
             finally:
@@ -179,13 +179,20 @@ class RayHandle(JobHandle):
         except Exception:
             pass
 
+    def where(self) -> tuple[str, str] | None:
+        """(Ray node id, node address) of the work, or None if the actor is gone before we ever reached it.
+        Remembered from the first pull, because the actor is freed as soon as the work ends."""
+        with self._lock:  # poll holds it from pulling to freeing the actor: asking now cannot race the kill
+            if self._where is None and self.actor is not None:
+                try:
+                    self._where = ray.get(self.actor.where.remote(), timeout=30)
+                except Exception:
+                    return None
+            return self._where
+
     def address(self) -> str:
-        if not self._host and self.actor is not None:
-            try:
-                self._host = ray.get(self.actor.where.remote(), timeout=30)[1]
-            except Exception:
-                return "127.0.0.1"
-        return self._host or "127.0.0.1"
+        where = self.where()
+        return where[1] if where else "127.0.0.1"
 
 
 def _recorded_rc(path: str) -> int | None:
