@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +38,27 @@ def ray_cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@contextlib.contextmanager
+def _shipyard_on_ray(cluster, home: Path, instance_types: dict):
+    """A Shipyard server whose runner is the session's Ray cluster, with the given instance types; stopped
+    (with every process it started) on exit."""
+    from shipyard.testing.server import ShipyardProcess
+
+    types = home / "types.json"
+    types.write_text(json.dumps(instance_types))
+    env = {"SHIPYARD_RUNNER": "ray", "RAY_ADDRESS": cluster.loopback_address,
+           "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"], "RAY_AUTH_TOKEN": os.environ["RAY_AUTH_TOKEN"],
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "SHIPYARD_INSTANCE_TYPES": str(types)}
+    proc = ShipyardProcess(home / "server", env=env).start()
+    try:
+        yield proc
+    finally:
+        proc.stop(kill_children=True)
+
+
+@pytest.fixture(scope="session")
+def shipyard_on_ray():
+    """`with shipyard_on_ray(cluster, home, instance_types) as server:` - see _shipyard_on_ray."""
+    return _shipyard_on_ray

@@ -9,8 +9,6 @@ cluster's nodes have (2 CPUs each) with SHIPYARD_INSTANCE_TYPES.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from training_helpers import ensure_bucket, log_messages, script_job, unique, wait_status  # noqa: E402
 from xgb_cluster_helpers import job, make_data, model_auc, upload_shards  # noqa: E402
 
-from shipyard.testing.server import ShipyardProcess  # noqa: E402
 
 BUCKET = "ray-multi"
 TYPES = {"ml.m5.large": {"cpus": 1, "memory_gib": 0.25}, "ml.m5.xlarge": {"cpus": 2, "memory_gib": 0.25},
@@ -30,18 +27,9 @@ TYPES = {"ml.m5.large": {"cpus": 1, "memory_gib": 0.25}, "ml.m5.xlarge": {"cpus"
 
 
 @pytest.fixture(scope="module")
-def ray_server(ray_cluster, tmp_path_factory):
-    home = tmp_path_factory.mktemp("ray-multi-home")
-    types = home / "types.json"
-    types.write_text(json.dumps(TYPES))
-    env = {"SHIPYARD_RUNNER": "ray", "RAY_ADDRESS": ray_cluster.loopback_address,
-           "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"], "RAY_AUTH_TOKEN": os.environ["RAY_AUTH_TOKEN"],
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "SHIPYARD_INSTANCE_TYPES": str(types)}
-    proc = ShipyardProcess(home / "server", env=env).start()
-    try:
+def ray_server(ray_cluster, tmp_path_factory, shipyard_on_ray):
+    with shipyard_on_ray(ray_cluster, tmp_path_factory.mktemp("ray-multi-home"), TYPES) as proc:
         yield proc
-    finally:
-        proc.stop(kill_children=True)
 
 
 def test_xgboost_on_two_ray_instances(ray_server):
