@@ -26,7 +26,7 @@ from ..errors import ValidationError
 from ..io import codecs
 from ..io.readers import Batch, iter_batches, load_channel
 from .base import Algorithm, InferenceHandler
-from .env import TrainingEnv
+from .env import TrainingEnv, exit_without_teardown
 
 MODEL_FILE = "model_algo-1"
 
@@ -118,6 +118,10 @@ def load_model(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
 
 def main(algorithm: Algorithm, train: Callable[[TrainingRun], None]) -> None:
     """Entry point of ``python -m shipyard.algorithms.<name>.train``."""
+    exit_without_teardown(_run(algorithm, train))
+
+
+def _run(algorithm: Algorithm, train: Callable[[TrainingRun], None]) -> int:
     env = TrainingEnv.load()
     try:
         run = TrainingRun(algorithm, env)
@@ -126,13 +130,15 @@ def main(algorithm: Algorithm, train: Callable[[TrainingRun], None]) -> None:
         msg = f"ClientError: {e.message or e}"
         print(msg, file=sys.stderr, flush=True)
         env.write_failure(msg)
-        sys.exit(1)
+        return 1
     except Exception as e:  # noqa: BLE001 - the contract wants every failure written down
         traceback.print_exc()
         env.write_failure(f"AlgorithmError: {type(e).__name__}: {e}")
-        sys.exit(2)
+        return 2
     env.output_dir.mkdir(parents=True, exist_ok=True)
     (env.output_dir / "success").write_text("")
+    return 0
+
 
 
 class ModelHandler(InferenceHandler):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,3 +67,14 @@ class TrainingEnv:
             current_host=resources.get("current_host", "algo-1"),
             num_cpus=int(os.environ.get("SM_NUM_CPUS", os.cpu_count() or 1)),
         )
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process with ``code`` once the model, metrics and status files are written, skipping the
+    interpreter's teardown: Arrow's thread pools, used by the streaming CSV reader on a Python file object
+    (a Pipe-mode FIFO), can abort it with "terminate called without an active exception" and turn a
+    finished job into a failed one (apache/arrow#34314, #50482). Every file this program wrote is closed by
+    now; only the standard streams still need flushing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ...errors import ValidationError
-from ..env import TrainingEnv
+from ..env import TrainingEnv, exit_without_teardown
 from . import ALGORITHM
 from .params import CUSTOM_METRICS, XGB_METRICS
 
@@ -156,4 +156,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_teardown(main())
