@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "hosting"))
 
-from hosting_helpers import XGB_IMAGE, model_server_pids, model_tarball, upload, wait_in_service, wait_until  # noqa: E402
+from hosting_helpers import (XGB_IMAGE, model_server_pids, model_tarball, tarball, upload, wait_in_service,  # noqa: E402
+                             wait_until)  # noqa: E402
 
 from shipyard.testing.server import ShipyardProcess  # noqa: E402
 
@@ -46,21 +47,12 @@ def timed(fn, n: int) -> list[float]:
 
 def one_feature_model() -> bytes:
     """An XGBoost model over one feature: the second stage, fed the first stage's score."""
-    import io
-    import tarfile
-
     import numpy as np
     import xgboost as xgb
 
     x = np.random.default_rng(0).random((200, 1))
     booster = xgb.train({"max_depth": 2}, xgb.DMatrix(x, x[:, 0] * 2), 5)
-    raw = bytes(booster.save_raw("ubj"))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-    return buf.getvalue()
+    return tarball({"xgboost-model": bytes(booster.save_raw("ubj"))})
 
 
 def endpoint(sm, name: str, model: str, **variant) -> None:

@@ -14,18 +14,24 @@ import xgboost as xgb
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def model_tarball(scale: float = 2.0, files: dict[str, bytes] | None = None) -> tuple[bytes, xgb.Booster]:
-    rng = np.random.default_rng(0)
-    X = rng.random((200, 4))
-    booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, X[:, 0] * scale), 10)
-    content = {"xgboost-model": bytes(booster.save_raw("ubj"))} if files is None else files
+def tarball(files: dict[str, bytes]) -> bytes:
+    """A ``model.tar.gz`` holding ``files`` (name -> content)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in content.items():
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue(), booster
+    return buf.getvalue()
+
+
+def model_tarball(scale: float = 2.0, files: dict[str, bytes] | None = None) -> tuple[bytes, xgb.Booster]:
+    """A 4-feature XGBoost regressor predicting ``scale * x0`` (x in [0, 1)), tarred as the built-in container
+    expects; ``files`` replaces the tarball's content (the booster is still returned)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 4))
+    booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, X[:, 0] * scale), 10)
+    return tarball({"xgboost-model": bytes(booster.save_raw("ubj"))} if files is None else files), booster
 
 
 def upload(s3, bucket: str, key: str, data: bytes) -> str:

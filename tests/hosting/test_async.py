@@ -3,13 +3,11 @@ a server crash (kill -9) and every accepted request completes after the restart.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
 import pytest
 
-from hosting_helpers import upload, wait_in_service, wait_until
+from hosting_helpers import tarball, upload, wait_in_service, wait_until
 
 SCRIPT = b'''
 import json, os, time
@@ -27,19 +25,9 @@ def output_fn(prediction, accept):
 '''
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _deploy(srv, name: str, per_instance: int) -> None:
     sm, s3 = srv.client("sagemaker"), srv.client("s3")
-    url = upload(s3, "async", f"{name}/model.tar.gz", _tar({"scale.txt": b"3", "code/inference.py": SCRIPT}))
+    url = upload(s3, "async", f"{name}/model.tar.gz", tarball({"scale.txt": b"3", "code/inference.py": SCRIPT}))
     sm.create_model(ModelName=name, PrimaryContainer={
         "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         "ModelDataUrl": url, "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})

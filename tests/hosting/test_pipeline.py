@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import pickle
-import tarfile
 
 import numpy as np
 import pytest
 import xgboost as xgb
 from sklearn.preprocessing import StandardScaler
 
-from hosting_helpers import XGB_IMAGE, model_server_pids, upload, wait_in_service
+from hosting_helpers import XGB_IMAGE, model_server_pids, tarball, upload, wait_in_service
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
@@ -41,16 +40,6 @@ def output_fn(prediction, accept):
 '''
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def pipeline_models(server):
     rng = np.random.default_rng(1)
@@ -60,8 +49,8 @@ def pipeline_models(server):
     booster = xgb.train({"max_depth": 3}, xgb.DMatrix(Xs, Xs[:, 0] * 3 + Xs[:, 1]), 20)
     s3 = server.client("s3")
     sk_url = upload(s3, "pipeline", "sk/model.tar.gz",
-                    _tar({"scaler.pkl": pickle.dumps(scaler), "code/inference.py": INFERENCE}))
-    xgb_url = upload(s3, "pipeline", "xgb/model.tar.gz", _tar({"xgboost-model": bytes(booster.save_raw("ubj"))}))
+                    tarball({"scaler.pkl": pickle.dumps(scaler), "code/inference.py": INFERENCE}))
+    xgb_url = upload(s3, "pipeline", "xgb/model.tar.gz", tarball({"xgboost-model": bytes(booster.save_raw("ubj"))}))
     containers = [
         {"ContainerHostname": "preprocess", "Image": SKLEARN_IMAGE, "ModelDataUrl": sk_url,
          "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}},

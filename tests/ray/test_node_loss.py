@@ -12,10 +12,8 @@ work can only land on the extra node it then removes; ``where()`` on the work's 
 
 from __future__ import annotations
 
-import io
 import re
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -23,14 +21,15 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from training_helpers import ensure_bucket, script_job, unique, wait_status  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hosting"))
+from hosting_helpers import XGB_IMAGE, model_tarball, upload  # noqa: E402
+from training_helpers import ensure_bucket, script_job, unique, untar, wait_status  # noqa: E402
 
 
 ray = pytest.importorskip("ray")
 
 BUCKET = "ray-loss"
 ROLE = "arn:aws:iam::123456789012:role/Shipyard"
-XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 TYPES = {"ml.m5.large": {"cpus": 1, "memory_gib": 0.25}}
 NODE = {"num_cpus": 2, "object_store_memory": 80 * 1024 * 1024, "node_ip_address": "127.0.0.1"}
 SLOW = """
@@ -165,36 +164,23 @@ def test_losing_a_node_retries_under_retry_strategy(loss_server, nodes):
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     restarts = [t for t in desc["SecondaryStatusTransitions"] if t["Status"] == "Restarting"]
     assert len(restarts) == 1 and f"host {host} was lost" in restarts[0]["StatusMessage"], restarts
-    files = tarfile.open(fileobj=io.BytesIO(loss_server.client("s3").get_object(
-        Bucket=BUCKET, Key=f"output/{name}/output/model.tar.gz")["Body"].read())).getnames()
+    files = untar(loss_server.client("s3").get_object(
+        Bucket=BUCKET, Key=f"output/{name}/output/model.tar.gz")["Body"].read())
     assert {"algo-1.txt", "algo-2.txt"} <= {Path(f).name for f in files}, files
-
-
-def _model_tar() -> bytes:
-    import xgboost as xgb
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 4))
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2}, xgb.DMatrix(X, label=X[:, 0] > 0), 5)
-    raw = bytes(booster.save_raw("ubj"))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-    return buf.getvalue()
 
 
 def test_endpoint_instance_on_a_lost_node_is_replaced_and_stays_in_service(loss_server, nodes):
     sm, s3, rt = (loss_server.client(c) for c in ("sagemaker", "s3", "sagemaker-runtime"))
-    ensure_bucket(s3, BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="loss-model/model.tar.gz", Body=_model_tar())
+    data, booster = model_tarball()
+    url = upload(s3, BUCKET, "loss-model/model.tar.gz", data)
+    row = "0.9,0,0,0"
+    expected = float(booster.inplace_predict(np.array([[0.9, 0, 0, 0]]))[0])
     victim = nodes.add("victim")
     nodes.block("head", 2)
     nodes.block("worker", 2)
     ep = unique("lost-ep")
     sm.create_model(ModelName=ep, ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/loss-model/model.tar.gz"})
+                    PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": url})
     sm.create_endpoint_config(EndpointConfigName=ep, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": ep, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     sm.create_endpoint(EndpointName=ep, EndpointConfigName=ep)
@@ -203,7 +189,8 @@ def test_endpoint_instance_on_a_lost_node_is_replaced_and_stays_in_service(loss_
     assert status == "InService"
     before = actor_nodes(f"endpoint/{ep}/")
     assert list(before.values()) == [victim.node_id], before
-    assert float(rt.invoke_endpoint(EndpointName=ep, ContentType="text/csv", Body="2,0,0,0")["Body"].read()) > 0.5
+    answer = rt.invoke_endpoint(EndpointName=ep, ContentType="text/csv", Body=row)["Body"].read()
+    assert float(answer) == pytest.approx(expected, rel=1e-5)
 
     nodes.remove(victim)
     replacement = nodes.add("replacement")
@@ -216,18 +203,18 @@ def test_endpoint_instance_on_a_lost_node_is_replaced_and_stays_in_service(loss_
 
     after = wait_for(healed, 90, "a replacement instance", every=0.5)
     assert list(after.values()) == [replacement.node_id], after
-    out = wait_for(lambda: _try_invoke(rt, ep), 30, "an answer from the new instance")
-    assert float(out) > 0.5
+    out = wait_for(lambda: _try_invoke(rt, ep, row), 30, "an answer from the new instance")
+    assert float(out) == pytest.approx(expected, rel=1e-5)
     seen.add(sm.describe_endpoint(EndpointName=ep)["EndpointStatus"])
     assert seen == {"InService"}, seen
     sm.delete_endpoint(EndpointName=ep)
     wait_for(lambda: ep not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]], 60, "deletion")
 
 
-def _try_invoke(rt, ep):
+def _try_invoke(rt, ep, row):
     from botocore.exceptions import ClientError
 
     try:
-        return rt.invoke_endpoint(EndpointName=ep, ContentType="text/csv", Body="2,0,0,0")["Body"].read() or None
+        return rt.invoke_endpoint(EndpointName=ep, ContentType="text/csv", Body=row)["Body"].read() or None
     except ClientError:
         return None

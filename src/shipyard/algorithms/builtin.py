@@ -140,7 +140,6 @@ def _run(algorithm: Algorithm, train: Callable[[TrainingRun], None]) -> int:
     return 0
 
 
-
 class ModelHandler(InferenceHandler):
     """Handler base for models saved with ``TrainingRun.save``: decodes the built-in request types into a
     float32 matrix, checks its width, and encodes per-row output dicts under ``output_key``."""
