@@ -35,6 +35,9 @@ class Settings:
     object_store_url: str = ""  # file:///... (default) or s3://?endpoint_url=...
     runner: str = "local"
     ray_address: str = ""
+    # Local runner: True refuses an instance type bigger than this machine (ResourceLimitExceeded) instead of
+    # treating the type as a label and capping the job at the machine (SHIPYARD_STRICT_INSTANCE_TYPES=1).
+    strict_instance_types: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -78,6 +81,8 @@ def load_settings(home: str | Path | None = None, host: str | None = None, port:
         object_store_url=env.get("SHIPYARD_OBJECT_STORE_URL", (home_path / "objects").as_uri()),
         runner=env.get("SHIPYARD_RUNNER", "local"),
         ray_address=env.get("RAY_ADDRESS", ""),
+        strict_instance_types=env.get("SHIPYARD_STRICT_INSTANCE_TYPES", "").strip().lower()
+        in ("1", "true", "yes", "on"),
     )
     for k, v in overrides.items():
         if v is not None:

@@ -51,7 +51,8 @@ def build_services(settings: Settings, start_controllers: bool = True) -> Servic
 
     meta = open_metastore(settings.database_url)
     objects = open_objectstore(settings.object_store_url)
-    runner = open_runner(settings.runner, str(settings.home / "runs"), settings.ray_address)
+    runner = open_runner(settings.runner, str(settings.home / "runs"), settings.ray_address,
+                         strict_instance_types=settings.strict_instance_types)
     services = Services(settings=settings, meta=meta, objects=objects, runner=runner)
     from .controllers import build_controller_loop
 

@@ -11,6 +11,10 @@ has a figure. The operator can replace or add entries with a JSON file named by 
 
 Admission is FIFO and all-or-nothing per job (a gang): see :func:`shortfall`, which says in words what a job
 waits for, the text that becomes its ``StatusMessage`` while it is Pending.
+
+On a runner whose instance types are labels (the local runner, unless the operator sets
+``SHIPYARD_STRICT_INSTANCE_TYPES=1``), :func:`fit_to_machine` caps a job's request at the machine: a job asks
+for at most the whole machine, its instances share it, and only concurrent work makes a job wait.
 """
 
 from __future__ import annotations
@@ -127,6 +131,25 @@ def shortfall(per_instance: InstanceResources, count: int, free: dict[str, float
         parts.append(f"{need.memory_mb / GIB:.1f} GiB of memory: the cluster has "
                      f"{free['memory'] / GIB:.1f} GiB free")
     return ("Waiting for " + "; ".join(parts)) if parts else ""
+
+
+def _capped(want: float, have: float | None) -> float:
+    return want if have is None else min(want, max(0.0, have))
+
+
+def fit_to_machine(per_instance: InstanceResources, count: int,
+                   total: dict[str, float]) -> tuple[InstanceResources, InstanceResources]:
+    """(per-instance, whole-job) request of ``count`` x ``per_instance`` on a machine of ``total`` resources
+    where an instance type is a label, not a reservation: each instance asks for at most the machine, and the
+    instances of one job share it, so the job as a whole asks for at most the machine too."""
+    mem = total.get("memory")
+    per = InstanceResources(_capped(per_instance.cpus, total.get("CPU", 0.0)),
+                            _capped(per_instance.gpus, total.get("GPU", 0.0)),
+                            int(_capped(per_instance.memory_mb, mem)) if per_instance.memory_mb else 0)
+    need = per.times(count)
+    job = InstanceResources(_capped(need.cpus, total.get("CPU", 0.0)), _capped(need.gpus, total.get("GPU", 0.0)),
+                            int(_capped(need.memory_mb, mem)) if need.memory_mb else 0)
+    return per, job
 
 
 def never_fits(per_instance: InstanceResources, count: int, total: dict[str, float],

@@ -7,9 +7,14 @@ points are the ones the training controller already records in the metadata stor
 (``MetaStore.get_metrics``), so nothing is stored twice. Other namespaces exist but hold no data (CloudWatch
 answers an unknown metric with no data points, not an error).
 
-Aggregation follows CloudWatch: a period's bucket starts at a multiple of the period after the start time
-rounded down (to the second for periods under a minute, else to the minute); a bucket's Timestamp is its
-start; at most 1,440 data points per request. botocore sends these calls in the Smithy RPC v2 CBOR
+Aggregation follows CloudWatch: one data point per period that holds data (none for an empty period), its
+Timestamp the period's start. Periods start at the start time rounded down, then every ``Period`` seconds:
+for a period of a minute or more the start is rounded down to the whole minute (12:32:34 -> 12:32:00); for a
+high-resolution period (1, 5, 10 or 30 s) to a whole multiple of the period within the minute (01:05:23 ->
+01:05:20 for 10 s), so every Timestamp falls on a period boundary. At most 1,440 data points per request.
+A job's points carry the time its log line was read, so a short Period (``TrainingJobAnalytics(job,
+period=5)``) shows the curve of a job shorter than a minute; the SDK's default of 60 s gives one point per
+minute, as on AWS. botocore sends these calls in the Smithy RPC v2 CBOR
 protocol (:mod:`shipyard.wire.rpcv2`); the handlers here see plain dicts with float-second timestamps.
 """
 
@@ -60,7 +65,10 @@ def _points(services, namespace: str, metric: str, dimensions: list[dict], start
 
 
 def _aligned_start(start: float, period: int) -> float:
-    return math.floor(start) if period < 60 else math.floor(start / 60.0) * 60.0
+    """The start of the first period: the start time rounded down to the minute, or for a high-resolution
+    period (under a minute, which divides 60) to a multiple of the period."""
+    step = period if period < 60 else 60
+    return math.floor(start / step) * step
 
 
 def _check_window(start: float, end: float, period: int, n_series: int = 1) -> None:

@@ -43,9 +43,12 @@ def _get(services, name: str):
 
 
 def _check_s3_uri(services, uri: str, what: str, must_exist: bool = True) -> None:
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise ValidationError(f"{what} {uri!r} is not a valid S3 URI: it must start with s3://.")
-    bucket = uri[5:].split("/", 1)[0]
+    from ..objectstore.base import is_s3_uri, parse_s3_uri
+
+    if not is_s3_uri(uri):
+        raise ValidationError(f"{what} {uri!r} is not a valid S3 URI: it must start with s3:// (or be an S3 "
+                              "https URL).")
+    bucket = uri[5:].split("/", 1)[0] if uri.startswith("s3://") else parse_s3_uri(uri)[0]
     if not bucket:
         raise ValidationError(f"{what} {uri!r} names no bucket.")
     if must_exist and not services.objects.bucket_exists(bucket):

@@ -11,12 +11,18 @@ one node); the local runner reports a capacity only, and the free part is the ca
 jobs admitted and still running, counted here from their documents (so a restarted server counts the same).
 A job that could never fit the cluster is refused at CreateTrainingJob (:func:`check_fits`), or failed with a
 ``CapacityError`` reason if the cluster shrank after it was accepted.
+
+A runner whose ``resources()`` says ``"instance_types": "labels"`` (the local runner by default) treats an
+instance type as a label for accounting: a job's request is capped at the machine
+(:func:`~shipyard.resources.fit_to_machine`), so no job is refused for its instance type, each job alone runs,
+and jobs queue only when together they exceed the machine. ``SHIPYARD_STRICT_INSTANCE_TYPES=1`` turns that off
+(``"strict"``): the instance type's figures count in full, as on Ray, whose resource table is authoritative.
 """
 
 from __future__ import annotations
 
 from ..errors import ResourceLimitExceeded
-from ..resources import InstanceResources, job_request, never_fits, shortfall
+from ..resources import InstanceResources, fit_to_machine, job_request, never_fits, shortfall
 
 EARLIER = "Waiting for earlier training jobs to be placed first (first come, first served)"
 
@@ -28,11 +34,25 @@ def runner_resources(runner) -> dict | None:
         return None
 
 
+def labels_only(res: dict | None) -> bool:
+    """Whether the runner treats instance types as labels (never a reason to refuse or to wait alone)."""
+    return bool(res) and res.get("instance_types") == "labels"
+
+
+def job_need(resource_config: dict, res: dict | None) -> tuple[InstanceResources, int, InstanceResources]:
+    """(per-instance request, instance count, whole-job request) of a ResourceConfig on this runner."""
+    per, count = job_request(resource_config or {})
+    if labels_only(res):
+        per, need = fit_to_machine(per, count, res["total"])
+        return per, count, need
+    return per, count, per.times(count)
+
+
 def check_fits(runner, resource_config: dict) -> None:
     """Refuse a job that no amount of waiting would let run (API-time check)."""
     per, count = job_request(resource_config or {})
     res = runner_resources(runner)
-    if not res:
+    if not res or labels_only(res):
         return
     reason = never_fits(per, count, res["total"], res.get("largest_host"))
     if reason:
@@ -43,14 +63,13 @@ def check_fits(runner, resource_config: dict) -> None:
             "offer with SHIPYARD_INSTANCE_TYPES.")
 
 
-def charge(doc: dict) -> InstanceResources:
+def charge(doc: dict, res: dict | None = None) -> InstanceResources:
     """What an admitted job holds (all its instances)."""
-    per, count = job_request(doc.get("ResourceConfig") or {})
-    return per.times(count)
+    return job_need(doc.get("ResourceConfig") or {}, res)[2]
 
 
-def bundles(doc: dict) -> list[dict]:
-    per, count = job_request(doc.get("ResourceConfig") or {})
+def bundles(doc: dict, res: dict | None = None) -> list[dict]:
+    per, count, _ = job_need(doc.get("ResourceConfig") or {}, res)
     one = {"CPU": per.cpus, "GPU": per.gpus}
     if per.memory_mb:
         one["memory"] = per.memory_mb
@@ -70,7 +89,7 @@ class Admission:
         if res and res.get("free") is None:  # the caller accounts: capacity minus admitted, running jobs
             free = dict(res["total"])
             for r in running:
-                held = charge(r.doc)
+                held = charge(r.doc, res)
                 free["CPU"] = free.get("CPU", 0.0) - held.cpus
                 free["GPU"] = free.get("GPU", 0.0) - held.gpus
         else:
@@ -80,17 +99,17 @@ class Admission:
             if blocked:
                 out.append((r, "wait", f"{EARLIER}: {blocked}"))
                 continue
-            per, count = job_request(r.doc.get("ResourceConfig") or {})
-            if res:
+            per, count, need = job_need(r.doc.get("ResourceConfig") or {}, res)
+            if res and not labels_only(res):
                 never = never_fits(per, count, res["total"], res.get("largest_host"))
                 if never:
                     out.append((r, "fail", f"CapacityError: the job can never be placed: {never}."))
                     continue
-            short = shortfall(per, count, free) if free is not None and res.get("free") is None else ""
-            addresses = None if short else self.runner.reserve_group(group_name(r), bundles(r.doc))
+            short = shortfall(need, 1, free) if free is not None and res.get("free") is None else ""
+            addresses = None if short else self.runner.reserve_group(group_name(r), bundles(r.doc, res))
             if addresses is None:
                 if not short and free is not None:
-                    short = shortfall(per, count, free)
+                    short = shortfall(need, 1, free)
                 message = short or (f"Waiting for room to place {count} instance(s) of "
                                     f"{r.doc.get('ResourceConfig', {}).get('InstanceType', '')} "
                                     f"({per.cpus:g} CPUs, {per.gpus:g} GPUs each) on the cluster's nodes")
@@ -99,7 +118,6 @@ class Admission:
                 continue
             out.append((r, "start", addresses))
             if free is not None:
-                need = per.times(count)
                 free["CPU"] = free.get("CPU", 0.0) - need.cpus
                 free["GPU"] = free.get("GPU", 0.0) - need.gpus
                 if "memory" in free:

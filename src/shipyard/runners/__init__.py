@@ -5,11 +5,12 @@ from __future__ import annotations
 from .base import JobHandle, JobSpec, Runner
 
 
-def open_runner(name: str, state_dir: str, ray_address: str = "") -> Runner:
+def open_runner(name: str, state_dir: str, ray_address: str = "",
+                strict_instance_types: bool | None = None) -> Runner:
     if name == "local":
         from .local import LocalRunner
 
-        return LocalRunner(state_dir)
+        return LocalRunner(state_dir, strict_instance_types=strict_instance_types)
     if name == "ray":
         from .ray import RayRunner  # Ray is an optional extra, imported only when chosen
 

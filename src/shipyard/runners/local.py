@@ -52,6 +52,10 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def _substitute(value: str, workdir: str) -> str:
     """``{workdir}`` in a command or env value: portable specs (the Ray runner chooses its own folder)."""
     return value.replace("{workdir}", workdir)
@@ -145,7 +149,10 @@ class LocalHandle(JobHandle):
 class LocalRunner(Runner):
     name = "local"
 
-    def __init__(self, state_dir: str):
+    def __init__(self, state_dir: str, strict_instance_types: bool | None = None):
+        if strict_instance_types is None:  # not told by the server's settings: the operator's environment
+            strict_instance_types = _truthy(os.environ.get("SHIPYARD_STRICT_INSTANCE_TYPES", ""))
+        self.strict_instance_types = strict_instance_types
         self.state_dir = Path(state_dir) / "local"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._handles: dict[str, LocalHandle] = {}
@@ -210,13 +217,19 @@ class LocalRunner(Runner):
         """This machine as a one-host cluster. Local processes share cores rather than own them, so by default
         ``SHIPYARD_LOCAL_CPUS`` = 4 x the cores (instance-type vCPUs that may run at once); GPUs are the
         visible ones (``SHIPYARD_LOCAL_GPUS`` overrides). Memory is not limited. The caller does the
-        accounting (``free`` is None): the runner does not know which work is a training instance."""
+        accounting (``free`` is None): the runner does not know which work is a training instance.
+
+        ``instance_types`` is ``"labels"`` by default: an instance type names what a job would get on AWS, not
+        a reason to refuse it here; admission caps each job at this machine, so a 48-vCPU ml.m5.12xlarge (or
+        three ml.m5.2xlarge) runs alone, and jobs wait only for each other. ``"strict"``
+        (``SHIPYARD_STRICT_INSTANCE_TYPES=1``) counts the type's figures in full and refuses what never fits."""
         from .contract import detect_gpus
 
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         total = {"CPU": float(os.environ.get("SHIPYARD_LOCAL_CPUS") or 4 * cores),
                  "GPU": float(os.environ.get("SHIPYARD_LOCAL_GPUS") or detect_gpus())}
-        return {"total": total, "free": None, "largest_host": total}
+        return {"total": total, "free": None, "largest_host": total,
+                "instance_types": "strict" if self.strict_instance_types else "labels"}
 
     def close(self) -> None:
         with self._lock:

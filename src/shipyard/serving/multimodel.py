@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
 from ..errors import S3Error, ValidationError
-from ..objectstore.base import parse_s3_uri
+from ..objectstore.base import is_s3_uri, parse_s3_uri
 from .deploy import DeployError, prepare
 from .model_server import OFFLOAD_BYTES, ModelApp, load_handler
 
@@ -51,7 +51,7 @@ _INVALID = [("Content-Type", "text/plain; charset=utf-8"), ("X-Shipyard-Error", 
 def prepare_multimodel(services, container: dict, variant_dir: Path, gen: int) -> dict:
     url = container.get("ModelDataUrl") or (container.get("ModelDataSource", {}).get("S3DataSource") or {}).get(
         "S3Uri")
-    if not url or not url.startswith("s3://"):
+    if not url or not is_s3_uri(url):
         raise DeployError("A MultiModel container needs ModelDataUrl: the S3 prefix holding its *.tar.gz models.")
     env = dict(container.get("Environment") or {})
     image = container.get("Image", "")

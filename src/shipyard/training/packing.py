@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from ..objectstore.base import ObjectStore, parse_s3_uri
+from ..objectstore.base import ObjectStore, is_s3_uri, parse_s3_uri
 
 
 def has_files(folder: Path) -> bool:
@@ -99,7 +99,7 @@ def sync_checkpoints(store: ObjectStore, local: Path, uri: str) -> int:
 
 def fetch_to_file(store: ObjectStore, uri: str, dest: Path) -> Path:
     """An ``s3://`` object, a ``file://`` URL or a local path, copied to ``dest``."""
-    if uri.startswith("s3://"):
+    if is_s3_uri(uri):
         bucket, key = parse_s3_uri(uri)
         store.download_file(bucket, key, dest)
         return dest

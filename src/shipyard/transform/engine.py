@@ -55,6 +55,17 @@ class TransformSpec:
             processing=DataProcessing.from_request(req.get("DataProcessing")))
 
 
+def output_name(prefix: str, key: str) -> str:
+    """The name of ``key``'s output under S3OutputPath (before ``.out``), for an input S3Uri ``prefix``, as
+    SageMaker names it: the key relative to the folder the prefix names. ``in/`` or ``in`` (a folder):
+    ``in/a.csv`` -> ``a.csv``, ``in/sub/b.csv`` -> ``sub/b.csv``; a prefix that ends inside a name,
+    ``in/data`` with ``in/data1.csv``, or a whole key: relative to the prefix's own folder (``data1.csv``)."""
+    if prefix and not prefix.endswith("/") and key.startswith(prefix + "/"):
+        return key[len(prefix) + 1:]
+    folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+    return key[len(folder):]
+
+
 def input_objects(store: ObjectStore, spec: TransformSpec) -> list[tuple[str, str, str]]:
     """(bucket, key, output-relative name) of every input object, in key order."""
     bucket, prefix = parse_s3_uri(spec.input_uri)
@@ -65,8 +76,7 @@ def input_objects(store: ObjectStore, spec: TransformSpec) -> list[tuple[str, st
         base = entries[0]["prefix"] if entries and isinstance(entries[0], dict) else ""
         b2, p2 = parse_s3_uri(base) if base else (bucket, "")
         return [(b2, p2 + rel, rel) for rel in entries[1:]]
-    base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
-    found = [(bucket, o.key, o.key[len(base):]) for o in store.iter_keys(bucket, prefix)
+    found = [(bucket, o.key, output_name(prefix, o.key)) for o in store.iter_keys(bucket, prefix)
              if not o.key.endswith("/")]
     if not found:
         raise ValidationError(f"No S3 objects found under {spec.input_uri}.")

@@ -17,6 +17,11 @@ from contextlib import contextmanager
 
 from ..env import TrainingEnv
 
+# The tree method of a data-parallel job whose hyperparameters leave it to the container ("auto" or unset), as
+# SageMaker's XGBoost container gets it from xgboost for distributed training: histogram-based, whose gradient
+# histograms are what the collective all-reduces. ``exact`` cannot run distributed (xgboost refuses it): such a
+# job gets ``hist`` too, with a line in its log saying so.
+TREE_METHOD = "hist"
 BOOTSTRAP_TIMEOUT = 600  # seconds for every host to join: data loading on the slowest host included
 
 
@@ -26,6 +31,16 @@ def _group(env: TrainingEnv) -> tuple[list[str], int, str, int]:
     master = addresses.get(hosts[0]) or os.environ.get("MASTER_ADDR") or "127.0.0.1"
     port = int(os.environ.get("MASTER_PORT") or 9091)
     return hosts, hosts.index(env.current_host), master, port
+
+
+def distributed_tree_method(requested: str | None) -> tuple[str, str]:
+    """(tree method to train with, a log line or "") for a job on several instances."""
+    if requested in (None, "", "auto"):
+        return TREE_METHOD, ""
+    if requested == "exact":
+        return TREE_METHOD, (f"tree_method 'exact' does not support distributed training: using "
+                             f"'{TREE_METHOD}' on these {{hosts}} instances")
+    return requested, ""
 
 
 @contextmanager

@@ -25,11 +25,18 @@ _NOT_XGB = {"num_round", "early_stopping_rounds", "csv_weights", "eval_metric", 
             "deterministic_histogram", "predictor"}  # predictor: gone from xgboost 2+, inference picks
 
 
-def xgb_params(hp: dict[str, Any], num_cpus: int) -> tuple[dict[str, Any], list[str]]:
-    """(xgboost params, custom metric names) from validated hyperparameters."""
+def xgb_params(hp: dict[str, Any], num_cpus: int, hosts: int = 1) -> tuple[dict[str, Any], list[str]]:
+    """(xgboost params, custom metric names) from validated hyperparameters (for a job on ``hosts``
+    instances: several train data-parallel, with the distributed tree method)."""
     params = {k: v for k, v in hp.items() if k not in _NOT_XGB and v is not None}
     if params.get("tree_method") == "gpu_hist":
         params["tree_method"] = "hist"  # CPU build: same algorithm on the CPU
+    if hosts > 1 and params.get("booster") != "gblinear":
+        from .distributed import distributed_tree_method
+
+        params["tree_method"], note = distributed_tree_method(params.get("tree_method"))
+        if note:
+            print(note.format(hosts=hosts), flush=True)
     if params.get("objective") == "reg:linear":
         params["objective"] = "reg:squarederror"
     if "silent" in hp and "verbosity" not in hp:
@@ -76,7 +83,7 @@ def run(env: TrainingEnv) -> None:
     from .data import load_channel
     from .metrics import make_custom_metric
 
-    params, custom = xgb_params(hp, env.num_cpus)
+    params, custom = xgb_params(hp, env.num_cpus, len(env.hosts))
     _check_ranking(params, env)
     csv_weights = bool(hp.get("csv_weights"))
     started = time.time()
@@ -112,9 +119,11 @@ def run(env: TrainingEnv) -> None:
     if hp.get("save_model_on_termination"):
         callbacks.append(checkpoints.stop_on_sigterm())
     if remaining:
+        trained = time.time()
         booster = xgb.train(params, dtrain, num_boost_round=remaining, evals=evals, xgb_model=resumed,
                             early_stopping_rounds=early, callbacks=callbacks, verbose_eval=False,
                             custom_metric=make_custom_metric(custom, params.get("objective", "reg:squarederror")))
+        print(f"Trained {remaining} rounds in {time.time() - trained:.2f}s", flush=True)
     else:
         booster = resumed
     env.model_dir.mkdir(parents=True, exist_ok=True)
