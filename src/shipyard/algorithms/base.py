@@ -9,6 +9,7 @@ model server.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -30,16 +31,19 @@ class Param:
     max: float | None = None
     choices: tuple | None = None
     min_exclusive: bool = False
+    max_exclusive: bool = False
     allow_auto: bool = False  # accepts the literal "auto" besides typed values
-    description: str = ""
+    description: str = ""  # documentation, e.g. that a value is accepted for compatibility but has no effect
 
     def allowed(self) -> str:
         if self.choices:
-            return "one of " + ", ".join(str(c) for c in self.choices)
+            text = "one of " + ", ".join(str(c) for c in self.choices)
+            return ("a list, each " + text) if self.kind == "list" else text
         lo = "-inf" if self.min is None else self.min
         hi = "+inf" if self.max is None else self.max
         left = "(" if self.min_exclusive or self.min is None else "["
-        text = f"{self.kind} in {left}{lo}, {hi}{']' if self.max is not None else ')'}"
+        right = ")" if self.max_exclusive or self.max is None else "]"
+        text = f"{self.kind} in {left}{lo}, {hi}{right}"
         return text + (" or 'auto'" if self.allow_auto else "")
 
     def parse(self, name: str, raw: Any) -> Any:
@@ -76,15 +80,25 @@ class Param:
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if item not in self.choices:
+                    hint = did_you_mean(str(item), [str(c) for c in self.choices])
                     raise ValidationError(
-                        f"Hyperparameter '{name}' has value '{raw}'; expected {self.allowed()}.")
+                        f"Hyperparameter '{name}' has value '{raw}'; expected {self.allowed()}.{hint}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             too_low = self.min is not None and (value <= self.min if self.min_exclusive else value < self.min)
-            too_high = self.max is not None and value > self.max
+            too_high = self.max is not None and (value >= self.max if self.max_exclusive else value > self.max)
             if too_low or too_high:
                 raise ValidationError(
                     f"Hyperparameter '{name}' has value '{raw}', out of range; expected {self.allowed()}.")
         return value
+
+
+def did_you_mean(word: str, candidates, quote: str = "") -> str:
+    """" Did you mean X?" for the closest candidate (case-insensitive), or "" when none is close."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        by_lower.setdefault(str(c).lower(), str(c))
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+    return f" Did you mean {quote}{by_lower[match[0]]}{quote}?" if match else ""
 
 
 @dataclass
@@ -141,6 +155,10 @@ class Algorithm:
                 continue
             rule = self.hyperparameters.get(key)
             if rule is None:
+                hint = did_you_mean(key, self.hyperparameters, quote="'")
+                if hint:
+                    raise ValidationError(
+                        f"Hyperparameter '{key}' is not supported by the {self.name} algorithm.{hint}")
                 known = ", ".join(sorted(self.hyperparameters))
                 raise ValidationError(
                     f"Hyperparameter '{key}' is not supported by the {self.name} algorithm; known ones: {known}.")

@@ -24,6 +24,14 @@ BUILTINS: dict[str, str] = {
     "ipinsights": "shipyard.algorithms.ip_insights",
 }
 
+# SageMaker built-ins (ECR repository -> the SDK class) that Shipyard does not implement yet: CreateTrainingJob
+# refuses them by name instead of calling them unknown images.
+NOT_YET_AVAILABLE: dict[str, str] = {
+    "lda": "LDA", "ntm": "NTM", "object2vec": "Object2Vec", "blazingtext": "BlazingText",
+    "seq2seq": "Seq2Seq", "image-classification": "ImageClassification", "object-detection": "ObjectDetection",
+    "semantic-segmentation": "SemanticSegmentation", "forecasting-deepar": "DeepAR",
+}
+
 # ECR repository names of framework containers: these run the user's entry point (script mode).
 FRAMEWORK_REPOS = {
     "sagemaker-scikit-learn": "sklearn",
@@ -34,6 +42,7 @@ FRAMEWORK_REPOS = {
     "tensorflow-training": "tensorflow",
     "tensorflow-inference": "tensorflow",
     "huggingface-pytorch-training": "huggingface",
+    "huggingface-pytorch-inference": "huggingface",
     "python": "python",
 }
 
@@ -70,11 +79,20 @@ def builtin_for_image(image: str) -> Algorithm | None:
     return None
 
 
+def check_image(image: str) -> None:
+    """Refuse a framework image tag AWS never published (``sagemaker-xgboost:0.1-bad``), listing the valid
+    versions (from the SageMaker SDK's image list, see :mod:`shipyard.environments.catalog`)."""
+    from ..environments.spec import check_image as _check
+
+    _check(image)
+
+
 def resolve(image: str, hyperparameters: dict[str, str], environment: dict[str, str] | None = None
             ) -> tuple[str, Algorithm | None]:
     """Return ("builtin", algo) or ("script", None). Script mode wins when an entry point is named, so the
     XGBoost image runs a user's script in framework mode as on AWS."""
     environment = environment or {}
+    check_image(image)
     if "sagemaker_program" in hyperparameters or "SAGEMAKER_PROGRAM" in environment:
         return "script", None
     algo = builtin_for_image(image)
@@ -85,6 +103,10 @@ def resolve(image: str, hyperparameters: dict[str, str], environment: dict[str, 
             f"TrainingImage {image!r} is a framework image: name the entry point with the 'sagemaker_program' "
             "hyperparameter (the SageMaker SDK's framework estimators do this).")
     known = ", ".join(sorted(BUILTINS))
+    if repository(image) in NOT_YET_AVAILABLE:
+        raise ValidationError(
+            f"The '{repository(image)}' built-in algorithm (TrainingImage {image!r}) is not available in Shipyard "
+            f"yet; the built-ins available are {known}.")
     raise ValidationError(
         f"TrainingImage {image!r} is not a built-in algorithm ({known}) or a framework image "
         f"({', '.join(sorted(FRAMEWORK_REPOS))}).")

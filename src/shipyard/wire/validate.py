@@ -10,6 +10,12 @@ module walks the botocore shape and reports every problem at once in AWS's wordi
 It also normalizes values the JSON wire cannot carry natively: timestamps (epoch numbers, or ISO-8601
 strings from lenient clients) become float epoch seconds, blobs (base64 text) become ``bytes``.
 
+An enum with a long value set (``InstanceType`` has hundreds) is not listed in full, which would make a
+message of thousands of characters; the message names what was expected and the closest allowed value::
+
+    Value 'ml.m5.larg' at 'resourceConfig.instanceType' failed to satisfy constraint: Member must satisfy
+    enum value set: ml.m5.larg is not a valid instance type; did you mean ml.m5.large?
+
 Model patterns are Java regular expressions. They are matched against the whole value (Java's
 ``matches()``); a pattern Python's ``re`` cannot compile (``\\p{L}`` classes, say) is skipped rather than
 guessed at.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import difflib
 import functools
 import math
 import re
@@ -36,6 +43,40 @@ def _compiled(pattern: str) -> re.Pattern | None:
         return re.compile(pattern, re.DOTALL)
     except (re.error, OverflowError, RecursionError):
         return None
+
+
+# An enum value set longer than this (joined) is summarised instead of listed.
+ENUM_LIST_MAX_CHARS = 200
+
+
+def _words(name: str) -> str:
+    """``instanceType`` / ``TrainingInstanceType`` -> ``instance type`` / ``training instance type``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower()
+
+
+def closest(value: str, allowed: list[str]) -> str | None:
+    """The allowed value closest to ``value`` (case-insensitive), or None when none is close."""
+    by_lower: dict[str, str] = {}
+    for a in allowed:
+        by_lower.setdefault(a.lower(), a)
+    if value.lower() in by_lower:
+        return by_lower[value.lower()]
+    match = difflib.get_close_matches(value.lower(), list(by_lower), n=1)
+    return by_lower[match[0]] if match else None
+
+
+def enum_constraint(value: Any, enum: list[str], what: str, sensitive: bool = False) -> str:
+    """The constraint text for a value outside an enum: AWS's full list when it is short, else a summary
+    naming ``what`` was expected and the closest allowed value."""
+    listed = ", ".join(enum)
+    if len(listed) <= ENUM_LIST_MAX_CHARS:
+        return f"Member must satisfy enum value set: [{listed}]"
+    if sensitive or not isinstance(value, str):
+        return f"Member must satisfy enum value set: not a valid {what} (one of {len(enum)} values)"
+    shown = value if len(value) <= 64 else value[:64] + "..."
+    guess = closest(value, enum)
+    hint = f"; did you mean {guess}?" if guess else f" (one of {len(enum)} values, such as {', '.join(enum[:3])})"
+    return f"Member must satisfy enum value set: {shown} is not a valid {what}{hint}"
 
 
 def _wire_name(name: str) -> str:
@@ -156,7 +197,9 @@ class _Walker:
             self.fail(value, path, f"Member must have length less than or equal to {hi}", sensitive)
         enum = shape.enum
         if enum and value not in enum:
-            self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]", sensitive)
+            last = path.rsplit(".", 1)[-1]
+            what = _words(last if last and last != "member" else shape.name)
+            self.fail(value, path, enum_constraint(value, list(enum), what, sensitive), sensitive)
         pattern = shape.metadata.get("pattern")
         if pattern and (hi is None or len(value) <= hi):
             rx = _compiled(pattern)

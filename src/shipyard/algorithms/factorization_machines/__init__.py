@@ -4,6 +4,10 @@ score = w0 + <w, x> + sum_{i<j} <v_i, v_j> x_i x_j, computed in O(nnz * num_fact
 ``0.5 * ((XV)^2 - (X^2)(V^2))`` identity on CSR batches. Bias, linear and factor terms have their own
 learning rate, weight decay and initialisation, as in SageMaker; updates use Adam on each group.
 Training data: RecordIO-protobuf Float32, dense or sparse (as on AWS).
+
+``clip_gradient``, ``eps`` and ``rescale_grad`` take any float, as the SageMaker SDK and AWS allow, with
+MXNet's meaning: a ``clip_gradient`` <= 0 means no clipping, and ``eps`` and ``rescale_grad`` are used as
+given (the Adam step divides by ``sqrt(v) + eps``; the gradient is multiplied by ``rescale_grad``).
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ def _group(prefix: str, lr: float, wd: float, sigma: float) -> dict:
 
 HYPERPARAMETERS = {
     "feature_dim": Param("int", required=True, min=1),
-    "num_factors": Param("int", required=True, min=1, max=1000),
+    "num_factors": Param("int", required=True, min=1),  # AWS suggests [2, 1000]; any positive int is valid
     "predictor_type": Param("str", required=True, choices=("binary_classifier", "regressor")),
     "epochs": Param("int", default=1, min=1),
     "mini_batch_size": Param("int", default=1000, min=1),
-    "clip_gradient": Param("float", default=0.0, min=0),
-    "eps": Param("float", default=1e-8, min=0, min_exclusive=True),
-    "rescale_grad": Param("float", default=1.0, min=0, min_exclusive=True),
+    "clip_gradient": Param("float", default=0.0, description="<= 0: no clipping"),
+    "eps": Param("float", default=1e-8),
+    "rescale_grad": Param("float", default=1.0),
     **_group("bias", 0.1, 0.01, 0.01),
     **_group("linear", 0.001, 0.001, 0.01),
     **_group("factors", 0.0001, 0.00001, 0.001),

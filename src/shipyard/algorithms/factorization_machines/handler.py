@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import aws_artifacts
+from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from ..linear_learner.metrics import sigmoid
-from .train import fm_scores
+from .train import fm_scores, from_aws
 
 
 class FactorizationMachinesHandler(ModelHandler):
+    """Loads AWS's ``model_algo-1`` (a zip of symbol.json + params: w0_weight, w1_weight, v) or Shipyard's
+    older npz."""
+
     sparse_ok = True
+
+    def __init__(self, model_dir: str):
+        InferenceHandler.__init__(self, model_dir)
+        self.meta, self.arrays = aws_artifacts.load(model_dir, "factorization machines", from_aws)
 
     def predict(self, X) -> list[dict]:
         a = self.arrays

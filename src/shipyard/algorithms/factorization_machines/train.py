@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import ValidationError
+from .. import aws_artifacts
 from ..builtin import TrainingRun, main
 from ..linear_learner.metrics import binary_report, sigmoid
 from . import ALGORITHM
@@ -18,6 +19,71 @@ def fm_scores(X, w0: float, w: np.ndarray, V: np.ndarray):
     X2 = X.multiply(X).tocsr()
     pair = 0.5 * (XV * XV - np.asarray(X2 @ (V * V))).sum(axis=1)
     return w0 + np.asarray(X @ w).ravel() + pair, XV, X2
+
+
+def to_aws(meta: dict, w0: float, w: np.ndarray, V: np.ndarray) -> bytes:
+    """AWS's factorization machines artifact: a zip of ``symbol.json`` + ``params`` (an MXNet checkpoint:
+    ``arg:w0_weight`` [1], ``arg:w1_weight`` [D, 1], ``arg:v`` [D, F]), which the AWS examples load with
+    ``mx.module.Module.load`` after renaming them to ``<prefix>-symbol.json`` / ``<prefix>-0000.params``.
+    The graph: out = w0 + x.w1 + 0.5 * sum((xV)^2 - x^2 V^2), through a logistic output for binary; the
+    parameters carry ``__shape__`` so that binding with only the data shape infers everything."""
+    from .. import aws_artifacts as aws
+
+    w = np.asarray(w, np.float32).reshape(-1, 1)
+    D, F = np.shape(V)
+    out_op = "LogisticRegressionOutput" if meta.get("predictor_type") == "binary_classifier" \
+        else "LinearRegressionOutput"
+    symbol = aws.symbol_json([
+        {"op": "null", "name": "data"},                                                  # 0
+        {"op": "null", "name": "w1_weight", "attrs": {"__shape__": (D, 1)}},             # 1
+        {"op": "dot", "name": "linear", "inputs": [0, 1]},                               # 2
+        {"op": "null", "name": "w0_weight", "attrs": {"__shape__": (1,)}},               # 3
+        {"op": "broadcast_add", "name": "linear_bias", "inputs": [2, 3]},                # 4
+        {"op": "null", "name": "v", "attrs": {"__shape__": (D, F)}},                     # 5
+        {"op": "dot", "name": "xv", "inputs": [0, 5]},                                   # 6
+        {"op": "square", "name": "xv_sq", "inputs": [6]},                                # 7
+        {"op": "square", "name": "x_sq", "inputs": [0]},                                 # 8
+        {"op": "square", "name": "v_sq", "inputs": [5]},                                 # 9
+        {"op": "dot", "name": "x_sq_v_sq", "inputs": [8, 9]},                            # 10
+        {"op": "elemwise_sub", "name": "pair_diff", "inputs": [7, 10]},                  # 11
+        {"op": "sum", "name": "pair_sum", "attrs": {"axis": 1, "keepdims": True}, "inputs": [11]},  # 12
+        {"op": "_mul_scalar", "name": "pair", "attrs": {"scalar": 0.5}, "inputs": [12]},  # 13
+        {"op": "elemwise_add", "name": "score", "inputs": [4, 13]},                      # 14
+        {"op": "null", "name": "out_label"},                                             # 15
+        {"op": out_op, "name": "out", "inputs": [14, 15]},                               # 16
+    ], heads=[16])
+    params = aws.params_bytes({"w0_weight": np.array([w0], np.float32), "w1_weight": w,
+                               "v": np.asarray(V, np.float32)})
+    return aws.zip_bytes({"symbol.json": symbol, "params": params})
+
+
+def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, {"w0", "w" [D], "V" [D, F]}) from AWS's zip (or a bare params NDArray file)."""
+    from .. import aws_artifacts as aws
+    from ...io import ndarray
+
+    if aws.is_zip(data):
+        files = aws.unzip(data)
+        params, symbol = aws.find_params(files)
+        hints = aws.json_hints(files)
+    elif ndarray.is_ndarray_file(data):
+        params, symbol, hints = aws.load_params(data), {}, {}
+    else:
+        raise ValueError("expected a zip holding symbol.json and params (an MXNet checkpoint)")
+    missing = [k for k in ("w0_weight", "w1_weight", "v") if k not in params]
+    if missing:
+        raise ValueError(f"the parameters lack {', '.join(missing)} (found {sorted(params)})")
+    V = np.asarray(params["v"], np.float32)
+    w = np.asarray(params["w1_weight"], np.float32).ravel()
+    if V.shape[0] != len(w) and V.shape[1] == len(w):
+        V = V.T
+    if V.shape[0] != len(w):
+        raise ValueError(f"v {V.shape} and w1_weight ({len(w)} values) disagree on the feature count")
+    ops = " ".join(aws.symbol_ops(symbol)).lower()
+    ptype = meta.get("predictor_type") or hints.get("predictor_type") or (
+        "binary_classifier" if "logistic" in ops or "sigmoid" in ops else "regressor")
+    out = {**meta, "feature_dim": int(len(w)), "predictor_type": ptype}
+    return out, {"w0": np.asarray(params["w0_weight"], np.float32).reshape(-1)[:1].reshape(()), "w": w, "V": V}
 
 
 def _init(h, prefix, shape, rng):
@@ -97,8 +163,9 @@ def train(run: TrainingRun) -> None:
                 run.metric("test:binary_classification_cross_entropy", ce)
             else:
                 run.metric("test:rmse", float(np.sqrt(np.mean((s - test.y) ** 2))))
-    run.save({"feature_dim": D, "predictor_type": h["predictor_type"]},
-             w0=np.array(w0), w=w.astype(np.float32), V=V.astype(np.float32))
+    # AWS's format (a zip of symbol.json + params), so the model also deploys on SageMaker
+    meta = {"feature_dim": D, "predictor_type": h["predictor_type"]}
+    aws_artifacts.write(run.env.model_dir, to_aws(meta, float(w0), w, V), meta)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ compatibility but this prefix-embedding encoder has no extra dense layers. Train
 observed pairs against negatives drawn by ``random_negative_sampling_rate`` (uniformly random IPs) and
 ``shuffled_negative_sampling_rate`` (IPs of other rows in the batch), with lazy Adam updates of the touched
 rows. ``validation:discriminator_auc`` is the AUC of telling validation pairs from such negatives.
+
+``feature_dim``, which the SageMaker SDK's ``IPInsights.fit`` sends from its ``RecordSet``, is accepted and
+ignored: the input is always (entity, IPv4) CSV pairs.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from ..base import Algorithm, Param, TestProblem
 from ..builtin import metric_defs
 
 HYPERPARAMETERS = {
+    "feature_dim": Param("int", min=1, description="sent by the SDK's fit; ignored"),
     "num_entity_vectors": Param("int", required=True, min=1, max=250000000),
     "vector_dim": Param("int", required=True, min=4, max=4096),
     "batch_metrics_publish_interval": Param("int", default=1000, min=1),

@@ -1,6 +1,12 @@
 """k-means, the way SageMaker's web-scale variant works: mini-batch k-means over ``k * extra_center_factor``
 centers for ``epochs`` passes, then a local Lloyd's k-means (weighted by cluster sizes) reduces them to
 ``k``. Dense or sparse input; the test channel reports ``msd`` / ``ssd``.
+
+Every hyperparameter the SageMaker SDK's ``KMeans`` estimator sends is accepted and honoured:
+``half_life_time_size`` decays the mini-batch cluster counts, ``local_lloyd_*`` drive the final weighted
+Lloyd's step, ``eval_metrics`` picks the test metrics, and ``force_dense`` (which the SDK always sends as
+``True``) turns sparse training batches dense before the mini-batch step, as on AWS (same result; only
+memory and speed differ). ``center_factor`` is an alias of ``extra_center_factor``.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ HYPERPARAMETERS = {
     "mini_batch_size": Param("int", default=5000, min=1),
     "extra_center_factor": Param("int", default="auto", min=1, allow_auto=True),
     "local_lloyd_max_iter": Param("int", default=300, min=1),
-    "local_lloyd_tol": Param("float", default=0.0001, min=0),
+    "local_lloyd_tol": Param("float", default=0.0001, min=0, max=1),
     "local_lloyd_init_method": Param("str", default="kmeans++", choices=("kmeans++", "random")),
     "local_lloyd_num_trials": Param("int", default="auto", min=1, allow_auto=True),
     "half_life_time_size": Param("int", default=0, min=0),
     "eval_metrics": Param("list", default=["msd"]),
-    "center_factor": Param("int", default="auto", min=1, allow_auto=True),
+    "center_factor": Param("int", default="auto", min=1, allow_auto=True,
+                           description="alias of extra_center_factor (used when that one is 'auto')"),
+    "force_dense": Param("bool", default=False,
+                         description="densify sparse training batches (the SageMaker SDK always sends True)"),
 }
 
 ALGORITHM = Algorithm(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import aws_artifacts
+from ..base import InferenceHandler
 from ..builtin import ModelHandler
-from .model import sq_distances
+from .model import from_aws, sq_distances
 
 
 class KMeansHandler(ModelHandler):
+    """Loads AWS's ``model_algo-1`` (an NDArray list with the centroids) or Shipyard's older npz."""
+
     sparse_ok = True
+
+    def __init__(self, model_dir: str):
+        InferenceHandler.__init__(self, model_dir)
+        self.meta, self.arrays = aws_artifacts.load(model_dir, "k-means", from_aws)
 
     def predict(self, X) -> list[dict]:
         C = self.arrays["centers"].astype(np.float64)

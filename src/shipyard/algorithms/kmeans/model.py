@@ -90,3 +90,23 @@ def weighted_lloyd(P: np.ndarray, w: np.ndarray, k: int, init: str, max_iter: in
         if cost < best_cost:
             best, best_cost = C.copy(), cost
     return best, best_cost
+
+
+# ------------------------------------------------------------------ AWS's model_algo-1
+def to_aws(centers: np.ndarray) -> bytes:
+    """AWS's k-means artifact: an NDArray list holding the k x feature_dim centroids (float32)."""
+    from ...io import ndarray
+
+    return ndarray.dumps([np.asarray(centers, dtype=np.float32)])
+
+
+def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    from ...io import ndarray
+
+    arrays = ndarray.loads(data)
+    values = list(arrays.values()) if isinstance(arrays, dict) else arrays
+    if len(values) != 1 or values[0] is None or values[0].ndim != 2:
+        shapes = [None if v is None else v.shape for v in values]
+        raise ValueError(f"expected one k x feature_dim array of centroids, found arrays of shapes {shapes}")
+    centers = values[0].astype(np.float32)
+    return {"k": int(centers.shape[0]), "feature_dim": int(centers.shape[1]), **meta}, {"centers": centers}

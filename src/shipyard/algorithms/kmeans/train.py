@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ValidationError
-from ..builtin import TrainingRun, main
+from .. import aws_artifacts
+from ..builtin import TrainingRun, as_dense, main
 from . import ALGORITHM
-from .model import MiniBatchKMeans, kmeans_pp, random_init, sq_distances, weighted_lloyd
+from .model import MiniBatchKMeans, kmeans_pp, random_init, sq_distances, to_aws, weighted_lloyd
 
 
 def train(run: TrainingRun) -> None:
@@ -23,7 +24,7 @@ def train(run: TrainingRun) -> None:
     for epoch in range(h["epochs"]):
         cost, n = 0.0, 0
         for b in run.batches("train", h["mini_batch_size"], epoch, label_size=0, feature_dim=dim):
-            X = b.X.astype(np.float64)
+            X = (as_dense(b.X) if h["force_dense"] else b.X).astype(np.float64)
             if model is None:
                 init = kmeans_pp(X, min(n_centers, X.shape[0]), rng) if h["init_method"] == "kmeans++" \
                     else random_init(X, min(n_centers, X.shape[0]), rng)
@@ -50,7 +51,8 @@ def train(run: TrainingRun) -> None:
                 run.metric("test:msd", ssd / n)
             if "ssd" in h["eval_metrics"]:
                 run.metric("test:ssd", ssd)
-    run.save({"feature_dim": dim, "k": k}, centers=centers.astype(np.float32))
+    # AWS's format (an NDArray list with the centroids), so the model also deploys on SageMaker
+    aws_artifacts.write(run.env.model_dir, to_aws(centers))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def cross_check(h: dict) -> None:
 
 HYPERPARAMETERS = {
     "feature_dim": Param("int", required=True, min=1),
-    "k": Param("int", required=True, min=1, max=1024),
+    "k": Param("int", required=True, min=1),  # any positive int (SDK, AWS); at most sample_size below
     "predictor_type": Param("str", required=True, choices=("classifier", "regressor")),
     "sample_size": Param("int", required=True, min=1),
     "dimension_reduction_type": Param("str", choices=("sign", "fjlt")),

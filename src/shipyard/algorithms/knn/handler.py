@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from .index import prepare, reduce, search, vote
+from .model import load
 
 
 class KNNHandler(ModelHandler):
+    """Loads AWS's layout (model_algo-1 a FAISS flat index, model_algo-1.labels, model_algo-1.json) or
+    Shipyard's older npz."""
+
     sparse_ok = True
+
+    def __init__(self, model_dir: str):
+        InferenceHandler.__init__(self, model_dir)
+        self.meta, self.arrays = load(model_dir)
 
     def predict(self, X) -> list[dict]:
         a, m = self.arrays, self.meta

@@ -8,6 +8,7 @@ from ...errors import ValidationError
 from ..builtin import TrainingRun, main
 from . import ALGORITHM
 from .index import build_ivf, make_reducer, prepare, reduce, search, vote
+from .model import write as write_aws
 
 
 def reservoir(batches, size: int, rng: np.random.Generator, reducer: dict):
@@ -57,7 +58,10 @@ def train(run: TrainingRun) -> None:
                 run.metric("test:accuracy", float((pred == test.y).mean()))
             else:
                 run.metric("test:mse", float(((pred - test.y) ** 2).mean()))
-    run.save(meta, **arrays)
+    # AWS's layout (a FAISS flat index, the labels, JSON metadata), so the model also deploys on SageMaker
+    write_aws(run.env.model_dir, {**meta, "index_type": h["index_type"],
+                                  "dimension_reduction_type": h.get("dimension_reduction_type"),
+                                  "dimension_reduction_target": h.get("dimension_reduction_target")}, arrays)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ CRITERIA = ("accuracy", "f_beta", "precision_at_target_recall", "recall_at_targe
 HYPERPARAMETERS = {
     "predictor_type": Param("str", required=True,
                             choices=("binary_classifier", "multiclass_classifier", "regressor")),
-    "num_classes": Param("int", min=3, max=1000000),
+    # [1, 1000000] as the SDK allows; multiclass_classifier needs >= 3 (cross_check), others ignore it
+    "num_classes": Param("int", min=1, max=1000000),
     "feature_dim": Param("int", default="auto", min=1, allow_auto=True),
-    "num_models": Param("int", default="auto", min=1, max=256, allow_auto=True),
+    "num_models": Param("int", default="auto", min=1, allow_auto=True),
     "num_calibration_samples": Param("int", default=10000000, min=1),
     "init_method": Param("str", default="uniform", choices=("uniform", "normal")),
     "init_scale": Param("float", default=0.07, min=0, min_exclusive=True),
@@ -31,10 +32,10 @@ HYPERPARAMETERS = {
     "loss": Param("str", default="auto", choices=LOSSES),
     "wd": Param("float", default="auto", min=0, allow_auto=True),
     "l1": Param("float", default="auto", min=0, allow_auto=True),
-    "momentum": Param("float", default="auto", min=0, max=0.999999, allow_auto=True),
+    "momentum": Param("float", default="auto", min=0, max=1, max_exclusive=True, allow_auto=True),
     "learning_rate": Param("float", default="auto", min=0, min_exclusive=True, allow_auto=True),
-    "beta_1": Param("float", default="auto", min=0, max=0.999999, allow_auto=True),
-    "beta_2": Param("float", default="auto", min=0, max=0.999999, allow_auto=True),
+    "beta_1": Param("float", default="auto", min=0, max=1, max_exclusive=True, allow_auto=True),
+    "beta_2": Param("float", default="auto", min=0, max=1, max_exclusive=True, allow_auto=True),
     "bias_lr_mult": Param("float", default="auto", min=0, min_exclusive=True, allow_auto=True),
     "bias_wd_mult": Param("float", default="auto", min=0, allow_auto=True),
     "use_lr_scheduler": Param("bool", default=True),
@@ -51,7 +52,8 @@ HYPERPARAMETERS = {
     "margin": Param("float", default=1.0, min=0),
     "quantile": Param("float", default=0.5, min=0, max=1, min_exclusive=True),
     "loss_insensitivity": Param("float", default=0.01, min=0, min_exclusive=True),
-    "huber_delta": Param("float", default=1.0, min=0, min_exclusive=True),
+    "huber_delta": Param("float", default=1.0, min=0,
+                         description="0 is allowed (as by the SDK) and makes the Huber loss identically 0"),
     "early_stopping_patience": Param("int", default=3, min=1),
     "early_stopping_tolerance": Param("float", default=0.001, min=0, min_exclusive=True),
     "binary_classifier_model_selection_criteria": Param("str", default="accuracy", choices=CRITERIA),
@@ -68,9 +70,10 @@ HYPERPARAMETERS = {
 
 def cross_check(h: dict) -> None:
     ptype = h["predictor_type"]
-    if ptype == "multiclass_classifier" and "num_classes" not in h:
+    if ptype == "multiclass_classifier" and h.get("num_classes", 0) < 3:
+        got = f" (got {h['num_classes']})" if "num_classes" in h else ""
         raise ValidationError("Hyperparameter 'num_classes' is required when predictor_type is "
-                              "multiclass_classifier; expected int in [3, 1000000].")
+                              f"multiclass_classifier; expected int in [3, 1000000]{got}.")
     loss = h["loss"]
     if loss != "auto":
         ok = {"binary_classifier": _BINARY_LOSSES, "multiclass_classifier": ("softmax_loss",)}.get(

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import aws_artifacts
+from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from .metrics import sigmoid, softmax
+from .model import from_aws
 
 
 class LinearLearnerHandler(ModelHandler):
+    """Loads AWS's ``model_algo-1`` (a zipped MXNet module, fc0_weight / fc0_bias) or Shipyard's older npz."""
+
     sparse_ok = True
+
+    def __init__(self, model_dir: str):
+        InferenceHandler.__init__(self, model_dir)
+        self.meta, self.arrays = aws_artifacts.load(model_dir, "linear learner", from_aws)
 
     def predict(self, X) -> list[dict]:
         W, b = self.arrays["weights"], self.arrays["bias"]

@@ -329,3 +329,67 @@ class LinearModels:
         shift = (scaler.mean @ W.reshape(self.D, -1)).reshape(self.M, self.K)
         b = self.b.astype(np.float64) - shift
         return W * scaler.y_std, b * scaler.y_std + scaler.y_mean
+
+
+# ------------------------------------------------------------------ AWS's model_algo-1
+def to_aws(meta: dict, W: np.ndarray, b: np.ndarray) -> bytes:
+    """AWS's linear learner artifact: a zip of an MXNet module checkpoint (``mx-mod-symbol.json`` +
+    ``mx-mod-0000.params``) that ``mx.module.Module.load('mx-mod', 0, label_names=['out_label'])`` reads:
+    ``fc0 = FullyConnected(data, fc0_weight [K, D], fc0_bias [K])`` into a logistic (binary, logistic loss),
+    softmax (multiclass) or linear (regression, hinge) output named ``out``."""
+    from .. import aws_artifacts as aws
+
+    W = np.asarray(W, np.float32).reshape(W.shape[0], -1)
+    K = W.shape[1]
+    ptype = meta.get("predictor_type", "regressor")
+    out_op = ("SoftmaxOutput" if ptype == "multiclass_classifier"
+              else "LogisticRegressionOutput" if ptype == "binary_classifier" and meta.get("loss") == "logistic"
+              else "LinearRegressionOutput")
+    symbol = aws.symbol_json([
+        {"op": "null", "name": "data"},
+        {"op": "null", "name": "fc0_weight", "attrs": {"num_hidden": K}},
+        {"op": "null", "name": "fc0_bias", "attrs": {"num_hidden": K}},
+        {"op": "FullyConnected", "name": "fc0", "attrs": {"num_hidden": K}, "inputs": [0, 1, 2]},
+        {"op": "null", "name": "out_label"},
+        {"op": out_op, "name": "out", "inputs": [3, 4]},
+    ], heads=[5])
+    params = aws.params_bytes({"fc0_weight": W.T, "fc0_bias": np.asarray(b, np.float32).reshape(K)})
+    return aws.zip_bytes({"mx-mod-symbol.json": symbol, "mx-mod-0000.params": params})
+
+
+def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, {"weights" [D, K], "bias" [K]}) from AWS's zip (or a bare .params NDArray file)."""
+    from .. import aws_artifacts as aws
+    from ...io import ndarray
+
+    if aws.is_zip(data):
+        files = aws.unzip(data)
+        params, symbol = aws.find_params(files)
+        hints = aws.json_hints(files)
+    elif ndarray.is_ndarray_file(data):
+        params, symbol, hints = aws.load_params(data), {}, {}
+    else:
+        raise ValueError("expected a zip of an MXNet module (mx-mod-symbol.json, mx-mod-0000.params)")
+    wkey = "fc0_weight" if "fc0_weight" in params else next((k for k in params if k.endswith("weight")), None)
+    if wkey is None:
+        raise ValueError(f"no fc0_weight among the parameters {sorted(params)}")
+    bkey = wkey[: -len("weight")] + "bias"
+    weight = np.asarray(params[wkey], np.float32)
+    weight = weight.reshape(1, -1) if weight.ndim == 1 else weight
+    D = meta.get("feature_dim") or hints.get("feature_dim")
+    # FullyConnected stores [K, D]; accept [D, K] too when the feature count says so
+    W = weight if (D and weight.shape[0] == int(D) and weight.shape[1] != int(D)) else weight.T
+    K = W.shape[1]
+    bias = np.asarray(params[bkey], np.float32).reshape(K) if bkey in params else np.zeros(K, np.float32)
+    ops = " ".join(aws.symbol_ops(symbol)).lower()
+    ptype = meta.get("predictor_type") or hints.get("predictor_type") or (
+        "multiclass_classifier" if "softmax" in ops or K > 1
+        else "binary_classifier" if "logistic" in ops or "sigmoid" in ops else "regressor")
+    sigmoid_out = "logistic" in ops or "sigmoid" in ops
+    loss = meta.get("loss") or hints.get("loss") or (
+        "softmax_loss" if ptype == "multiclass_classifier" else "squared_loss" if ptype == "regressor"
+        else "logistic" if sigmoid_out or not ops else "hinge_loss")
+    threshold = meta.get("threshold", hints.get("threshold", 0.5 if loss == "logistic" else 0.0))
+    out = {**meta, "predictor_type": ptype, "loss": loss, "threshold": float(threshold),
+           "feature_dim": int(W.shape[0]), "num_classes": int(meta.get("num_classes", K if K > 1 else 2))}
+    return out, {"weights": W, "bias": bias}

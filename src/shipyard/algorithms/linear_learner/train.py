@@ -16,10 +16,11 @@ import numpy as np
 
 from ...errors import ValidationError
 from ...io.readers import Batch, concat
+from .. import aws_artifacts
 from ..builtin import TrainingRun, main
 from . import ALGORITHM
 from .metrics import binary_report, calibrate, multiclass_report, regression_report, sigmoid, softmax
-from .model import LinearModels, fit_scaler, loss_and_grad, mean_losses
+from .model import LinearModels, fit_scaler, loss_and_grad, mean_losses, to_aws
 
 _DEFAULT_LR = {"adam": 0.01, "rmsprop": 0.01, "sgd": 0.1}
 
@@ -106,6 +107,8 @@ class Trainer:
         return mean_losses(self.scores(X, W, b), y, self.h["loss"], self.h).astype(np.float64)
 
     def weights_for(self, y):
+        if getattr(self, "class_weight", None) is not None:  # balance_multiclass_weights
+            return self.class_weight[y.astype(np.int64)]
         if self.pos_weight == 1.0 or self.ptype != "binary_classifier":
             return None
         return np.where(y > 0.5, self.pos_weight, 1.0)
@@ -132,6 +135,12 @@ class Trainer:
             self.pos_weight = (len(sample.y) - pos) / pos
         else:
             self.pos_weight = 1.0 if mult == "auto" else float(mult)
+        if self.ptype == "regressor" and h["unbias_label"] is True and not h["normalize_label"]:
+            self.scaler.y_mean = float(np.mean(sample.y))  # centre labels only (normalize_label also scales)
+        self.class_weight = None
+        if self.ptype == "multiclass_classifier" and h["balance_multiclass_weights"]:
+            counts = np.bincount(sample.y.astype(np.int64), minlength=self.K).astype(np.float64)
+            self.class_weight = len(sample.y) / (self.K * np.maximum(counts, 1.0))  # equal total weight per class
         D = sample.X.shape[1]
         lr, wd, l1 = variants(h, self.rng)
         models = LinearModels(D, self.K, lr, wd, l1, h, self.rng)
@@ -239,7 +248,9 @@ def train(run: TrainingRun) -> None:
             t.report("test", test, Wm, bm, threshold)
     meta = {"predictor_type": t.ptype, "loss": t.h["loss"], "threshold": threshold, "feature_dim": D,
             "num_classes": t.K, "selected_model": m}
-    run.save(meta, weights=Wm, bias=bm)
+    # AWS's format (a zipped MXNet module), so the model also deploys on SageMaker; what the module leaves
+    # implicit (the calibrated threshold, the loss) goes to shipyard-meta.json beside it
+    aws_artifacts.write(run.env.model_dir, to_aws(meta, Wm, bm), meta)
 
 
 if __name__ == "__main__":

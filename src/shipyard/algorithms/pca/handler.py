@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import aws_artifacts
+from ..base import InferenceHandler
 from ..builtin import ModelHandler
 
 
 class PCAHandler(ModelHandler):
+    """Loads AWS's ``model_algo-1`` (an NDArray dict mean / v / s) or Shipyard's older npz."""
+
     output_key = "projections"
     sparse_ok = True
+
+    def __init__(self, model_dir: str):
+        from .train import from_aws
+
+        InferenceHandler.__init__(self, model_dir)
+        self.meta, self.arrays = aws_artifacts.load(model_dir, "PCA", from_aws)
 
     def predict(self, X) -> list[dict]:
         C = self.arrays["components"].astype(np.float64)

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import ValidationError
+from .. import aws_artifacts
 from ..builtin import TrainingRun, main
 from . import ALGORITHM
 
@@ -62,8 +63,42 @@ def train(run: TrainingRun) -> None:
     mean, comps, sv = principal_axes(h, run.batches("train", h["mini_batch_size"], 0, label_size=0,
                                                     feature_dim=h["feature_dim"]))
     run.log(f"singular values: {np.round(sv, 4).tolist()}")
-    run.save({"feature_dim": h["feature_dim"], "num_components": h["num_components"]},
-             mean=mean.astype(np.float32), components=comps.astype(np.float32), singular_values=sv)
+    # AWS's format (an NDArray dict mean / v / s), so the model also deploys on SageMaker
+    aws_artifacts.write(run.env.model_dir, to_aws(mean, comps, sv))
+
+
+def to_aws(mean: np.ndarray, comps: np.ndarray, sv: np.ndarray) -> bytes:
+    """AWS's PCA artifact: {"mean": 1 x D, "v": D x k, "s": k}, components in ascending singular value."""
+    from ...io import ndarray
+
+    order = np.argsort(sv, kind="stable")
+    return ndarray.dumps({"mean": np.asarray(mean, np.float32).reshape(1, -1),
+                          "v": np.ascontiguousarray(comps[order].T, dtype=np.float32),
+                          "s": np.asarray(sv, np.float32)[order]})
+
+
+def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, arrays) in Shipyard's form (components k x D by descending singular value) from AWS's."""
+    from ...io import ndarray
+
+    a = ndarray.loads(data)
+    if not isinstance(a, dict) or "v" not in a:
+        raise ValueError("expected an NDArray dict with keys 'v', 's' and optionally 'mean'"
+                         + (f"; found keys {sorted(a)}" if isinstance(a, dict) else "; found an unnamed list"))
+    v = np.asarray(a["v"], np.float64)
+    s = np.asarray(a["s"], np.float64).ravel() if a.get("s") is not None else np.ones(min(v.shape))
+    mean = a.get("mean")
+    if v.ndim != 2:
+        raise ValueError(f"'v' has shape {v.shape}; expected feature_dim x num_components")
+    D = int(np.asarray(mean).size) if mean is not None else v.shape[0]
+    comps = v.T if v.shape[0] == D and v.shape[1] == len(s) else v  # tolerate k x D
+    if comps.shape[1] != D or comps.shape[0] != len(s):
+        raise ValueError(f"'v' {v.shape}, 's' {s.shape} and 'mean' of {D} values do not fit together")
+    order = np.argsort(-s, kind="stable")
+    mean_vec = np.zeros(D) if mean is None else np.asarray(mean, np.float64).ravel()
+    return ({"feature_dim": D, "num_components": int(len(s)), **meta},
+            {"mean": mean_vec.astype(np.float32), "components": comps[order].astype(np.float32),
+             "singular_values": s[order]})
 
 
 if __name__ == "__main__":

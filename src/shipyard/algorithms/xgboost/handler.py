@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from pathlib import Path
+import re
 from typing import Any
 
 import numpy as np
@@ -22,37 +22,9 @@ import orjson
 from ...errors import ValidationError
 from ..base import InferenceHandler
 from .fast_predict import DensePredictor
+from .model_formats import MODEL_FILE, load_booster  # noqa: F401 - re-exported
 
-MODEL_FILE = "xgboost-model"
 _SMALL = 64 * 1024
-
-
-def load_booster(model_dir: str):
-    import xgboost as xgb
-
-    folder = Path(model_dir)
-    candidates = [folder / MODEL_FILE] + sorted(p for p in folder.iterdir()
-                                                if p.is_file() and p.name != MODEL_FILE
-                                                and not p.name.startswith("."))
-    for path in candidates:
-        if not path.exists():
-            continue
-        booster = xgb.Booster()
-        try:
-            booster.load_model(bytearray(path.read_bytes()))  # bytes: format sniffed, no warning
-            return booster
-        except xgb.core.XGBoostError:
-            pass
-        try:  # SageMaker's older containers pickle the Booster
-            import pickle
-
-            with open(path, "rb") as f:
-                obj = pickle.load(f)
-            if isinstance(obj, xgb.Booster):
-                return obj
-        except Exception:  # noqa: BLE001 - not a pickle either: try the next file
-            continue
-    raise ValidationError(f"No XGBoost model found in {model_dir} (expected a file named {MODEL_FILE}).")
 
 
 def _float(token: str) -> float:
@@ -181,6 +153,42 @@ def select_outputs(pred: np.ndarray, keys: list[str], objective: str, num_class:
     return rows
 
 
+# Text/csv answers as SageMaker's XGBoost images write them (algorithm-mode serve.py / handler_service.py):
+# "comma" - a real-time answer is ",".join(str(p) for p in preds): every prediction on ONE line, and a
+#           multi-output row is Python's list repr "[0.1, 0.2, 0.7]"; the images tagged 1 (0.72), 0.90-x,
+#           1.0-1 and 1.2-x do this.
+# "lines" - one prediction per line ("a,b,c" for a multi-output row); Shipyard's default, and what it answers
+#           for the later 1.x images and for images it does not know.
+# Under batch transform (SAGEMAKER_BATCH set) every image writes one prediction per line and ends the answer
+# with a newline, so concatenated answers stay one record per line.
+_COMMA_TAGS = re.compile(r"^(1|latest|0\.72(-.*)?|0\.90-\d+(-.*)?|1\.0-\d+(-.*)?|1\.2-\d+(-.*)?)$")
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image URI ("...:1.7-1" -> "1.7-1"); "" without one (a digest, or no tag)."""
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last or ":" not in last:
+        return ""
+    return last.split(":", 1)[1]
+
+
+def csv_style(image: str, batch: bool) -> str:
+    """How text/csv answers are laid out for this image: "comma", "lines", or their batch forms."""
+    style = "comma" if _COMMA_TAGS.match(image_tag(image)) else "lines"
+    return f"{style}-batch" if batch else style
+
+
+def encode_csv(prediction: np.ndarray, style: str) -> bytes:
+    rows = prediction.tolist()
+    if style.startswith("comma"):
+        items = [str([float(x) for x in r]) if isinstance(r, list) else _fmt(r) for r in rows]
+    else:
+        items = [",".join(_fmt(x) for x in r) if isinstance(r, list) else _fmt(r) for r in rows]
+    if style.endswith("-batch"):
+        return ("\n".join(items) + "\n").encode()
+    return ("," if style == "comma" else "\n").join(items).encode()
+
+
 def _csv_value(v: Any) -> str:
     return f'"{v}"' if isinstance(v, list) else _fmt(v) if isinstance(v, float) else str(v)
 
@@ -203,6 +211,9 @@ class XGBoostHandler(InferenceHandler):
         selected = os.environ.get("SAGEMAKER_INFERENCE_OUTPUT", "").replace(" ", "").lower()
         self.selected = [k for k in selected.split(",") if k]
         self.objective, self.num_class = "", 0
+        # the image the model was deployed with (the platform passes it; see serving.deploy) and batch mode
+        self.csv_style = csv_style(os.environ.get("SHIPYARD_IMAGE", ""),
+                                   os.environ.get("SAGEMAKER_BATCH", "").lower() in ("true", "1", "yes"))
         if self.selected:
             learner = orjson.loads(self.booster.save_config())["learner"]
             self.objective = learner["objective"]["name"]
@@ -239,14 +250,10 @@ class XGBoostHandler(InferenceHandler):
         if self.selected:
             rows = select_outputs(prediction, self.selected, self.objective, self.num_class)
             if atype in ("text/csv", "*/*", ""):
-                return "\n".join(",".join(_csv_value(r[k]) for k in self.selected) for r in rows).encode(), \
-                    "text/csv"
+                text = "\n".join(",".join(_csv_value(r[k]) for k in self.selected) for r in rows)
+                return (text + "\n" if self.csv_style.endswith("-batch") else text).encode(), "text/csv"
         elif atype in ("text/csv", "*/*", ""):
-            if prediction.ndim == 1:
-                text = "\n".join(_fmt(x) for x in prediction.tolist())
-            else:
-                text = "\n".join(",".join(_fmt(x) for x in row) for row in prediction.tolist())
-            return text.encode(), "text/csv"
+            return encode_csv(prediction, self.csv_style), "text/csv"
         else:
             rows = [{"score": s} for s in prediction.tolist()]
         if atype == "application/json":
