@@ -21,6 +21,10 @@ from shipyard.testing.server import ShipyardProcess
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
+# Framework scripts run on the server's own Python in tests (building an image's environment takes minutes);
+# tests/environments turns environments on where it needs them.
+os.environ.setdefault("SHIPYARD_ENVIRONMENTS", "server")
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ..errors import MissingResource, ResourceInUse, ValidationError
+from ..objectstore.base import is_s3_uri
 from .listing import STANDARD_SORT, list_page
 from .registry import operation
 
@@ -36,7 +37,7 @@ def containers_of(doc: dict) -> list[dict]:
 
 def _check_container(c: dict) -> None:
     url = c.get("ModelDataUrl")
-    if url is not None and not url.startswith("s3://"):
+    if url is not None and not is_s3_uri(url):  # s3:// or an S3 https object URL
         raise ValidationError(f"ModelDataUrl {url!r} is not a valid S3 URI: it must start with s3://.")
     mode = c.get("Mode", "SingleModel")
     if mode not in ("SingleModel", "MultiModel"):
@@ -45,6 +46,10 @@ def _check_container(c: dict) -> None:
         raise ValidationError("A MultiModel container needs ModelDataUrl: the S3 prefix of its *.tar.gz models.")
     if not c.get("Image") and not c.get("ModelPackageName"):
         raise ValidationError("A container definition needs an Image.")
+    if c.get("Image"):
+        from ..algorithms.registry import check_image
+
+        check_image(c["Image"])  # a framework image tag AWS never published
 
 
 @operation("sagemaker", "CreateModel")

@@ -267,8 +267,8 @@ def torchrun_command(entry_cmd: list[str], hosts: list[str], current_host: str, 
     import sys
 
     hosts = sorted(hosts)
-    if not entry_cmd or entry_cmd[0] != sys.executable:
+    if not entry_cmd or entry_cmd[0] != sys.executable and not os.path.basename(entry_cmd[0]).startswith("python"):
         return entry_cmd  # a shell entry point runs as is; it can launch its own processes
-    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={len(hosts)}",
+    return [entry_cmd[0], "-m", "torch.distributed.run", f"--nnodes={len(hosts)}",
             f"--node_rank={hosts.index(current_host)}", f"--nproc_per_node={procs_per_host}",
             f"--master_addr={master_addr}", f"--master_port={master_port}", *entry_cmd[1:]]

@@ -7,6 +7,12 @@ One place decides, for the hosting controller (deploy and heal alike) and for th
 - a ``Mode=MultiModel`` container: a multi-model server (:mod:`.multimodel`) that loads artifacts on demand.
 
 The model server calls :func:`special_app` when started with ``--pipeline`` or ``--multi-model``.
+
+A single script-mode container of a framework image (``sagemaker-scikit-learn:1.2-1-cpu-py3`` with an
+``inference.py``) runs its model server on that image's environment (:func:`with_environment`, see
+:mod:`shipyard.environments`): ``prepared["python"]`` names the interpreter, and ``PYTHONPATH`` gives it the
+server's own code only. Building the environment on first use is logged into the endpoint's log (stream
+``<variant>/environment``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,36 @@ def prepare_variant(services, variant: dict, variant_dir: Path, gen: int) -> dic
 
         return prepare_pipeline(services.objects, containers, variant_dir, gen,
                                 variant.get("execution_mode") or "Serial")
-    return prepare(services.objects, containers[0], variant_dir, gen)
+    return with_environment(services, containers[0], prepare(services.objects, containers[0], variant_dir, gen),
+                            variant_dir)
+
+
+def with_environment(services, container: dict, prepared: dict, variant_dir: Path) -> dict:
+    """``prepared`` (see :func:`.deploy.prepare`) set to run a script-mode model server on the interpreter of
+    its image's environment; unchanged for built-in algorithms and images without one."""
+    from ..environments import EnvironmentError_, ensure_for_image, mode, root_for, server_lib
+
+    if "--script-program" not in prepared["args"] or mode() == "server":
+        return prepared
+    log_path = variant_dir / "instance-environment.log"
+
+    def log(message: str) -> None:
+        import time
+
+        with open(log_path, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+
+    home = services.settings.home
+    try:
+        env_prepared = ensure_for_image(container.get("Image", ""), home, log)
+    except EnvironmentError_ as e:
+        raise DeployError(f"The environment of image {container.get('Image')} could not be built: {e}") from None
+    if env_prepared.path is None:
+        return prepared
+    env = dict(prepared["env"])
+    lib = str(server_lib(root_for(home)))
+    env["PYTHONPATH"] = lib + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return {**prepared, "python": env_prepared.python, "env": env}
 
 
 def special_app(args):

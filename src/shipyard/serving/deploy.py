@@ -77,6 +77,8 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
     env = dict(container.get("Environment") or {})
     program = env.get("SAGEMAKER_PROGRAM")
     image = container.get("Image", "")
+    if image:  # built-in handlers match the answers of the image's version (e.g. XGBoost's CSV layout)
+        env.setdefault("SHIPYARD_IMAGE", image)
     if program:
         submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
         if submit.startswith("s3://"):
@@ -109,7 +111,8 @@ def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_
     instance_id = uuid.uuid4().hex[:8]
     env = {**prepared["env"], "SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": prepared["model_dir"],
            "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant}
-    command = [sys.executable, "-m", "shipyard.serving.model_server", "--model-dir", prepared["model_dir"],
+    python = prepared.get("python") or sys.executable  # a framework image's environment (serving.containers)
+    command = [python, "-m", "shipyard.serving.model_server", "--model-dir", prepared["model_dir"],
                "--port", str(port), *prepared["args"]]
     spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
                    workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),

@@ -4,6 +4,11 @@ Behaves like the SageMaker inference toolkit (and the framework containers built
 ``SAGEMAKER_PROGRAM`` (default ``inference.py``) in the code folder (``<model>/code`` or the unpacked
 ``SAGEMAKER_SUBMIT_DIRECTORY``); any function not defined falls back to a default. As in the framework
 containers, ``input_fn`` receives ``str`` for JSON and CSV bodies and ``bytes`` otherwise.
+
+For a framework image the model server running this handler is started on the image's environment
+(:func:`shipyard.serving.containers.with_environment`): the user's module imports the framework at the image's
+version and AWS's toolkits (``sagemaker_inference``, ``sagemaker_containers``, ...), so this module and what it
+imports stay within the standard library, NumPy and Shipyard's own code.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..procs import _alive, _names_home, kill_processes_under, processes_under  # noqa: F401 (re-exported)
 
 START_TIMEOUT = 30.0
 
@@ -37,83 +38,6 @@ def _tail(path: Path, n: int = 60) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
     except OSError:
         return "(no log)"
-
-
-def _names_home(blob: bytes, home: bytes) -> bool:
-    """True if ``home`` occurs in ``blob`` as a whole path (not as a prefix of a longer name)."""
-    start = 0
-    while True:
-        i = blob.find(home, start)
-        if i < 0:
-            return False
-        end = i + len(home)
-        if end == len(blob) or blob[end:end + 1] in (b"/", b"\0", b" ", b":", b'"', b"'", b",", b"\n", b"="):
-            return True
-        start = i + 1
-
-
-def processes_under(home: str | Path) -> list[int]:
-    """Pids (other than ours and our ancestors) whose command line, environment or working folder names ``home``."""
-    target = os.fsencode(str(Path(home).resolve()))
-    raw = os.fsencode(str(home))
-    skip = {os.getpid()}
-    pid = os.getppid()
-    while pid > 1 and pid not in skip:
-        skip.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    found = []
-    home_dir = str(Path(home).resolve())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in skip:
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            cwd = ""
-        if cwd == home_dir or cwd.startswith(home_dir + "/"):
-            found.append(int(entry))
-            continue
-        for name in ("cmdline", "environ"):
-            try:
-                blob = Path(f"/proc/{entry}/{name}").read_bytes()
-            except OSError:
-                continue
-            if _names_home(blob, target) or (raw != target and _names_home(blob, raw)):
-                found.append(int(entry))
-                break
-    return found
-
-
-def kill_processes_under(home: str | Path, grace: float = 3.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every process naming ``home``. Returns the pids signalled."""
-    pids = processes_under(home)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-    deadline = time.monotonic() + grace
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [p for p in alive if _alive(p)]
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 class ShipyardProcess:
@@ -141,6 +65,9 @@ class ShipyardProcess:
                if not k.startswith("SHIPYARD_") and not k.startswith("AWS_ENDPOINT_URL")}
         env.update(self.extra_env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # Framework scripts run on the server's own Python unless the caller asks for image environments
+        # (SHIPYARD_ENVIRONMENTS=auto): building one takes minutes (see shipyard.environments).
+        env.setdefault("SHIPYARD_ENVIRONMENTS", "server")
         return env
 
     def start(self, timeout: float = START_TIMEOUT) -> "ShipyardProcess":

@@ -6,6 +6,10 @@ URL, which the SDK's local mode uses), unpacked into ``code/``. A ``requirements
 with the toolkit; the folder is added to ``PYTHONPATH``), so the job's packages never touch the
 server's environment. Launch rules: ``*.sh`` -> ``/bin/sh -c "./entry args"``; a code folder with
 ``setup.py`` -> ``python -m <module> args``; otherwise ``python <entry> args``.
+
+``python`` is the framework image's environment (:func:`interpreter`, see :mod:`shipyard.environments`): a
+venv with the framework at the image's version and AWS's toolkits, built on first use; requirements are
+installed with that interpreter's pip.
 """
 
 from __future__ import annotations
@@ -46,7 +50,26 @@ def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
         tar.extractall(dest)
 
 
-def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print) -> None:
+def home_of(job_dir: Path) -> Path | None:
+    """The Shipyard home a job folder lies in (``<home>/runs/training/<job>[/attempt-N/<host>]``), if any."""
+    for parent in Path(job_dir).resolve().parents:
+        if parent.name == "runs":
+            return parent.parent
+    return None
+
+
+def interpreter(image: str, job_dir: Path, log=print) -> str:
+    """The Python that runs the job's code: the image's environment (built on first use, the steps logged
+    into the job's log), or the server's own where the image has none or it cannot be built."""
+    from ..environments import EnvironmentError_, ensure_for_image
+
+    try:
+        return ensure_for_image(image, home_of(job_dir), log).python
+    except EnvironmentError_ as e:  # SHIPYARD_ENVIRONMENTS=strict
+        raise ScriptError(f"The environment of image {image} could not be built: {e}") from None
+
+
+def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print, python: str = sys.executable) -> None:
     """Fetch and unpack the user's code into ``code_dir``; install its requirements."""
     code_dir.mkdir(parents=True, exist_ok=True)
     if submit_dir:
@@ -66,7 +89,7 @@ def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print)
     requirements = code_dir / "requirements.txt"
     if requirements.exists():
         log(f"Installing requirements from {requirements}")
-        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q",
+        proc = subprocess.run([python, "-m", "pip", "install", "--disable-pip-version-check", "-q",
                                "--target", str(code_dir / ".deps"), "-r", str(requirements)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(code_dir))
         sys.stdout.write(proc.stdout)
@@ -85,15 +108,15 @@ def python_path(code_dir: Path, existing: str = "") -> str:
     return ":".join(parts)
 
 
-def command(entry: str, code_dir: Path, args: list[str]) -> list[str]:
+def command(entry: str, code_dir: Path, args: list[str], python: str = sys.executable) -> list[str]:
     if not entry:
         raise ScriptError("No entry point: set the 'sagemaker_program' hyperparameter (or SAGEMAKER_PROGRAM).")
     if entry.endswith(".sh"):
         return ["/bin/sh", "-c", " ".join(["./" + entry, *(shlex.quote(a) for a in args)])]
     if (code_dir / "setup.py").exists() and not entry.endswith(".py"):
-        return [sys.executable, "-m", entry, *args]
+        return [python, "-m", entry, *args]
     if not (code_dir / entry).exists():
         raise ScriptError(f"The entry point {entry!r} was not found in the code folder "
                           f"(sagemaker_submit_directory); files there: "
                           f"{', '.join(sorted(p.name for p in code_dir.iterdir())[:20]) or 'none'}.")
-    return [sys.executable, entry, *args]
+    return [python, entry, *args]
