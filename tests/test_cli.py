@@ -39,6 +39,7 @@ def test_env_prints_exports_from_home(tmp_path):
         f"export AWS_ACCESS_KEY_ID={creds['access_key_id']}",
         f"export AWS_SECRET_ACCESS_KEY={creds['secret_access_key']}",
         "export AWS_DEFAULT_REGION=us-east-1",
+        f"export SAGEMAKER_USER_CONFIG_OVERRIDE={home / 'sagemaker-config.yaml'}",
     ]
     # the variables override the stored keys; values are shell-quoted
     r = run_cli("env", "--home", str(home), env={"SHIPYARD_ACCESS_KEY_ID": "AKIAOVERRIDE",
@@ -72,10 +73,20 @@ def test_server_errors_are_one_line_exit_1(server):
     r = run_cli("jobs", "describe", "no-such-job", env=server.env())
     assert r.returncode == 1
     line = _one_clean_line(r.stderr)
-    assert line.startswith("shipyard: ValidationException: ")  # SageMaker: "Requested resource not found."
+    # SageMaker answers only "Requested resource not found."; the CLI names what it asked for
+    assert line == ("shipyard: Could not find training job 'no-such-job' "
+                    "(ValidationException: Requested resource not found.)")
+    for args, noun in ((("endpoints", "describe", "no-ep"), "endpoint"), (("models", "describe", "no-m"), "model"),
+                       (("transform", "describe", "no-t"), "transform job"), (("models", "delete", "no-m"), "model")):
+        r = run_cli(*args, env=server.env())
+        assert r.returncode == 1
+        assert _one_clean_line(r.stderr).startswith(f"shipyard: Could not find {noun} '{args[-1]}' ("), r.stderr
     r = run_cli("endpoints", "invoke", "no-such-endpoint", "--body", "1,2", env=server.env())
     assert r.returncode == 1
-    _one_clean_line(r.stderr)
+    assert "no-such-endpoint" in _one_clean_line(r.stderr)
+    r = run_cli("endpoints", "logs", "no-such-endpoint", env=server.env())
+    assert r.returncode == 1
+    assert "no logs for endpoint 'no-such-endpoint'" in _one_clean_line(r.stderr)
 
 
 def _wait_job(sm, name, timeout=120):
@@ -112,6 +123,8 @@ def test_jobs_and_endpoints_commands(server):
     r = run_cli("logs", "cli-job-1", "--follow", "--timeout", "120", env=env, timeout=150)
     assert r.returncode == 0, r.stderr
     assert "[4]" in r.stdout  # the last boosting round's log line
+    assert "\ttrain-" in r.stdout and "#011" not in r.stdout  # tabs, not syslog's #011
+    assert r.stdout.splitlines()[-1] == "==> cli-job-1: Completed"  # the outcome comes after the last log line
     desc = _wait_job(sm, "cli-job-1")
     assert desc["TrainingJobStatus"] == "Completed"
 

@@ -1,19 +1,32 @@
 """``shipyard``: start the server, print the client environment, and look at jobs and endpoints.
 
 Start-up stays light (argparse only); boto3 and the server are imported by the command that needs them.
-Client commands talk to a running server through boto3 only (``AWS_ENDPOINT_URL`` or ``--endpoint-url``), so
-they work against AWS too. Errors become one line on stderr: exit 1 for an error the server answered,
-exit 2 when it cannot be reached or the command line is wrong.
+Client commands talk to a server through boto3 only, so they work against AWS too. Where: ``--endpoint-url``,
+else the server running on an explicit ``--home``, else ``$AWS_ENDPOINT_URL``, else the server running on
+the default home (found through ``<home>/server.json``, signed with the home's key pair); with none of these
+they stop and say so rather than fall through to AWS (``--aws`` asks for boto3's own endpoints: AWS).
+Errors become one line on stderr: exit 1 for an error the server answered, exit 2 when it cannot be reached
+or the command line is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
+
+SDK_CONFIG_FILE = "sagemaker-config.yaml"
+DEFAULT_SDK_BUCKET = "sagemaker-shipyard"
+# What a resource is called in "not found" messages, by the noun of the boto3 operation that missed it.
+RESOURCE_NOUNS = {"TrainingJob": "training job", "Endpoint": "endpoint", "Model": "model",
+                  "TransformJob": "transform job", "EndpointConfig": "endpoint configuration",
+                  "HyperParameterTuningJob": "tuning job"}
+TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 class CliError(Exception):
@@ -56,11 +69,99 @@ def _print_describe(desc: dict) -> None:
         print(f"{key.ljust(width)}  {_fmt(value)}")
 
 
+# -- the local server ---------------------------------------------------------------------------------------
+def _home(args: argparse.Namespace) -> Path:
+    from .config import default_home
+
+    home = getattr(args, "home", None)
+    return Path(home).expanduser() if home else default_home()
+
+
+def _read_server_json(home: Path) -> dict | None:
+    from .procs import alive
+
+    try:
+        info = json.loads((home / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    pid = info.get("pid")
+    if not isinstance(pid, int) or not alive(pid):
+        return None
+    return info
+
+
+def _starting_pid(home: Path) -> int | None:
+    """The pid of a server that holds the home's lock but has not written server.json yet (it is starting)."""
+    from .procs import alive, cmdline
+
+    try:
+        pid = int((home / "server.lock").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not alive(pid) or not any("shipyard" in a for a in cmdline(pid)):
+        return None
+    return pid
+
+
+def local_server(home: Path, wait: float = 30.0) -> dict | None:
+    """``<home>/server.json`` of a server that still runs (its pid is alive), else None. A server that is
+    still starting (right after ``shipyard server &``) is waited for, up to ``wait`` seconds, until it answers."""
+    import urllib.request
+
+    info = _read_server_json(home)
+    if info is not None or _starting_pid(home) is None:
+        return info
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _starting_pid(home) is not None:
+        info = _read_server_json(home)
+        if info is not None:
+            try:
+                with urllib.request.urlopen(f"{info['endpoint_url']}/shipyard/health", timeout=1):
+                    return info
+            except OSError:
+                pass
+        time.sleep(0.1)
+    return _read_server_json(home)
+
+
+def _home_keys(home: Path) -> tuple[str, str]:
+    """The key pair clients of this home's server sign with (the same overrides the server applies)."""
+    try:
+        data = json.loads((home / "credentials.json").read_text())
+    except (OSError, ValueError):
+        data = {}
+    return (os.environ.get("SHIPYARD_ACCESS_KEY_ID", data.get("access_key_id", "")),
+            os.environ.get("SHIPYARD_SECRET_ACCESS_KEY", data.get("secret_access_key", "")))
+
+
 # -- boto3 access ------------------------------------------------------------------------------------------
 def _session(args: argparse.Namespace) -> Any:
+    """boto3 clients for: --endpoint-url, else the running server of an explicit --home, else
+    $AWS_ENDPOINT_URL, else the running server of the default home; --aws for boto3's own defaults (AWS).
+    Never AWS by accident."""
     from .sdk.session import Session
 
-    return Session(endpoint_url=getattr(args, "endpoint_url", None), region=getattr(args, "region", None))
+    region = getattr(args, "region", None)
+    url = getattr(args, "endpoint_url", None)
+    if not url and not getattr(args, "home", None):
+        url = os.environ.get("AWS_ENDPOINT_URL")
+    if url or getattr(args, "aws", False):
+        return Session(endpoint_url=url, region=region)
+    home = _home(args)
+    info = local_server(home)
+    if info is None:
+        raise CliError(f"no Shipyard server is running on home {home} (no live {home / 'server.json'}): start "
+                       "one with `shipyard server`, or set AWS_ENDPOINT_URL / --endpoint-url for another "
+                       "server (--aws for AWS itself)", 2)
+    return _local_session(home, info, region)
+
+
+def _local_session(home: Path, info: dict, region: str | None = None) -> Any:
+    from .sdk.session import Session
+
+    key_id, secret = _home_keys(home)
+    return Session(endpoint_url=info.get("endpoint_url"), access_key_id=key_id, secret_access_key=secret,
+                   region=region or info.get("region"))
 
 
 def _paginate(client: Any, op: str, key: str, **kwargs: Any) -> list[dict]:
@@ -76,20 +177,160 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     settings = load_settings(home=args.home, host=args.host, port=args.port, runner=args.runner,
                              ray_address=args.ray_address)
-    from .server.main import run_server
+    from .server.main import CannotListen, HomeInUse, run_server
 
-    run_server(settings)
+    try:
+        run_server(settings)
+    except (HomeInUse, CannotListen) as e:
+        raise CliError(str(e), 1) from None
     return 0
 
 
+def write_sdk_config(home: Path, bucket: str = DEFAULT_SDK_BUCKET) -> Path:
+    """The SageMaker Python SDK's config file for this home: telemetry off and a default bucket (so the SDK
+    never asks the real STS for an account id). ``shipyard env`` points SAGEMAKER_USER_CONFIG_OVERRIDE at it."""
+    path = home / SDK_CONFIG_FILE
+    text = ("# Written by `shipyard env`: the SageMaker Python SDK's settings for this Shipyard server.\n"
+            "SchemaVersion: '1.0'\n"
+            "SageMaker:\n"
+            "  PythonSDK:\n"
+            "    Modules:\n"
+            "      TelemetryOptOut: true\n"
+            "      Session:\n"
+            f"        DefaultS3Bucket: {bucket}\n")
+    home.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
 def cmd_env(args: argparse.Namespace) -> int:
+    """Exports for clients. The port, host and region come from the running server's ``server.json`` unless
+    given as flags; without a running server, from the same defaults ``shipyard server`` would use."""
     from .config import load_settings
 
     s = load_settings(home=args.home, port=args.port, host=args.host)
+    info = local_server(s.home)
+    if info is not None:
+        if args.port is None:
+            s.port = int(info.get("port", s.port))
+        if args.host is None:
+            s.host = str(info.get("host", s.host))
+        s.region = str(info.get("region", s.region))
+    config = write_sdk_config(s.home)
     pairs = [("AWS_ENDPOINT_URL", s.endpoint_url), ("AWS_ACCESS_KEY_ID", s.access_key_id),
-             ("AWS_SECRET_ACCESS_KEY", s.secret_access_key), ("AWS_DEFAULT_REGION", s.region)]
+             ("AWS_SECRET_ACCESS_KEY", s.secret_access_key), ("AWS_DEFAULT_REGION", s.region),
+             ("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))]
     for name, value in pairs:
         print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+# -- commands: lifecycle ------------------------------------------------------------------------------------
+def _model_processes(home: Path, server_pid: int | None) -> dict[str, list[int]]:
+    """Processes the home's server started, by kind (from their command lines)."""
+    from .procs import cmdline, shipyard_processes_under
+
+    kinds: dict[str, list[int]] = {"model servers": [], "training": [], "transform": [], "other": []}
+    for pid in shipyard_processes_under(home):
+        if pid == server_pid:
+            continue
+        line = " ".join(cmdline(pid))
+        if "shipyard.runners._launch" in line:
+            continue  # the launcher wrapping each of the processes below
+        if "shipyard.serving.model_server" in line and "shipyard.transform" not in line:
+            kinds["model servers"].append(pid)
+        elif "shipyard.training.executor" in line:
+            kinds["training"].append(pid)
+        elif "shipyard.transform.executor" in line:
+            kinds["transform"].append(pid)
+        else:
+            kinds["other"].append(pid)
+    return kinds
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Is the home's server up; what does it hold. Exit 0 when it runs, 1 when it does not."""
+    from collections import Counter
+
+    home = _home(args)
+    info = local_server(home)
+    if info is None:
+        if args.json:
+            _print_json({"running": False, "home": str(home)})
+        else:
+            print(f"Shipyard server: not running (home {home})")
+            print("start it with: shipyard server")
+        return 1
+    session = _local_session(home, info)  # this home's server, whatever AWS_ENDPOINT_URL says
+    sm = session.sagemaker_client
+    jobs = Counter(j.get("TrainingJobStatus") for j in _paginate(sm, "list_training_jobs", "TrainingJobSummaries"))
+    endpoints = Counter(e.get("EndpointStatus") for e in _paginate(sm, "list_endpoints", "Endpoints"))
+    transforms = Counter(t.get("TransformJobStatus")
+                         for t in _paginate(sm, "list_transform_jobs", "TransformJobSummaries"))
+    procs = _model_processes(home, info.get("pid"))
+    started = info.get("started")
+    if args.json:
+        _print_json({"running": True, "pid": info.get("pid"), "url": info.get("endpoint_url"), "home": str(home),
+                     "started": started, "training_jobs": dict(jobs), "endpoints": dict(endpoints),
+                     "transform_jobs": dict(transforms),
+                     "processes": {k: len(v) for k, v in procs.items()}})
+        return 0
+
+    def counts(c: Counter) -> str:
+        return f"{sum(c.values())}" + (f" ({', '.join(f'{n} {k}' for k, n in sorted(c.items()))})" if c else "")
+
+    uptime = f", up {_uptime(time.time() - started)}" if isinstance(started, (int, float)) else ""
+    rows = [("Shipyard server", f"running, pid {info.get('pid')}{uptime}"),
+            ("URL", info.get("endpoint_url", "-")), ("Home", str(home)),
+            ("Training jobs", counts(jobs)), ("Endpoints", counts(endpoints)),
+            ("Transform jobs", counts(transforms)),
+            ("Processes", ", ".join(f"{len(v)} {k}" for k, v in procs.items() if v or k != "other"))]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _uptime(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the home's server (SIGTERM, then SIGKILL after --timeout); --all also ends what it started."""
+    import signal
+
+    from .procs import alive, kill_pids, shipyard_processes_under
+
+    home = _home(args)
+    info = local_server(home)
+    if info is not None:
+        pid = int(info["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + args.timeout
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        print(f"stopped the Shipyard server (pid {pid})")
+    elif not args.all:
+        print(f"no Shipyard server is running on home {home}")
+        return 0
+    if args.all:
+        pids = kill_pids(shipyard_processes_under(home))
+        print(f"stopped {len(pids)} process{'es' if len(pids) != 1 else ''} it started (jobs, model servers)")
+    elif info is not None:
+        left = sum(len(v) for v in _model_processes(home, None).values())
+        if left:
+            print(f"{left} job or model-server process{'es' if left != 1 else ''} left running "
+                  "(the next `shipyard server` picks them up; `shipyard stop --all` ends them)")
     return 0
 
 
@@ -112,8 +353,18 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 def cmd_jobs_describe(args: argparse.Namespace) -> int:
     desc = _session(args).sagemaker_client.describe_training_job(TrainingJobName=args.name)
+    if not args.full:  # the metric regexes the SDK adds for built-ins are a wall of text nobody reads here
+        spec = desc.get("AlgorithmSpecification")
+        if isinstance(spec, dict) and "MetricDefinitions" in spec:
+            desc = {**desc, "AlgorithmSpecification": {k: v for k, v in spec.items() if k != "MetricDefinitions"}}
     _print_json(desc) if args.json else _print_describe(desc)
     return 0
+
+
+def log_text(message: str) -> str:
+    """A CloudWatch log message for a terminal: SageMaker's logs render TAB as ``#011`` (syslog escaping,
+    which Shipyard keeps so AWS's metric regexes match); people read tabs."""
+    return message.rstrip().replace("#011", "\t")
 
 
 def cmd_jobs_logs(args: argparse.Namespace) -> int:
@@ -124,16 +375,23 @@ def cmd_jobs_logs(args: argparse.Namespace) -> int:
     sm.describe_training_job(TrainingJobName=args.name)  # a clear error for an unknown job
     tailer = LogTailer(session.logs_client, args.name)
     deadline = time.monotonic() + args.timeout
-    while True:
+
+    def show() -> None:
         for stream, event in tailer.poll():
             prefix = f"[{stream.split('/', 1)[-1]}] " if args.streams else ""
-            print(prefix + event.get("message", "").rstrip(), flush=True)
+            print(prefix + log_text(event.get("message", "")), flush=True)
+
+    while True:
+        show()
         if not args.follow:
             return 0
-        status = sm.describe_training_job(TrainingJobName=args.name)["TrainingJobStatus"]
-        if status in ("Completed", "Failed", "Stopped"):
-            for stream, event in tailer.poll():
-                print(event.get("message", "").rstrip(), flush=True)
+        desc = sm.describe_training_job(TrainingJobName=args.name)
+        status = desc["TrainingJobStatus"]
+        if status in TERMINAL:
+            time.sleep(0.5)  # the server appends the last lines as it records the end
+            show()
+            reason = f": {desc['FailureReason']}" if desc.get("FailureReason") and status != "Completed" else ""
+            print(f"==> {args.name}: {status}{reason}", flush=True)
             return 0 if status == "Completed" else 1
         if time.monotonic() > deadline:
             raise CliError(f"still {status} after {args.timeout:.0f} s; stopped following", 1)
@@ -219,13 +477,20 @@ def cmd_endpoints_logs(args: argparse.Namespace) -> int:
 
     session = _session(args)
     group = f"/aws/sagemaker/Endpoints/{args.name}"
-    variants = [args.variant] if args.variant else sorted(
-        {s["logStreamName"].split("/", 1)[0]
-         for s in session.logs_client.describe_log_streams(logGroupName=group)["logStreams"]})
+    from botocore.exceptions import ClientError
+
+    try:
+        variants = [args.variant] if args.variant else sorted(
+            {s["logStreamName"].split("/", 1)[0]
+             for s in session.logs_client.describe_log_streams(logGroupName=group)["logStreams"]})
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise CliError(f"no logs for endpoint '{args.name}' (log group {group} does not exist)") from None
     for variant in variants:
         for stream, event in LogTailer(session.logs_client, variant, log_group=group).poll():
             prefix = f"[{stream}] " if args.streams else ""
-            print(prefix + event.get("message", "").rstrip(), flush=True)
+            print(prefix + log_text(event.get("message", "")), flush=True)
     return 0
 
 
@@ -239,16 +504,74 @@ def cmd_endpoints_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- commands: models -----------------------------------------------------------------------------------------
+def cmd_models_list(args: argparse.Namespace) -> int:
+    models = _paginate(_session(args).sagemaker_client, "list_models", "Models", SortBy="CreationTime",
+                       SortOrder="Descending")
+    if args.json:
+        _print_json(models)
+        return 0
+    print(table(["NAME", "CREATED"], [[m["ModelName"], m.get("CreationTime")] for m in models]))
+    return 0
+
+
+def cmd_models_describe(args: argparse.Namespace) -> int:
+    desc = _session(args).sagemaker_client.describe_model(ModelName=args.name)
+    _print_json(desc) if args.json else _print_describe(desc)
+    return 0
+
+
+def cmd_models_delete(args: argparse.Namespace) -> int:
+    _session(args).sagemaker_client.delete_model(ModelName=args.name)
+    print(f"deleted {args.name}")
+    return 0
+
+
+# -- commands: transform jobs ---------------------------------------------------------------------------------
+def cmd_transform_list(args: argparse.Namespace) -> int:
+    jobs = _paginate(_session(args).sagemaker_client, "list_transform_jobs", "TransformJobSummaries",
+                     SortBy="CreationTime", SortOrder="Descending")
+    if args.json:
+        _print_json(jobs)
+        return 0
+    rows = []
+    for j in jobs:
+        end, start = j.get("TransformEndTime"), j.get("CreationTime")
+        took = f"{(end - start).total_seconds():.0f}s" if end and start else "-"
+        rows.append([j["TransformJobName"], j.get("TransformJobStatus"), start, took])
+    print(table(["NAME", "STATUS", "CREATED", "DURATION"], rows))
+    return 0
+
+
+def cmd_transform_describe(args: argparse.Namespace) -> int:
+    desc = _session(args).sagemaker_client.describe_transform_job(TransformJobName=args.name)
+    _print_json(desc) if args.json else _print_describe(desc)
+    return 0
+
+
+def cmd_transform_stop(args: argparse.Namespace) -> int:
+    _session(args).sagemaker_client.stop_transform_job(TransformJobName=args.name)
+    print(f"stopping {args.name}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def _client_opts(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
-    p.add_argument("--endpoint-url", help="Shipyard server URL (default: $AWS_ENDPOINT_URL)")
+    p.add_argument("--endpoint-url", help="server URL (default: the server running on --home, else "
+                                          "$AWS_ENDPOINT_URL, else the server running on the default home)")
+    p.add_argument("--home", default=None, help="talk to the server running on this state folder (default "
+                                                "$SHIPYARD_HOME or ~/.shipyard when AWS_ENDPOINT_URL is unset)")
+    p.add_argument("--aws", action="store_true", help="talk to AWS itself (boto3's default endpoints)")
     p.add_argument("--region", help="region (default: $AWS_DEFAULT_REGION or us-east-1)")
     if json_flag:
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="shipyard", description="A SageMaker-compatible ML platform.")
+    parser.add_argument("--version", action="version", version=f"shipyard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -266,6 +589,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_env)
 
+    p = sub.add_parser("status", help="is the local server running? its pid, URL, jobs, endpoints, processes")
+    p.add_argument("--home", default=None, help="state folder (default $SHIPYARD_HOME or ~/.shipyard)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("stop", help="stop the local server (--all: and every job and model server it started)")
+    p.add_argument("--home", default=None, help="state folder (default $SHIPYARD_HOME or ~/.shipyard)")
+    p.add_argument("--all", action="store_true", help="also end its training jobs, model servers, transforms")
+    p.add_argument("--timeout", type=float, default=15.0, help="seconds to wait before SIGKILL (default 15)")
+    p.set_defaults(func=cmd_stop)
+
     jobs = sub.add_parser("jobs", help="training jobs").add_subparsers(dest="action", metavar="ACTION")
     jobs.required = True
     p = jobs.add_parser("list", help="list training jobs")
@@ -273,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_jobs_list)
     p = jobs.add_parser("describe", help="describe a training job")
     p.add_argument("name")
+    p.add_argument("--full", action="store_true", help="include AlgorithmSpecification.MetricDefinitions")
     _client_opts(p)
     p.set_defaults(func=cmd_jobs_describe)
     for parent, name in ((jobs, "logs"), (sub, "logs")):
@@ -321,9 +656,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-config", dest="with_config", action="store_false")
     _client_opts(p, json_flag=False)
     p.set_defaults(func=cmd_endpoints_delete)
+
+    models = sub.add_parser("models", help="models").add_subparsers(dest="action", metavar="ACTION")
+    models.required = True
+    p = models.add_parser("list", help="list models")
+    _client_opts(p)
+    p.set_defaults(func=cmd_models_list)
+    for name, func, helptext in (("describe", cmd_models_describe, "describe a model"),
+                                 ("delete", cmd_models_delete, "delete a model")):
+        p = models.add_parser(name, help=helptext)
+        p.add_argument("name")
+        _client_opts(p, json_flag=name == "describe")
+        p.set_defaults(func=func)
+
+    tr = sub.add_parser("transform", help="batch transform jobs").add_subparsers(dest="action", metavar="ACTION")
+    tr.required = True
+    p = tr.add_parser("list", help="list transform jobs")
+    _client_opts(p)
+    p.set_defaults(func=cmd_transform_list)
+    for name, func, helptext in (("describe", cmd_transform_describe, "describe a transform job"),
+                                 ("stop", cmd_transform_stop, "stop a transform job")):
+        p = tr.add_parser(name, help=helptext)
+        p.add_argument("name")
+        _client_opts(p, json_flag=name == "describe")
+        p.set_defaults(func=func)
     from .cli_tuning import add_tuning_commands
 
     add_tuning_commands(sub, _client_opts)
+    from .cli_images import add_images_commands
+
+    add_images_commands(sub)
     return parser
 
 
@@ -338,7 +700,9 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, int] | 
         return None
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": "), 1
+        text = f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+        missing = _not_found(exc, args)
+        return (f"{missing} ({text})" if missing else text), 1
     if isinstance(exc, EndpointConnectionError):
         return (f"cannot reach the server at {exc.kwargs.get('endpoint_url', '?')} "
                 "(is `shipyard server` running? check AWS_ENDPOINT_URL or --endpoint-url)"), 2
@@ -348,6 +712,22 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[str, int] | 
         return str(exc), 2
     if isinstance(exc, (OSError, ValueError)):
         return str(exc), 1
+    return None
+
+
+def _not_found(exc: Any, args: argparse.Namespace) -> str | None:
+    """'Could not find training job 'x'' for a miss on the resource the command names, whatever the service's
+    wording (SageMaker says only "Requested resource not found." for some kinds)."""
+    name = getattr(args, "name", None)
+    op = str(getattr(exc, "operation_name", "") or "")
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    if not name or not any(w in message for w in ("not found", "could not find", "does not exist", "can't find")):
+        return None
+    for verb in ("Describe", "Delete", "Stop", "Update", "List"):
+        if op.startswith(verb):
+            noun = RESOURCE_NOUNS.get(op[len(verb):].removesuffix("s"))
+            if noun:
+                return f"Could not find {noun} '{name}'"
     return None
 
 

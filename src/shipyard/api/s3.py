@@ -180,7 +180,13 @@ async def _create_bucket(services, request: Request, bucket: str) -> Response:
     if constraint and constraint != services.region:
         raise S3Error("IllegalLocationConstraintException", f"The {constraint} location constraint is "
                       f"incompatible for the region specific endpoint this request was sent to.", 400, bucket)
-    await run_in_threadpool(services.objects.create_bucket, bucket)
+    try:
+        await run_in_threadpool(services.objects.create_bucket, bucket)
+    except S3Error as e:
+        # As AWS: in us-east-1 re-creating a bucket you own answers 200 (legacy behaviour the SDKs rely on);
+        # every other region answers 409 BucketAlreadyOwnedByYou.
+        if e.code != "BucketAlreadyOwnedByYou" or services.region != "us-east-1":
+            raise
     return Response(headers={"location": f"/{bucket}"})
 
 

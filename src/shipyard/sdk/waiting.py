@@ -51,7 +51,8 @@ def wait_for_training_job(session: Any, job_name: str, logs: bool = True, timeou
             return
         try:
             for stream, event in tailer.poll():
-                out.write(f"[{_host(stream)}] {event.get('message', '').rstrip()}\n")
+                # SageMaker's logs carry TAB as "#011" (syslog escaping); show people the tab
+                out.write(f"[{_host(stream)}] {event.get('message', '').rstrip().replace('#011', chr(9))}\n")
         except Exception as e:  # noqa: BLE001 - logs are a convenience: keep waiting on the job itself
             logs_broken = True
             out.write(f"(log streaming unavailable: {e})\n")
@@ -60,14 +61,17 @@ def wait_for_training_job(session: Any, job_name: str, logs: bool = True, timeou
     desc: dict = {}
     for _ in _polls(timeout, max_poll):
         desc = sm.describe_training_job(TrainingJobName=job_name)
+        done = desc.get("TrainingJobStatus") in TRAINING_DONE
+        if done:
+            drain()  # the last log lines first, then the outcome
         line = _status_line(desc)
         if line != last_line:
             out.write(f"{time.strftime('%H:%M:%S')} {job_name}: {line}\n")
+            out.flush()
             last_line = line
-        drain()
-        if desc.get("TrainingJobStatus") in TRAINING_DONE:
-            drain()  # lines written between the last poll and the end
+        if done:
             break
+        drain()
     else:
         raise WaitTimeout(f"training job {job_name} did not finish within {timeout:.0f} s "
                           f"(last status {desc.get('TrainingJobStatus')})")

@@ -3,6 +3,7 @@
 Dispatch happens on the credential scope's service (and the path), in this order:
 
 - ``GET /shipyard/health``                      unauthenticated readiness probe
+- unsigned ``GET /`` asking for HTML (a browser) a landing page (``shipyard.server.landing``)
 - unsigned ``GET /metrics``, ``GET /shipyard/endpoints/{name}/metrics``  loopback-only serving metrics
 - service ``s3``                                the whole request goes to ``shipyard.api.s3.handle_s3``
                                                 (the body is streamed there; auth never reads it)
@@ -35,7 +36,7 @@ from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
-from . import metrics_route
+from . import landing, metrics_route
 from .auth import parse_credential_service, parse_query, verify
 
 log = logging.getLogger("shipyard.server")
@@ -219,6 +220,13 @@ class ShipyardApp:
             await metrics_route.handle(self.services, scope, send)
             return
         query_string = scope.get("query_string", b"").decode("latin-1")
+        if path == "/" and landing.wants(method, path, headers, query_string):
+            settings = self.services.settings
+            host = headers.get("host")
+            body = landing.page(f"http://{host}" if host else settings.endpoint_url, settings.region)
+            await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8")],
+                        b"" if method == "HEAD" else body)
+            return
         service = parse_credential_service(headers.get("authorization"),
                                            parse_query(query_string) if "X-Amz-" in query_string else {})
         if service == "s3":
