@@ -108,6 +108,18 @@ def find_params(files: dict[str, bytes]) -> tuple[dict[str, np.ndarray], dict]:
     return load_params(files[pname]), symbol
 
 
+def read_checkpoint(data: bytes, expected: str) -> tuple[dict[str, np.ndarray], dict, dict[str, Any]]:
+    """(parameters, symbol graph, JSON hints) of an MXNet checkpoint: a zip of symbol + params, or a bare
+    ``.params`` NDArray file. ``expected`` names what the archive should hold, for the error."""
+    if is_zip(data):
+        files = unzip(data)
+        params, symbol = find_params(files)
+        return params, symbol, json_hints(files)
+    if ndarray.is_ndarray_file(data):
+        return load_params(data), {}, {}
+    raise ValueError(f"expected {expected}")
+
+
 def symbol_ops(symbol: dict) -> list[str]:
     return [n.get("op", "") for n in symbol.get("nodes", [])]
 

@@ -60,16 +60,8 @@ def to_aws(meta: dict, w0: float, w: np.ndarray, V: np.ndarray) -> bytes:
 def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, {"w0", "w" [D], "V" [D, F]}) from AWS's zip (or a bare params NDArray file)."""
     from .. import aws_artifacts as aws
-    from ...io import ndarray
 
-    if aws.is_zip(data):
-        files = aws.unzip(data)
-        params, symbol = aws.find_params(files)
-        hints = aws.json_hints(files)
-    elif ndarray.is_ndarray_file(data):
-        params, symbol, hints = aws.load_params(data), {}, {}
-    else:
-        raise ValueError("expected a zip holding symbol.json and params (an MXNet checkpoint)")
+    params, symbol, hints = aws.read_checkpoint(data, "a zip holding symbol.json and params (an MXNet checkpoint)")
     missing = [k for k in ("w0_weight", "w1_weight", "v") if k not in params]
     if missing:
         raise ValueError(f"the parameters lack {', '.join(missing)} (found {sorted(params)})")

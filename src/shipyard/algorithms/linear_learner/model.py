@@ -360,16 +360,8 @@ def to_aws(meta: dict, W: np.ndarray, b: np.ndarray) -> bytes:
 def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, {"weights" [D, K], "bias" [K]}) from AWS's zip (or a bare .params NDArray file)."""
     from .. import aws_artifacts as aws
-    from ...io import ndarray
 
-    if aws.is_zip(data):
-        files = aws.unzip(data)
-        params, symbol = aws.find_params(files)
-        hints = aws.json_hints(files)
-    elif ndarray.is_ndarray_file(data):
-        params, symbol, hints = aws.load_params(data), {}, {}
-    else:
-        raise ValueError("expected a zip of an MXNet module (mx-mod-symbol.json, mx-mod-0000.params)")
+    params, symbol, hints = aws.read_checkpoint(data, "a zip of an MXNet module (mx-mod-symbol.json, mx-mod-0000.params)")
     wkey = "fc0_weight" if "fc0_weight" in params else next((k for k in params if k.endswith("weight")), None)
     if wkey is None:
         raise ValueError(f"no fc0_weight among the parameters {sorted(params)}")
