@@ -32,36 +32,47 @@ def prepare_variant(services, variant: dict, variant_dir: Path, gen: int) -> dic
             raise DeployError("A multi-model container cannot be part of an inference pipeline.")
         from .multimodel import prepare_multimodel
 
-        return prepare_multimodel(services, containers[0], variant_dir, gen)
+        return with_environment(services, containers[0],
+                                prepare_multimodel(services, containers[0], variant_dir, gen), variant_dir)
     if len(containers) > 1:
         from .pipeline import prepare_pipeline
 
-        return prepare_pipeline(services.objects, containers, variant_dir, gen,
-                                variant.get("execution_mode") or "Serial")
+        return with_environment(services, containers[0], prepare_pipeline(
+            services.objects, containers, variant_dir, gen, variant.get("execution_mode") or "Serial"), variant_dir)
     return with_environment(services, containers[0], prepare(services.objects, containers[0], variant_dir, gen),
                             variant_dir)
 
 
-def with_environment(services, container: dict, prepared: dict, variant_dir: Path) -> dict:
-    """``prepared`` (see :func:`.deploy.prepare`) set to run a script-mode model server on the interpreter of
-    its image's environment; unchanged for built-in algorithms and images without one."""
+def with_environment(services, container: dict, prepared: dict, variant_dir: Path, log=None, home=None) -> dict:
+    """``prepared`` (see :func:`.deploy.prepare`, or a pipeline's / multi-model server's) set to run a script-mode
+    model server on the interpreter of its image's environment; unchanged for built-in algorithms and images
+    without one. A pipeline names the image its stages share in ``prepared["environment_image"]`` (None: the
+    server's Python, with ``environment_warning`` saying why). A batch transform passes ``log`` (its job log)
+    and ``home`` instead of ``services``; an endpoint logs to ``<variant_dir>/instance-environment.log``."""
     from ..environments import EnvironmentError_, ensure_for_image, mode, root_for, server_lib
 
-    if "--script-program" not in prepared["args"] or mode() == "server":
+    pipeline = "environment_image" in prepared
+    if (not pipeline and "--script-program" not in prepared["args"]) or mode() == "server":
         return prepared
     log_path = variant_dir / "instance-environment.log"
 
-    def log(message: str) -> None:
+    def log_to_file(message: str) -> None:
         import time
 
         with open(log_path, "a") as f:
             f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
 
-    home = services.settings.home
+    log = log or log_to_file
+    if prepared.get("environment_warning"):
+        log(f"WARNING: {prepared['environment_warning']}")
+    image = prepared["environment_image"] if pipeline else container.get("Image", "")
+    if not image:
+        return prepared
+    home = services.settings.home if services is not None else home
     try:
-        env_prepared = ensure_for_image(container.get("Image", ""), home, log)
+        env_prepared = ensure_for_image(image, home, log)
     except EnvironmentError_ as e:
-        raise DeployError(f"The environment of image {container.get('Image')} could not be built: {e}") from None
+        raise DeployError(f"The environment of image {image} could not be built: {e}") from None
     if env_prepared.path is None:
         return prepared
     env = dict(prepared["env"])

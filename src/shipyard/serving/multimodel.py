@@ -13,6 +13,10 @@ Cache budget: loaded models are kept in least-recently-used order; after a load,
 exceeds ``SHIPYARD_MME_MAX_BYTES`` (a stand-in for memory; default a quarter of RAM). With
 ``MultiModelConfig.ModelCacheSetting=Disabled`` a model is unloaded after each invocation.
 
+A script-mode MME of a framework image runs on that image's environment (the controller applies
+:func:`.containers.with_environment` to what :func:`prepare_multimodel` returns): every model it loads imports
+the framework at the image's version.
+
 A missing TargetModel answers 400 with ``X-Shipyard-Error: ValidationError``; the router re-raises it as a
 ValidationError naming the model instead of a ModelError. Loads and first-use requests run in the model
 server's worker threads; invocations of a loaded model stay inline on the event loop, as single-model ones.

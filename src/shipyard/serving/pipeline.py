@@ -14,6 +14,10 @@ way to choose the format between containers), else the client's Accept; the last
 ``InferenceExecutionConfig.Mode``: ``Serial`` (default) runs the chain; ``Direct`` runs only the container
 named by ``X-Amzn-SageMaker-Target-Container-Hostname`` (required there; allowed in Serial too).
 
+Framework images: the process runs on the environment of its script-mode stages' image when they all share one
+(:func:`shared_environment`, applied by :func:`.containers.with_environment`); a pipeline mixing environments,
+or built-in algorithm stages with script stages, runs on the server's Python, with a warning in its log.
+
 Limit of sharing a process: environment variables a handler reads *per request* (rather than while it loads)
 see the process's environment, which is the first container's merged with the others'.
 """
@@ -54,7 +58,39 @@ def prepare_pipeline(objects, containers: list[dict], variant_dir: Path, gen: in
     spec_path = root / "pipeline.json"
     spec_path.write_text(json.dumps({"mode": mode, "stages": stages}, indent=1))
     # The first container's environment is the process's (its handler may read it per request).
-    return {"model_dir": str(root), "args": ["--pipeline", str(spec_path)], "env": dict(stages[0]["env"])}
+    image, warning = shared_environment(containers, stages)
+    return {"model_dir": str(root), "args": ["--pipeline", str(spec_path)], "env": dict(stages[0]["env"]),
+            "environment_image": image, "environment_warning": warning}
+
+
+def shared_environment(containers: list[dict], stages: list[dict]) -> tuple[str | None, str | None]:
+    """The framework image whose environment the pipeline's one process runs on (see
+    :func:`.containers.with_environment`): that of its script-mode stages when they all share one and no stage
+    is a built-in algorithm (whose handler needs the server's packages); else None (the server's Python) and,
+    when a stage wanted an environment, a warning saying why it does not get it."""
+    from ..environments.spec import spec_for_image
+
+    keys: dict[str, str] = {}  # environment key -> an image standing for it
+    builtin = []
+    for c, s in zip(containers, stages):
+        if "--script-program" not in s["args"]:
+            builtin.append(s["hostname"])
+            continue
+        try:
+            spec = spec_for_image(c.get("Image", ""))
+        except Exception:  # noqa: BLE001 - a bad tag was refused by CreateModel
+            spec = None
+        keys.setdefault(spec.dirname if spec else "", c.get("Image", ""))
+    wanted = sorted(k for k in keys if k)
+    if not wanted:
+        return None, None
+    if len(keys) == 1 and not builtin:
+        return keys[wanted[0]], None
+    why = (f"its built-in algorithm stages ({', '.join(builtin)}) need the server's packages" if builtin else
+           "its stages' images need different environments (" +
+           ", ".join(sorted(k or "the server's Python" for k in keys)) + ")")
+    return None, (f"the inference pipeline runs in one process on the server's own Python, not the environment "
+                  f"of {', '.join(keys[k] for k in wanted)}: {why}")
 
 
 @contextlib.contextmanager

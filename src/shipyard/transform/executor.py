@@ -4,6 +4,11 @@
 
 Launched through the runner like the training executor, so a transform job is a process of its own (it
 survives a server restart and runs on Ray unchanged) and reports through ``status.json``.
+
+The model is prepared as an endpoint's would be (:func:`shipyard.serving.deploy.prepare`; a model with several
+``Containers`` as an inference pipeline), and a script-mode model of a framework image runs its model servers
+on that image's environment (:func:`shipyard.serving.containers.with_environment`, see
+:mod:`shipyard.environments`), its preparation logged into the job's log stream as a training job's is.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from ..errors import ModelError, ShipyardError
 from ..objectstore import open_objectstore
 from ..training.status import JOB_FILE, StatusWriter
 from .engine import TransformSpec, run_transform
+from ..serving.containers import with_environment
 from ..serving.deploy import DeployError, prepare
+from ..training.script import home_of
 
 READY_TIMEOUT = 120.0
 
@@ -32,7 +39,8 @@ READY_TIMEOUT = 120.0
 class ModelServers:
     """N model-server processes on loopback, and a thread-safe round-robin ``invoke``."""
 
-    def __init__(self, args: list[str], count: int, env: dict[str, str], workdir: Path, timeout: float):
+    def __init__(self, args: list[str], count: int, env: dict[str, str], workdir: Path, timeout: float,
+                 python: str = sys.executable):
         self.procs: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self.timeout = timeout
@@ -40,7 +48,7 @@ class ModelServers:
         self._next = itertools.count()
         for i in range(count):
             ready = workdir / f"server-{i}.port"
-            cmd = [sys.executable, "-m", "shipyard.serving.model_server", *args, "--port", "0",
+            cmd = [python, "-m", "shipyard.serving.model_server", *args, "--port", "0",
                    "--ready-file", str(ready)]
             self.procs.append(subprocess.Popen(cmd, env=env, start_new_session=True))
             self.ports.append(0)
@@ -112,6 +120,26 @@ def primary_container(model_doc: dict) -> dict:
     return containers[0]
 
 
+def prepare_model(store, model_doc: dict, workdir: Path, log=print) -> dict:
+    """Fetch the model's artifacts and say how to start its model server (as :func:`.containers.prepare_variant`
+    does for an endpoint): on its image's environment when it is a script-mode model of a framework image."""
+    containers = [model_doc["PrimaryContainer"]] if model_doc.get("PrimaryContainer") else \
+        (model_doc.get("Containers") or [])
+    if len(containers) > 1:
+        from ..serving.pipeline import prepare_pipeline
+
+        # every record runs through the whole chain (Direct mode needs a target container per request)
+        prepared = prepare_pipeline(store, containers, workdir / "model", 0, "Serial")
+    else:
+        prepared = prepare(store, primary_container(model_doc), workdir / "model", 0)
+    return with_environment(None, containers[0] if containers else {}, prepared, workdir, log=log,
+                            home=home_of(workdir))
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
 def main(job_dir: str) -> int:
     workdir = Path(job_dir)
     job = json.loads((workdir / JOB_FILE).read_text())
@@ -123,9 +151,8 @@ def main(job_dir: str) -> int:
     try:
         store = open_objectstore(job["object_store_url"])
         status.transition("Preparing", "Downloading the model")
-        container = primary_container(job["model"])
         try:
-            prepared = prepare(store, container, workdir / "model", 0)
+            prepared = prepare_model(store, job["model"], workdir, log=_log)
         except DeployError as e:
             raise ShipyardError(str(e), code="ClientError") from None
         args = ["--model-dir", prepared["model_dir"], *prepared["args"]]
@@ -139,7 +166,7 @@ def main(job_dir: str) -> int:
                     "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD" if spec.batch_strategy == "MultiRecord"
                     else "SINGLE_RECORD", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(max_concurrent)})
         timeout = float((request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds", 600))
-        servers = ModelServers(args, count, env, workdir, timeout)
+        servers = ModelServers(args, count, env, workdir, timeout, prepared.get("python") or sys.executable)
         status.transition("Transforming", "Transforming the input data")
         invoke = servers.invoke_factory(spec.content_type, spec.accept)
 
