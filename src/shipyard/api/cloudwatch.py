@@ -4,8 +4,20 @@ SageMaker publishes a training job's metric-definition matches to namespace ``/a
 with dimension ``TrainingJobName``; the SageMaker SDK's ``TrainingJobAnalytics`` (``estimator
 .training_job_analytics``) reads them back with GetMetricStatistics (statistic Average, period 60). Here the
 points are the ones the training controller already records in the metadata store
-(``MetaStore.get_metrics``), so nothing is stored twice. Other namespaces exist but hold no data (CloudWatch
-answers an unknown metric with no data points, not an error).
+(``MetaStore.get_metrics``), so nothing is stored twice.
+
+SageMaker publishes endpoint metrics to namespace ``AWS/SageMaker`` with dimensions EndpointName and
+VariantName (both, exactly; a shadow variant under its own name): Invocations, InvocationsPerInstance,
+Invocation4XXErrors, Invocation5XXErrors (unit None) and ModelLatency, OverheadLatency (unit Microseconds).
+Here they come from the router's per-variant :class:`~shipyard.serving.metrics.Series` (same process:
+``services.extras["router"]``), kept in memory: a server restart starts them afresh. As on AWS every request
+is one sample: Invocations 1; Invocation4XXErrors/5XXErrors 1 or 0 (their Average is the error rate);
+InvocationsPerInstance 1/the variant's instance count; the latencies in microseconds. All five statistics
+are served; a percentile only where CloudWatch can give one from such aggregated samples (all samples of the
+period equal, e.g. Invocations). A Unit that is not the metric's own selects no data, as on AWS. Shipyard keeps
+the last hour by the second (so a Period under a minute works on them; AWS stores these metrics by the minute)
+and the 15 days before by the minute. Other namespaces exist but hold no data (CloudWatch answers an unknown
+metric with no data points, not an error).
 
 Aggregation follows CloudWatch: one data point per period that holds data (none for an empty period), its
 Timestamp the period's start. Periods start at the start time rounded down, then every ``Period`` seconds:
@@ -26,10 +38,13 @@ from typing import Any
 
 from ..errors import ShipyardError
 from ..metastore.base import ListQuery
+from ..serving import metrics as M
 from .registry import operation
 
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 JOB_DIMENSION = "TrainingJobName"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+ENDPOINT_DIMENSIONS = ("EndpointName", "VariantName")
 MAX_DATAPOINTS = 1440
 BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,10})?|100)$")
@@ -44,6 +59,34 @@ def _combination(message: str) -> ShipyardError:
     return ShipyardError(message, code="InvalidParameterCombination", http_status=400)
 
 
+# A sample set is CloudWatch's StatisticSet: (SampleCount, Sum, Minimum, Maximum).
+StatSet = tuple[float, float, float, float]
+
+
+def _count_of(i: int):
+    def stat(b: list) -> StatSet:  # 1 for a request that got that answer, 0 for the others
+        n, k = b[M.N], b[i]
+        return float(n), float(k), 0.0 if k < n else 1.0, 1.0 if k else 0.0
+    return stat
+
+
+def _values_of(i: int, scale: float):
+    def stat(b: list) -> StatSet:
+        return float(b[M.N]), b[i] * scale, b[i + 1] * scale, b[i + 2] * scale
+    return stat
+
+
+# metric name -> (unit, bucket -> sample set)
+ENDPOINT_METRICS = {
+    "Invocations": ("None", lambda b: (float(b[M.N]), float(b[M.N]), 1.0, 1.0)),
+    "InvocationsPerInstance": ("None", _values_of(M.PI, 1.0)),
+    "Invocation4XXErrors": ("None", _count_of(M.N4XX)),
+    "Invocation5XXErrors": ("None", _count_of(M.N5XX)),
+    "ModelLatency": ("Microseconds", _values_of(M.MODEL, 1e6)),
+    "OverheadLatency": ("Microseconds", _values_of(M.OVERHEAD, 1e6)),
+}
+
+
 def _job_of(namespace: str, dimensions: list[dict]) -> str | None:
     """The training job a (namespace, dimensions) pair selects, or None if it selects no stored series."""
     if namespace != TRAINING_NAMESPACE:
@@ -54,14 +97,43 @@ def _job_of(namespace: str, dimensions: list[dict]) -> str | None:
     return dims[JOB_DIMENSION]
 
 
-def _points(services, namespace: str, metric: str, dimensions: list[dict], start: float,
-            end: float) -> list[tuple[float, float]]:
-    """(timestamp, value) points of one metric series within [start, end)."""
+def _variant_series(services, namespace: str, dimensions: list[dict]):
+    """The endpoint variant's Series a (namespace, dimensions) pair selects, or None."""
+    if namespace != SAGEMAKER_NAMESPACE:
+        return None
+    dims = {d.get("Name"): d.get("Value") for d in dimensions or []}
+    if len(dimensions or []) != 2 or set(dims) != set(ENDPOINT_DIMENSIONS) or not all(dims.values()):
+        return None
+    router = services.extras.get("router")
+    if router is None:
+        return None
+    return router.metrics.series(dims["EndpointName"], dims["VariantName"])
+
+
+def _points(services, namespace: str, metric: str, dimensions: list[dict], start: float, end: float,
+            unit: str | None = None) -> tuple[str, list[tuple[float, StatSet]]]:
+    """The series' unit and its (timestamp, sample set) points within [start, end) (for a minute bucket of
+    older data: overlapping it, stamped no earlier than ``start``). No points when ``unit`` is given and is
+    not the metric's (a training metric takes any unit: its points were recorded without one)."""
+    if namespace == SAGEMAKER_NAMESPACE:
+        spec = ENDPOINT_METRICS.get(metric)
+        series = _variant_series(services, namespace, dimensions) if spec else None
+        if series is None:
+            return unit or "None", []
+        own, stat = spec
+        if unit not in (None, own):
+            return unit, []
+        secs, mins = series.buckets()
+        out = [(float(ts), stat(b)) for ts, b in secs.items() if start <= ts < end and b[M.N] > 0]
+        out += [(max(float(ts), start), stat(b)) for ts, b in mins.items()
+                if ts + 60 > start and ts < end and b[M.N] > 0]
+        return own, sorted(out)
     job = _job_of(namespace, dimensions)
     if job is None:
-        return []
-    return sorted((ts, value) for _, value, ts, _ in services.meta.get_metrics(job, metric)
-                  if start <= ts < end and math.isfinite(value))
+        return unit or "None", []
+    return unit or "None", sorted((ts, (1.0, value, value, value))
+                                  for _, value, ts, _ in services.meta.get_metrics(job, metric)
+                                  if start <= ts < end and math.isfinite(value))
 
 
 def _aligned_start(start: float, period: int) -> float:
@@ -83,30 +155,45 @@ def _check_window(start: float, end: float, period: int, n_series: int = 1) -> N
                            "or decreasing the time range.")
 
 
-def _buckets(points: list[tuple[float, float]], start: float, period: int) -> dict[float, list[float]]:
+def _buckets(points: list[tuple[float, StatSet]], start: float, period: int) -> dict[float, list[StatSet]]:
     origin = _aligned_start(start, period)
-    out: dict[float, list[float]] = {}
-    for ts, value in points:
-        out.setdefault(origin + math.floor((ts - origin) / period) * period, []).append(value)
+    out: dict[float, list[StatSet]] = {}
+    for ts, sample in points:
+        out.setdefault(origin + math.floor((ts - origin) / period) * period, []).append(sample)
     return out
 
 
-def _statistic(values: list[float], stat: str) -> float:
+def _check_statistic(stat: str) -> None:
+    if stat not in BASIC and not _PERCENTILE.match(stat):
+        raise _invalid(f"The statistic {stat!r} is not supported; use {', '.join(BASIC)} or a percentile pNN.")
+
+
+def _statistic(sets: list[StatSet], stat: str) -> float | None:
+    """One statistic of a period's sample sets; None for a percentile CloudWatch cannot give (it can when
+    every set's samples are equal: Minimum == Maximum, as for single samples)."""
     if stat == "SampleCount":
-        return float(len(values))
+        return float(sum(s[0] for s in sets))
     if stat == "Sum":
-        return float(sum(values))
+        return float(sum(s[1] for s in sets))
     if stat == "Average":
-        return float(sum(values) / len(values))
+        return float(sum(s[1] for s in sets) / sum(s[0] for s in sets))
     if stat == "Minimum":
-        return float(min(values))
+        return float(min(s[2] for s in sets))
     if stat == "Maximum":
-        return float(max(values))
+        return float(max(s[3] for s in sets))
     m = _PERCENTILE.match(stat)
     if m:  # nearest rank
-        ordered = sorted(values)
-        rank = max(1, math.ceil(float(m.group(1)) / 100.0 * len(ordered)))
-        return float(ordered[min(rank, len(ordered)) - 1])
+        if any(s[2] != s[3] for s in sets):
+            return None
+        ordered = sorted((s[2], s[0]) for s in sets)
+        total = sum(n for _, n in ordered)
+        rank = max(1.0, math.ceil(float(m.group(1)) / 100.0 * total))
+        seen = 0.0
+        for value, n in ordered:
+            seen += n
+            if seen >= rank:
+                return float(value)
+        return float(ordered[-1][0])
     raise _invalid(f"The statistic {stat!r} is not supported; use {', '.join(BASIC)} or a percentile pNN.")
 
 
@@ -121,16 +208,18 @@ def get_metric_statistics(services, params: dict) -> dict:
             raise _invalid(f"The parameter ExtendedStatistics contains an invalid value {e!r}; use pNN.NN.")
     start, end, period = float(params["StartTime"]), float(params["EndTime"]), int(params["Period"])
     _check_window(start, end, period)
-    points = _points(services, params["Namespace"], params["MetricName"], params.get("Dimensions") or [],
-                     start, end)
-    unit = params.get("Unit") or "None"
+    for s in stats:
+        _check_statistic(s)
+    unit, points = _points(services, params["Namespace"], params["MetricName"], params.get("Dimensions") or [],
+                           start, end, params.get("Unit"))
     datapoints = []
-    for ts, values in sorted(_buckets(points, start, period).items()):
+    for ts, sets in sorted(_buckets(points, start, period).items()):
         dp: dict[str, Any] = {"Timestamp": ts, "Unit": unit}
         for s in stats:
-            dp[s] = _statistic(values, s)
+            dp[s] = _statistic(sets, s)
         if extended:
-            dp["ExtendedStatistics"] = {e: _statistic(values, e) for e in extended}
+            values = {e: _statistic(sets, e) for e in extended}
+            dp["ExtendedStatistics"] = {e: v for e, v in values.items() if v is not None}
         datapoints.append(dp)
     return {"Label": params["MetricName"], "Datapoints": datapoints}
 
@@ -148,10 +237,12 @@ def get_metric_data(services, params: dict) -> dict:
                            "give a MetricStat.")
         metric, period, stat = stat_spec["Metric"], int(stat_spec["Period"]), stat_spec["Stat"]
         _check_window(start, end, period)
-        points = _points(services, metric.get("Namespace", ""), metric.get("MetricName", ""),
-                         metric.get("Dimensions") or [], start, end)
-        series = sorted(((ts, _statistic(vals, stat)) for ts, vals in _buckets(points, start, period).items()),
+        _check_statistic(stat)
+        _, points = _points(services, metric.get("Namespace", ""), metric.get("MetricName", ""),
+                            metric.get("Dimensions") or [], start, end, stat_spec.get("Unit"))
+        series = sorted(((ts, _statistic(sets, stat)) for ts, sets in _buckets(points, start, period).items()),
                         reverse=descending)
+        series = [(ts, v) for ts, v in series if v is not None]
         if q.get("ReturnData", True):
             results.append({"Id": q["Id"], "Label": q.get("Label") or metric.get("MetricName", ""),
                             "Timestamps": [ts for ts, _ in series], "Values": [v for _, v in series],
@@ -178,22 +269,40 @@ def _training_series(services, job: str | None):
             return
 
 
+def _endpoint_metrics(services) -> list[dict]:
+    """Every AWS/SageMaker endpoint metric with data in the last 15 days (as ListMetrics lists them)."""
+    router = services.extras.get("router")
+    if router is None:
+        return []
+    out = []
+    for series in sorted(router.metrics.all_series(), key=lambda s: (s.endpoint, s.variant)):
+        if not series.last:
+            continue
+        dims = [{"Name": "EndpointName", "Value": series.endpoint}, {"Name": "VariantName", "Value": series.variant}]
+        out += [{"Namespace": SAGEMAKER_NAMESPACE, "MetricName": name, "Dimensions": dims}
+                for name in ENDPOINT_METRICS]
+    return out
+
+
+def _matches(metric: dict, filters: list[dict]) -> bool:
+    dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+    return all(f.get("Name") in dims and f.get("Value") in (None, "", dims[f["Name"]]) for f in filters)
+
+
 @operation("cloudwatch", "ListMetrics")
 def list_metrics(services, params: dict) -> dict:
     namespace = params.get("Namespace")
-    if namespace not in (None, TRAINING_NAMESPACE):
-        return {"Metrics": []}
     wanted_name = params.get("MetricName")
     filters = params.get("Dimensions") or []
-    job = None
-    for f in filters:
-        if f.get("Name") != JOB_DIMENSION:
-            return {"Metrics": []}  # our series carry no other dimension
-        if f.get("Value"):
-            job = f["Value"]
-    metrics = [{"Namespace": TRAINING_NAMESPACE, "MetricName": name,
-                "Dimensions": [{"Name": JOB_DIMENSION, "Value": j}]}
-               for j, name in _training_series(services, job) if wanted_name in (None, name)]
+    metrics: list[dict] = []
+    if namespace in (None, TRAINING_NAMESPACE) and all(f.get("Name") == JOB_DIMENSION for f in filters):
+        job = next((f["Value"] for f in filters if f.get("Value")), None)
+        metrics += [{"Namespace": TRAINING_NAMESPACE, "MetricName": name,
+                     "Dimensions": [{"Name": JOB_DIMENSION, "Value": j}]}
+                    for j, name in _training_series(services, job)]
+    if namespace in (None, SAGEMAKER_NAMESPACE):
+        metrics += _endpoint_metrics(services)
+    metrics = [m for m in metrics if wanted_name in (None, m["MetricName"]) and _matches(m, filters)]
     token = params.get("NextToken") or "0"
     if not token.isdigit():
         raise _invalid(f"The NextToken {token!r} is invalid.")

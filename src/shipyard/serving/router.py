@@ -80,7 +80,8 @@ class Router:
     def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]],
                   shadows: list[tuple[str, float, list[tuple[str, int]]]] = (), capture=None) -> None:
         def build(specs):
-            return [VariantRoute(n, float(w), list(i), metrics=self.metrics.get(endpoint, n)) for n, w, i in specs]
+            return [VariantRoute(n, float(w), list(i), metrics=self.metrics.get(endpoint, n, len(i)))
+                    for n, w, i in specs]
 
         self.routes[endpoint.lower()] = Route(endpoint, build(variants), build(shadows), capture)
 
