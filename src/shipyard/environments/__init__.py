@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .builder import EnvironmentError_, Prepared, ensure, list_environments, mode, prepare, remove, root_for, touch
+from .builder import (SERVER_SITE_ENV, EnvironmentError_, Prepared, ensure, list_environments, mode, prepare, remove,
+                      root_for, server_site_packages, touch)
 from .spec import EnvSpec, check_image, parse_image, spec_for_image
 
-__all__ = ["EnvSpec", "EnvironmentError_", "Prepared", "check_image", "ensure", "ensure_for_image",
-           "list_environments", "mode", "parse_image", "prepare", "remove", "root_for", "server_lib",
-           "spec_for_image", "touch"]
+__all__ = ["SERVER_SITE_ENV", "EnvSpec", "EnvironmentError_", "Prepared", "check_image", "ensure",
+           "ensure_for_image", "list_environments", "mode", "parse_image", "prepare", "remove", "root_for",
+           "server_lib", "server_site_packages", "spec_for_image", "touch"]
 
 
 def ensure_for_image(image: str, home: str | Path | None, log: Callable[[str], None] = print) -> Prepared:
@@ -38,7 +39,10 @@ def ensure_for_image(image: str, home: str | Path | None, log: Callable[[str], N
         spec = None
     prepared = ensure(spec, root_for(home), log)
     if prepared.path is not None and not prepared.built:
-        log(f"using environment {spec.key} ({prepared.python})")
+        log(f"using environment {spec.key} ({prepared.python})"
+            + (f", built on rung {prepared.rung}/4" if prepared.rung > 1 else ""))
+    if prepared.path is not None and prepared.note:
+        log(f"WARNING: {prepared.note}")
     touch(prepared)
     return prepared
 

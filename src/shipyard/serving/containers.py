@@ -49,7 +49,8 @@ def with_environment(services, container: dict, prepared: dict, variant_dir: Pat
     without one. A pipeline names the image its stages share in ``prepared["environment_image"]`` (None: the
     server's Python, with ``environment_warning`` saying why). A batch transform passes ``log`` (its job log)
     and ``home`` instead of ``services``; an endpoint logs to ``<variant_dir>/instance-environment.log``."""
-    from ..environments import EnvironmentError_, ensure_for_image, mode, root_for, server_lib
+    from ..environments import (SERVER_SITE_ENV, EnvironmentError_, ensure_for_image, mode, root_for, server_lib,
+                                server_site_packages)
 
     pipeline = "environment_image" in prepared
     if (not pipeline and "--script-program" not in prepared["args"]) or mode() == "server":
@@ -78,6 +79,8 @@ def with_environment(services, container: dict, prepared: dict, variant_dir: Pat
     env = dict(prepared["env"])
     lib = str(server_lib(root_for(home)))
     env["PYTHONPATH"] = lib + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if prepared.get("environment_server_site"):  # a pipeline's built-in stages: see shipyard.environments.builder
+        env[SERVER_SITE_ENV] = ":".join(server_site_packages())
     return {**prepared, "python": env_prepared.python, "env": env}
 
 

@@ -15,8 +15,9 @@ way to choose the format between containers), else the client's Accept; the last
 named by ``X-Amzn-SageMaker-Target-Container-Hostname`` (required there; allowed in Serial too).
 
 Framework images: the process runs on the environment of its script-mode stages' image when they all share one
-(:func:`shared_environment`, applied by :func:`.containers.with_environment`); a pipeline mixing environments,
-or built-in algorithm stages with script stages, runs on the server's Python, with a warning in its log.
+(:func:`shared_environment`, applied by :func:`.containers.with_environment`), its built-in algorithm stages
+too (with the server's packages after the environment's own); one mixing environments runs on the server's Python,
+with a warning in its log.
 
 Limit of sharing a process: environment variables a handler reads *per request* (rather than while it loads)
 see the process's environment, which is the first container's merged with the others'.
@@ -60,14 +61,15 @@ def prepare_pipeline(objects, containers: list[dict], variant_dir: Path, gen: in
     # The first container's environment is the process's (its handler may read it per request).
     image, warning = shared_environment(containers, stages)
     return {"model_dir": str(root), "args": ["--pipeline", str(spec_path)], "env": dict(stages[0]["env"]),
-            "environment_image": image, "environment_warning": warning}
+            "environment_image": image, "environment_warning": warning,
+            "environment_server_site": image is not None and any("--script-program" not in s["args"] for s in stages)}
 
 
 def shared_environment(containers: list[dict], stages: list[dict]) -> tuple[str | None, str | None]:
     """The framework image whose environment the pipeline's one process runs on (see
-    :func:`.containers.with_environment`): that of its script-mode stages when they all share one and no stage
-    is a built-in algorithm (whose handler needs the server's packages); else None (the server's Python) and,
-    when a stage wanted an environment, a warning saying why it does not get it."""
+    :func:`.containers.with_environment`): that of its script-mode stages when they all share one (built-in
+    algorithm stages then see the server's packages after the environment's, with a warning saying so); else None
+    (the server's Python) and, when a stage wanted an environment, a warning saying why it does not get it."""
     from ..environments.spec import spec_for_image
 
     keys: dict[str, str] = {}  # environment key -> an image standing for it
@@ -84,8 +86,10 @@ def shared_environment(containers: list[dict], stages: list[dict]) -> tuple[str 
     wanted = sorted(k for k in keys if k)
     if not wanted:
         return None, None
-    if len(keys) == 1 and not builtin:
-        return keys[wanted[0]], None
+    if len(keys) == 1:  # built-in stages too: they use the server's packages after the environment's own
+        return keys[wanted[0]], None if not builtin else (
+            f"the inference pipeline's built-in algorithm stages ({', '.join(builtin)}) run on the environment of "
+            f"{keys[wanted[0]]} too, with the server's packages after the environment's own")
     why = (f"its built-in algorithm stages ({', '.join(builtin)}) need the server's packages" if builtin else
            "its stages' images need different environments (" +
            ", ".join(sorted(k or "the server's Python" for k in keys)) + ")")

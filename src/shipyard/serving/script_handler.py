@@ -142,6 +142,8 @@ class ScriptHandler(InferenceHandler):
         ctype = accept
         if isinstance(out, tuple) and len(out) == 2:
             out, ctype = out
+        if hasattr(out, "get_data") and hasattr(out, "mimetype"):  # a Flask/Werkzeug Response (sagemaker_containers)
+            out, ctype = out.get_data(), out.mimetype or ctype
         if isinstance(out, str):
             out = out.encode("utf-8")
         elif not isinstance(out, (bytes, bytearray, memoryview)):
