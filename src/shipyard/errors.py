@@ -15,6 +15,8 @@ user sees the same ``ClientError`` code as against AWS.
     ├── ModelError                     ModelError                 424  (runtime: the model said no)
     ├── ModelNotReady                  ModelNotReadyException     429
     ├── ServiceUnavailable             ServiceUnavailable         503
+    ├── RequestTooLarge                RequestEntityTooLarge      413  (S3: EntityTooLarge 400)
+    ├── RequestTimeout                 RequestTimeout             400  (a body that stopped arriving)
     └── S3Error                        (code given per case)      4xx  (NoSuchBucket, NoSuchKey, ...)
 """
 
@@ -99,6 +101,20 @@ class ModelNotReady(ShipyardError):
 class ServiceUnavailable(ShipyardError):
     code = "ServiceUnavailable"
     http_status = 503
+
+
+class RequestTooLarge(ShipyardError):
+    """The declared (or received) request body is over the limit; refused before it is read."""
+
+    code = "RequestEntityTooLarge"
+    http_status = 413
+
+
+class RequestTimeout(ShipyardError):
+    """The request body stopped arriving (S3's code; the connection is closed after the answer)."""
+
+    code = "RequestTimeout"
+    http_status = 400
 
 
 class S3Error(ShipyardError):

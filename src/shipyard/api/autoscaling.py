@@ -96,8 +96,17 @@ def _all(services, kind: str, parent: str | None = None) -> list:
 
 
 def _paged(items: list, params: dict, key: str) -> dict:
-    start = int(params.get("NextToken") or 0)
-    size = int(params.get("MaxResults") or 50)
+    token = params.get("NextToken")
+    if token is None or token == "":
+        start = 0
+    elif isinstance(token, str) and token.isdigit() and int(token) <= len(items):
+        start = int(token)
+    else:  # only tokens this API handed out are valid
+        raise ShipyardError("The next token supplied is invalid.", code="InvalidNextTokenException",
+                            http_status=400)
+    size = params.get("MaxResults") or 50
+    if not isinstance(size, int) or size < 1:
+        raise ValidationError("MaxResults must be a positive number.")
     out = {key: items[start:start + size]}
     if start + size < len(items):
         out["NextToken"] = str(start + size)

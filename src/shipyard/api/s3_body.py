@@ -71,7 +71,7 @@ class ChunkSigner:
         auth = headers.get("authorization", "")
         m = re.search(r"Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request", auth)
         sig = re.search(r"Signature=([0-9a-f]{64})", auth)
-        amz_date = headers.get("x-amz-date", "")
+        amz_date = _request_stamp(headers)
         if not (m and sig and amz_date and secret_key):
             return None
         date, region, service = m.group(2), m.group(3), m.group(4)
@@ -88,6 +88,26 @@ class ChunkSigner:
             raise S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
                           "signature you provided. Check your key and signing method.", 403)
         self.previous = signature
+
+
+def _request_stamp(headers) -> str:
+    """The request's ``yyyymmddTHHMMSSZ`` stamp, as the seed signature used it: ``X-Amz-Date``, else ``Date``.
+
+    SigV4 signs with ``Date`` when ``X-Amz-Date`` is absent; the chunk signatures chain from the same stamp,
+    so a request signed that way must have its chunks checked just the same.
+    """
+    stamp = headers.get("x-amz-date", "")
+    if stamp or not headers.get("date"):
+        return stamp
+    import datetime as _dt
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(headers["date"])
+    except (TypeError, ValueError):
+        return ""
+    when = when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+    return when.astimezone(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass
@@ -198,6 +218,9 @@ async def spool_request_body(request, secret_key: str = "") -> SpooledBody:
         signer = None
         if sha_header.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
             signer = ChunkSigner.from_headers(headers, secret_key)
+            if signer is None and secret_key:  # never accept "signed" chunks we cannot check
+                raise S3Error("SignatureDoesNotMatch", "The chunk signatures of this request cannot be checked: "
+                              "its Authorization header or request date is missing or malformed.", 403)
         decoder = AwsChunkedDecoder(signer=signer)
     sha256 = hashlib.sha256() if _HEX64.match(sha_header) else None
     md5 = hashlib.md5() if headers.get("content-md5") else None

@@ -104,6 +104,9 @@ def _program(spec: dict, hyperparameters: dict, environment: dict, channels: lis
 def create_training_job(services, params: dict, parent: str = "", extra: dict | None = None) -> dict:
     """Validate and store a training job; the controller starts it. ``extra`` adds private keys."""
     name = params["TrainingJobName"]
+    resources = params.get("ResourceConfig") or {}
+    if not resources.get("InstanceGroups") and "InstanceCount" in resources and resources["InstanceCount"] < 1:
+        raise ValidationError("ResourceConfig.InstanceCount must be at least 1 when no InstanceGroups are given.")
     spec = dict(params.get("AlgorithmSpecification") or {})
     hps = {k: str(v) for k, v in (params.get("HyperParameters") or {}).items()}
     environment = dict(params.get("Environment") or {})
@@ -118,7 +121,7 @@ def create_training_job(services, params: dict, parent: str = "", extra: dict | 
         _check_s3_uri(services, checkpoint.get("S3Uri", ""), "CheckpointConfig.S3Uri", must_exist=False)
     from ..controllers.training_admission import check_fits
 
-    check_fits(services.runner, params.get("ResourceConfig") or {})  # a job that could never be placed
+    check_fits(services.runner, resources)  # a job that could never be placed
     stopping = dict(params.get("StoppingCondition") or {})
     stopping.setdefault("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
     now = time.time()

@@ -16,14 +16,22 @@ This is a plain ASGI callable rather than a routing framework: the runtime path 
 a request costs one signature check, one dict lookup and the router call. Errors are rendered once, here,
 through :mod:`shipyard.wire.errors`; an unexpected exception is logged with its traceback and answered with
 ``InternalFailure`` and no traceback text.
+
+Hostile clients: a request's Authorization header (or presigned query) is checked before its body is read,
+and a declared ``Content-Length`` over the limit is refused at once (``RequestEntityTooLarge`` 413, S3
+``EntityTooLarge``); bodies that stop arriving are answered ``RequestTimeout`` (``SHIPYARD_BODY_IDLE_TIMEOUT``,
+``SHIPYARD_BODY_TIMEOUT``); an answer given before the body was read closes the connection. Header timeouts and
+the connection limit are set where uvicorn is started (``shipyard.server.main``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import logging
 import os
+import sys
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,18 +39,35 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
-from ..errors import AuthError, ShipyardError, ValidationError
+from ..errors import AuthError, RequestTimeout, RequestTooLarge, S3Error, ShipyardError, ValidationError
 from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
 from . import landing, metrics_route
-from .auth import parse_credential_service, parse_query, verify
+from .auth import parse_credential_service, parse_query, precheck, verify
 
 log = logging.getLogger("shipyard.server")
 
 MAX_INVOKE_BYTES = 6 * 1024 * 1024
 MAX_JSON_BYTES = 32 * 1024 * 1024
+MAX_QUERY_BYTES = 1024 * 1024
+MAX_S3_OBJECT_BYTES = 5 * 1024 ** 3  # S3's single PUT / UploadPart limit
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# A body that stops arriving: no new bytes for BODY_IDLE_TIMEOUT seconds (every body, S3 uploads included),
+# or a non-S3 body (at most 32 MB) not complete after BODY_TIMEOUT seconds, is answered RequestTimeout and
+# its connection closed. Header timeouts are uvicorn's side: see ``shipyard.server.main``.
+BODY_IDLE_TIMEOUT = _env_seconds("SHIPYARD_BODY_IDLE_TIMEOUT", 30.0)
+BODY_TIMEOUT = _env_seconds("SHIPYARD_BODY_TIMEOUT", 120.0)
 STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 # The query protocol (STS) names auth failures differently from the JSON services.
 QUERY_AUTH_CODES = {
@@ -74,11 +99,75 @@ def _request_headers(scope) -> dict[str, str]:
     return out
 
 
-async def _read_body(receive, limit: int | None = None) -> bytes:
+def _declared_length(headers: dict[str, str]) -> int | None:
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit():
+        raise ShipyardError("The Content-Length header is not a number.", code="InvalidRequest", http_status=400)
+    return int(raw)
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    """Whether the request announces a body (which an early answer leaves unread on the connection)."""
+    length = headers.get("content-length", "").strip()
+    return "transfer-encoding" in headers or (length not in ("", "0"))
+
+
+if sys.version_info >= (3, 11):
+    async def _within(awaitable, seconds: float):
+        """``await awaitable``, raising ``asyncio.TimeoutError`` after ``seconds`` (no extra task on 3.11+)."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+else:  # pragma: no cover - Python 3.10
+    async def _within(awaitable, seconds: float):
+        return await asyncio.wait_for(awaitable, seconds)
+
+
+def _timeout(what: str) -> RequestTimeout:
+    return RequestTimeout(f"Your socket connection to the server was not read from or written to within the "
+                          f"timeout period ({what}). Idle connections will be closed.")
+
+
+class DeadlineReceive:
+    """An ASGI ``receive`` whose wait for the next body chunk gives up after ``idle`` seconds (raising
+    :class:`RequestTimeout`). Once the body is complete (``done``), calls pass through untouched: a streaming
+    response waits on ``receive`` for the disconnect."""
+
+    def __init__(self, receive, idle: float | None = None):
+        self.receive = receive
+        self.idle = BODY_IDLE_TIMEOUT if idle is None else idle
+        self.done = False
+
+    async def __call__(self):
+        if self.done:
+            return await self.receive()
+        try:
+            message = await _within(self.receive(), self.idle)
+        except asyncio.TimeoutError:
+            raise _timeout(f"no data for {self.idle:g} s") from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+
+async def _read_body(receive, limit: int | None = None, too_large=RequestTooLarge) -> bytes:
+    """The whole body, at most ``limit`` bytes (else ``too_large``), within the body timeouts."""
+    try:
+        return await _within(_read_body_now(receive, limit, too_large), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise _timeout(f"the body was not complete after {BODY_TIMEOUT:g} s") from None
+
+
+async def _read_body_now(receive, limit: int | None, too_large) -> bytes:
     chunks = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await _within(receive(), BODY_IDLE_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise _timeout(f"no data for {BODY_IDLE_TIMEOUT:g} s") from None
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -86,7 +175,7 @@ async def _read_body(receive, limit: int | None = None) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
             if limit is not None and size > limit:
-                raise ValidationError(f"Request payload exceeds the maximum of {limit} bytes.")
+                raise too_large(f"Request body exceeds the maximum of {limit} bytes.")
         if not message.get("more_body", False):
             break
     if len(chunks) == 1:
@@ -94,9 +183,13 @@ async def _read_body(receive, limit: int | None = None) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+async def _send(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, close: bool = False) -> None:
+    """Send a whole response; ``close`` ends the connection after it (an unread or half-read body must never
+    be left on a keep-alive connection for the next request to trip over, nor be waited for)."""
     headers = list(headers)
     headers.append((b"content-length", str(len(body)).encode()))
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -250,29 +343,46 @@ class ShipyardApp:
     async def unknown(self, scope, receive, send, headers, query_string) -> None:
         """A signed request for a service or route Shipyard does not serve (sagemaker-metrics, say)."""
         request_id = wire_errors.new_request_id()
+        body = None
         try:
-            body = await _read_body(receive, MAX_JSON_BYTES)
-            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
             raise ShipyardError(f"No operation at {scope['method']} {scope['path']} is supported by Shipyard.",
                                 code="UnknownOperationException", http_status=404)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"{scope['method']} {scope['path']}")
-            await _send(send, *wire_errors.render_rest_json(exc, request_id))
+            await _send(send, *wire_errors.render_rest_json(exc, request_id),
+                        close=body is None and _has_body(headers))
 
-    def _verify(self, scope, headers, query_string, payload_hash, s3: bool):
+    def _verify(self, scope, headers, query_string, payload_hash, s3: bool, claim=None):
         raw_path = scope.get("raw_path")
         raw = raw_path.decode("latin-1") if raw_path else scope["path"]
         return verify(method=scope["method"], raw_path=raw, query_string=query_string, headers=headers,
                       payload_hash=payload_hash, access_key_id=self.key_id,
-                      secret_access_key=self.secret, s3=s3)
+                      secret_access_key=self.secret, s3=s3, claim=claim)
+
+    async def _signed_body(self, scope, receive, headers, query_string, limit: int,
+                           too_large=RequestTooLarge) -> bytes:
+        """Authenticate, then read the body, then check the signature over it.
+
+        The Authorization header (presence, known key, form, time) is checked before a byte of the body is
+        read, and a declared Content-Length over ``limit`` is refused at once: an unsigned client can neither
+        make the server buffer a body nor hold a connection open waiting for one.
+        """
+        claim = precheck(query_string=query_string, headers=headers, access_key_id=self.key_id, s3=False)
+        length = _declared_length(headers)
+        if length is not None and length > limit:
+            raise too_large(f"Request body of {length} bytes exceeds the maximum of {limit} bytes.")
+        body = await _read_body(receive, limit, too_large)
+        self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False, claim=claim)
+        return body
 
     # --- JSON 1.1 ---
     async def json11(self, scope, receive, send, headers, query_string) -> None:
         request_id = wire_errors.new_request_id()
         target = headers.get("x-amz-target", "")
+        body = None
         try:
-            body = await _read_body(receive, MAX_JSON_BYTES)
-            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
             prefix, _, op = target.partition(".")
             service = TARGET_PREFIXES.get(prefix)
             model = operation_model(service, op) if service and op else None
@@ -293,7 +403,7 @@ class ShipyardApp:
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
             _log_failure(exc, target)
-            await _send(send, *wire_errors.render_json(exc, request_id))
+            await _send(send, *wire_errors.render_json(exc, request_id), close=body is None and _has_body(headers))
             return
         await _send(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
                                 (b"x-amzn-requestid", request_id.encode())], out)
@@ -304,9 +414,9 @@ class ShipyardApp:
 
         request_id = wire_errors.new_request_id()
         service = model = None
+        body = None
         try:
-            body = await _read_body(receive, MAX_JSON_BYTES)
-            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
             service, model = rpcv2.operation_for(scope["path"])
             params = validate_input(model.input_shape, rpcv2.decode_request(body))
             handler = registry.lookup(service, model.name)
@@ -317,23 +427,21 @@ class ShipyardApp:
             out = rpcv2.encode_response(result, model.output_shape)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"rpc-v2 {scope['path']}")
-            await _send(send, *rpcv2.render_error(exc, request_id, service, model))
+            await _send(send, *rpcv2.render_error(exc, request_id, service, model),
+                        close=body is None and _has_body(headers))
             return
         await _send(send, 200, rpcv2.headers(request_id), out)
 
     # --- sagemaker-runtime REST ---
     async def runtime(self, scope, receive, send, headers, query_string) -> None:
         request_id = wire_errors.new_request_id()
+        body = None
         try:
             if scope["method"] != "POST":
                 raise ShipyardError("Only POST is supported on runtime paths.",
                                     code="UnknownOperationException", http_status=404)
-            length = headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > MAX_INVOKE_BYTES:
-                raise ValidationError(f"Received payload of {length} bytes exceeds the maximum of "
-                                      f"{MAX_INVOKE_BYTES} bytes.")
-            body = await _read_body(receive, MAX_INVOKE_BYTES)
-            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_INVOKE_BYTES,
+                                           too_large=_invoke_too_large)
             parts = scope["path"].split("/")
             if len(parts) != 4 or not parts[2]:
                 raise ShipyardError(f"No runtime operation at {scope['path']}.",
@@ -355,7 +463,8 @@ class ShipyardApp:
                                     code="UnknownOperationException", http_status=404)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"runtime {scope['path']}")
-            await _send(send, *wire_errors.render_rest_json(exc, request_id))
+            await _send(send, *wire_errors.render_rest_json(exc, request_id),
+                        close=body is None and _has_body(headers))
             return
         resp_headers = [(b"content-type", (content_type or "application/octet-stream").encode()),
                         (b"x-amzn-requestid", request_id.encode())]
@@ -366,9 +475,9 @@ class ShipyardApp:
     # --- STS (query protocol) ---
     async def query(self, scope, receive, send, headers, query_string) -> None:
         request_id = wire_errors.new_request_id()
+        body = None
         try:
-            body = await _read_body(receive, 1024 * 1024)
-            self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False)
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_QUERY_BYTES)
             form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             form.update(dict(parse_qsl(query_string, keep_blank_values=True)))
             action = form.pop("Action", "")
@@ -382,26 +491,48 @@ class ShipyardApp:
             _log_failure(exc, "sts")
             if isinstance(exc, AuthError):
                 exc.code = QUERY_AUTH_CODES.get(exc.code, exc.code)
-            await _send(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS))
+            await _send(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS),
+                        close=body is None and _has_body(headers))
             return
         await _send(send, 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], out)
 
     # --- S3 ---
     async def s3(self, scope, receive, send, headers, query_string) -> None:
         request_id = wire_errors.new_request_id()
+        started = False
         try:
             self._verify(scope, headers, query_string, None, s3=True)
+            # aws-chunked framing adds a little to Content-Length: the decoded length is the object's size.
+            for name in ("x-amz-decoded-content-length", "content-length"):
+                raw = headers.get(name, "").strip()
+                if not raw:
+                    continue
+                if not raw.isdigit():
+                    raise S3Error("InvalidArgument", f"The {name} header is not a number.", 400)
+                if int(raw) > MAX_S3_OBJECT_BYTES:
+                    raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.", 400)
+                break
             if self.s3_handler is None:
                 raise ShipyardError("The S3 API is not available in this build.", code="NotImplemented",
                                     http_status=501)
             from starlette.requests import Request
 
-            response = await self.s3_handler(self.services, Request(scope, receive))
+            started = True
+            body_receive = DeadlineReceive(receive)
+            response = await self.s3_handler(self.services, Request(scope, body_receive))
+            if not body_receive.done and _has_body(headers):  # answered before the body was read (or in full)
+                response.headers["connection"] = "close"
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"s3 {scope['method']} {scope['path']}")
-            await _send(send, *wire_errors.render_s3_xml(exc, request_id, scope["path"]))
+            await _send(send, *wire_errors.render_s3_xml(exc, request_id, scope["path"]),
+                        close=_has_body(headers) and (not started or isinstance(exc, RequestTimeout)))
             return
-        await response(scope, receive, send)
+        await response(scope, body_receive, send)
+
+
+def _invoke_too_large(message: str) -> ShipyardError:
+    # sagemaker-runtime names an oversized payload a ValidationError (its 400 for "payload too large").
+    return ValidationError(message.replace("Request body", "Received payload"))
 
 
 def create_app(services: Any) -> ShipyardApp:

@@ -31,6 +31,7 @@ from ..errors import AuthError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = _dt.timedelta(minutes=15)
+MAX_PRESIGNED_EXPIRES = 604800  # AWS caps X-Amz-Expires at 7 days
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 SIG_MISMATCH_JSON = ("The request signature we calculated does not match the signature you provided. "
@@ -118,6 +119,9 @@ def parse_auth(authorization: str | None, query: dict[str, str], s3: bool) -> Si
             raise _err(s3, "IncompleteSignatureException", "AuthorizationQueryParametersError",
                        "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
                        "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders and X-Amz-Expires parameters.")
+        if expires > MAX_PRESIGNED_EXPIRES:
+            raise _err(s3, "IncompleteSignatureException", "AuthorizationQueryParametersError",
+                       f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES}")
         presigned = True
     else:
         raise _err(s3, "MissingAuthenticationTokenException", "AccessDenied",
@@ -175,7 +179,7 @@ def _parse_amz_date(value: str) -> _dt.datetime | None:
 
 def verify(*, method: str, raw_path: str, query_string: str, headers: dict[str, str], payload_hash: str | None,
            access_key_id: str, secret_access_key: str, s3: bool,
-           now: _dt.datetime | None = None) -> SignedRequest:
+           now: _dt.datetime | None = None, claim: SignedRequest | None = None) -> SignedRequest:
     """Verify a request's SigV4 signature; return the parsed claims or raise :class:`AuthError`.
 
     ``headers`` maps lower-cased names to values (repeats already joined with ``,``). ``payload_hash`` is
@@ -188,7 +192,28 @@ def verify(*, method: str, raw_path: str, query_string: str, headers: dict[str, 
         return verify_s3_v2(method=method, raw_path=raw_path, query_string=query_string, query=query,
                             headers=headers, access_key_id=access_key_id, secret_access_key=secret_access_key,
                             now=now)
-    claim = parse_auth(authorization, query, s3)
+    if claim is None:  # else checked already, by precheck() before the body was read
+        claim = check_claim(query=query, headers=headers, access_key_id=access_key_id, s3=s3, now=now)
+    return _check_signature(claim, method=method, raw_path=raw_path, query_string=query_string, headers=headers,
+                            payload_hash=payload_hash, secret_access_key=secret_access_key, s3=s3)
+
+
+def precheck(*, query_string: str, headers: dict[str, str], access_key_id: str, s3: bool = False,
+             now: _dt.datetime | None = None) -> SignedRequest:
+    """Everything about a request's authentication that can be checked without its body.
+
+    The Authorization header (or presigned query) is present and well-formed, names a known access key, and
+    its time is current. Servers call this before reading a body, so an unsigned or unknown client never
+    gets a body read (or waited for); :func:`verify` checks the signature itself afterwards.
+    """
+    return check_claim(query=parse_query(query_string), headers=headers, access_key_id=access_key_id, s3=s3,
+                       now=now)
+
+
+def check_claim(*, query: dict[str, str], headers: dict[str, str], access_key_id: str, s3: bool,
+                now: _dt.datetime | None = None) -> SignedRequest:
+    """Parse the claim and check its key and time (no signature): raises :class:`AuthError`."""
+    claim = parse_auth(headers.get("authorization"), query, s3)
     if claim.access_key != access_key_id:
         raise _err(s3, "UnrecognizedClientException", "InvalidAccessKeyId",
                    "The security token included in the request is invalid.",
@@ -235,7 +260,12 @@ def verify(*, method: str, raw_path: str, query_string: str, headers: dict[str, 
     if claim.amz_date[:8] != claim.date:
         raise _err(s3, "InvalidSignatureException", "SignatureDoesNotMatch",
                    "Credential should be scoped to a valid date.", SIG_MISMATCH_S3)
+    return claim
 
+
+def _check_signature(claim: SignedRequest, *, method: str, raw_path: str, query_string: str,
+                     headers: dict[str, str], payload_hash: str | None, secret_access_key: str,
+                     s3: bool) -> SignedRequest:
     # --- the canonical request ---
     sent_hash = headers.get("x-amz-content-sha256")
     if sent_hash is not None:

@@ -15,6 +15,7 @@ dies with the process, so a crashed server never blocks the next start.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import fcntl
 import json
@@ -116,6 +117,97 @@ def _remove_server_info(settings: Settings) -> None:
         pass
 
 
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# Connection limits (environment variables, read at start): a client must finish its request line and headers
+# within HEADER_TIMEOUT seconds of connecting (or of its next request's first byte) and keep them under
+# MAX_HEADER_BYTES; an idle keep-alive connection is closed after KEEP_ALIVE seconds; at most MAX_CONNECTIONS
+# connections are served at once (more get 503). Body read timeouts live in the app (``shipyard.server.app``).
+HEADER_TIMEOUT = _env_number("SHIPYARD_HEADER_TIMEOUT", 15.0)
+KEEP_ALIVE = int(_env_number("SHIPYARD_KEEP_ALIVE_TIMEOUT", 30))
+MAX_CONNECTIONS = int(_env_number("SHIPYARD_MAX_CONNECTIONS", 1000))
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def header_timeout_protocol(header_timeout: float = HEADER_TIMEOUT, max_header_bytes: int = MAX_HEADER_BYTES):
+    """uvicorn's httptools protocol with what it lacks against slow or endless headers.
+
+    uvicorn times out an idle keep-alive connection, but not a connection that never sends a request, nor one
+    that sends its headers a byte at a time (slow loris), nor headers without end. This subclass arms a timer
+    when a connection opens and when a request's first byte arrives, cancels it when the headers are complete,
+    and closes the connection (``408``) if it fires; headers over ``max_header_bytes`` get ``431``.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _header_bytes = 0
+        _in_headers = False
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is not None:
+                self._header_bytes += len(data)
+            super().data_received(data)
+            if self.transport.is_closing():
+                return
+            if self._in_headers and self._header_bytes > max_header_bytes:
+                self._cancel_header_timer()
+                self._reject(431, b"Request Header Fields Too Large")
+            elif self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm_header_timer()  # bytes that begin no request (blank lines) still owe us headers
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_headers = True
+            if self._header_timer is None:
+                self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._in_headers = False
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_bytes = 0
+            self._header_timer = self.loop.call_later(header_timeout, self._header_timed_out)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _header_timed_out(self) -> None:
+            self._header_timer = None
+            if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+                return
+            if self._in_headers:
+                self._reject(408, b"Request Timeout")
+            else:
+                self.transport.close()
+
+        def _reject(self, status: int, reason: bytes) -> None:
+            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                                 % (status, reason))
+            self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
 def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(0)
 
@@ -140,9 +232,15 @@ def run_server(settings: Settings, log_level: str = "info") -> None:
     services = build_services(settings)
     try:
         app = create_app(services)
+        try:
+            http: type | str = header_timeout_protocol()
+        except ImportError:  # no httptools: uvicorn's h11 protocol, whose incomplete-event cap bounds headers
+            log.warning("httptools is not installed: request headers are not timed out")
+            http = "h11"
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=3,
-                                timeout_keep_alive=30, server_header=False)
+                                timeout_keep_alive=KEEP_ALIVE, server_header=False, http=http,
+                                limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=MAX_HEADER_BYTES)
         server = uvicorn.Server(config)
         _write_server_info(settings)
         try:

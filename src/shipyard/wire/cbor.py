@@ -191,7 +191,7 @@ def _decode(r: _Reader, depth: int) -> Any:
             return items
         return [_decode(r, depth + 1) for _ in range(_argument(r, info))]
     if major == 5:
-        out: dict = {}
+        out: dict[Any, Any] = {}
         if info == 31:
             while not r.at_break():
                 key = _decode(r, depth + 1)
@@ -205,7 +205,10 @@ def _decode(r: _Reader, depth: int) -> Any:
         tag = _argument(r, info)
         value = _decode(r, depth + 1)
         if tag == 1 and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+            try:
+                return _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+            except (OverflowError, OSError, ValueError):  # out of datetime's range, or NaN
+                raise CBORDecodeError(f"CBOR epoch time {value!r} is out of range") from None
         raise CBORDecodeError(f"unsupported CBOR tag {tag}")
     # major 7: simple values and floats
     if info == 20:

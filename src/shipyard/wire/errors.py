@@ -35,6 +35,10 @@ STATUS: dict[str, int] = {
     "InvalidAccessKeyId": 403,
     "SignatureDoesNotMatch": 403,
     "RequestTimeTooSkewed": 403,
+    "RequestEntityTooLarge": 413,
+    "EntityTooLarge": 400,
+    "RequestTimeout": 400,
+    "InvalidNextTokenException": 400,
     "ModelError": 424,
     "ModelNotReadyException": 429,
     "InternalFailure": 500,
@@ -80,7 +84,7 @@ def render_json(exc: BaseException, request_id: str) -> tuple[int, list[tuple[by
 def render_rest_json(exc: BaseException, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """REST-JSON (sagemaker-runtime). ModelError carries the model's own status and message as modeled."""
     code, status, message = error_of(exc)
-    doc: dict = {"__type": code, "Message": message, "message": message}
+    doc: dict[str, object] = {"__type": code, "Message": message, "message": message}
     if isinstance(exc, ModelError):
         doc["OriginalStatusCode"] = exc.original_status
         doc["OriginalMessage"] = exc.original_message
@@ -94,7 +98,9 @@ def _x(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def render_s3_xml(exc: BaseException, request_id: str, resource: str = "") -> tuple[int, list, bytes]:
+def render_s3_xml(
+    exc: BaseException, request_id: str, resource: str = ""
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """S3's REST-XML error document."""
     code, status, message = error_of(exc)
     resource = getattr(exc, "resource", "") or resource
@@ -108,7 +114,9 @@ def render_s3_xml(exc: BaseException, request_id: str, resource: str = "") -> tu
     return status, headers, body
 
 
-def render_query_xml(exc: BaseException, request_id: str, xmlns: str) -> tuple[int, list, bytes]:
+def render_query_xml(
+    exc: BaseException, request_id: str, xmlns: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The query protocol's (STS) XML error document."""
     code, status, message = error_of(exc)
     kind = "Receiver" if status >= 500 else "Sender"

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import TYPE_CHECKING
 
 from botocore.model import OperationModel, ServiceModel
+
+if TYPE_CHECKING:
+    import botocore.session
 
 _lock = threading.Lock()
 
@@ -23,7 +27,7 @@ TARGET_PREFIXES = {
 
 
 @functools.lru_cache(maxsize=None)
-def _session():
+def _session() -> botocore.session.Session:
     import botocore.session
 
     return botocore.session.get_session()

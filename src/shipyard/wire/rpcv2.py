@@ -44,7 +44,7 @@ def operation_for(path: str) -> tuple[str, OperationModel]:
         raise ShipyardError(f"No RPC v2 operation at {path}.", code="UnknownOperationException", http_status=404)
     service = SERVICES.get(parts[1])
     model = operation_model(service, parts[3]) if service else None
-    if model is None:
+    if service is None or model is None:
         raise ShipyardError(f"Operation {parts[3]} of {parts[1]} is not recognised.",
                             code="UnknownOperationException", http_status=404)
     return service, model
@@ -62,7 +62,7 @@ def _to_json_like(value: Any) -> Any:
     return value
 
 
-def decode_request(body: bytes) -> dict:
+def decode_request(body: bytes) -> dict[str, Any]:
     """The request's parameters, with timestamps as float seconds and blobs as base64 (validator input)."""
     if not body:
         return {}
@@ -74,7 +74,8 @@ def decode_request(body: bytes) -> dict:
     if not isinstance(value, dict):
         raise ShipyardError("The request body must be a CBOR map.", code="SerializationException",
                             http_status=400)
-    return _to_json_like(value)
+    out: dict[str, Any] = _to_json_like(value)
+    return out
 
 
 def _shape_out(shape: Shape | None, value: Any) -> Any:
@@ -100,7 +101,7 @@ def _shape_out(shape: Shape | None, value: Any) -> Any:
     return value
 
 
-def encode_response(result: dict | None, shape: Shape | None) -> bytes:
+def encode_response(result: dict[str, Any] | None, shape: Shape | None) -> bytes:
     """CBOR bytes of an operation's result, each member encoded as its shape says."""
     return cbor.dumps(_shape_out(shape, result or {}) if shape is not None else {})
 

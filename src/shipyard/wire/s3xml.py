@@ -10,7 +10,7 @@ import datetime as _dt
 import html
 import xml.etree.ElementTree as ET
 from email.utils import formatdate
-from typing import Iterable
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import quote_plus
 
 from ..errors import S3Error
@@ -20,7 +20,7 @@ HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
 OWNER_ID = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
 
 
-def x(text) -> str:
+def x(text: object) -> str:
     """Escape text for an XML element (keys may hold any character, including control characters)."""
     s = html.escape(str(text), quote=False)
     return "".join(c if c >= " " or c in "\t\n" else f"&#x{ord(c):x};" for c in s) if any(
@@ -42,7 +42,7 @@ def doc(root: str, inner: str) -> bytes:
     return (f'{HEADER}<{root} xmlns="{XMLNS}">{inner}</{root}>').encode("utf-8")
 
 
-def el(name: str, value) -> str:
+def el(name: str, value: object) -> str:
     return f"<{name}>{x(value)}</{name}>"
 
 
@@ -50,7 +50,7 @@ def owner() -> str:
     return f"<Owner><ID>{OWNER_ID}</ID><DisplayName>shipyard</DisplayName></Owner>"
 
 
-def encoder(encoding_type: str):
+def encoder(encoding_type: str) -> Callable[[str], str]:
     """``encoding-type=url`` asks for keys and prefixes URL-encoded (botocore decodes them with unquote_plus)."""
     if encoding_type == "url":
         return lambda s: quote_plus(s, safe="/")
@@ -126,17 +126,17 @@ def location(region: str) -> bytes:
     return f'{HEADER}<LocationConstraint xmlns="{XMLNS}">{value}</LocationConstraint>'.encode()
 
 
-def _contents(objects, enc) -> str:
+def _contents(objects: Iterable[Any], enc: Callable[[str], str]) -> str:
     return "".join(
         f"<Contents>{el('Key', enc(o.key))}{el('LastModified', iso(o.last_modified))}{el('ETag', o.etag)}"
         f"{el('Size', o.size)}<StorageClass>STANDARD</StorageClass>{owner()}</Contents>" for o in objects)
 
 
-def _prefixes(prefixes, enc) -> str:
+def _prefixes(prefixes: Iterable[str], enc: Callable[[str], str]) -> str:
     return "".join(f"<CommonPrefixes>{el('Prefix', enc(p))}</CommonPrefixes>" for p in prefixes)
 
 
-def list_objects_v2(bucket: str, result, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
+def list_objects_v2(bucket: str, result: Any, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
                     continuation_token: str | None, next_token: str | None, start_after: str) -> bytes:
     enc = encoder(encoding_type)
     inner = [el("Name", bucket), el("Prefix", enc(prefix))]
@@ -157,7 +157,7 @@ def list_objects_v2(bucket: str, result, prefix: str, delimiter: str, max_keys: 
     return doc("ListBucketResult", "".join(inner))
 
 
-def list_objects_v1(bucket: str, result, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
+def list_objects_v1(bucket: str, result: Any, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
                     marker: str) -> bytes:
     enc = encoder(encoding_type)
     inner = [el("Name", bucket), el("Prefix", enc(prefix)), el("Marker", enc(marker))]
@@ -192,7 +192,8 @@ def complete_multipart(location_url: str, bucket: str, key: str, etag: str) -> b
                el("Location", location_url) + el("Bucket", bucket) + el("Key", key) + el("ETag", etag))
 
 
-def list_parts(bucket: str, key: str, upload_id: str, parts, marker: int, max_parts: int) -> bytes:
+def list_parts(bucket: str, key: str, upload_id: str, parts: Sequence[tuple[Any, ...]], marker: int,
+               max_parts: int) -> bytes:
     page = [p for p in parts if p[0] > marker]
     truncated = len(page) > max_parts
     page = page[:max_parts]
@@ -207,7 +208,7 @@ def list_parts(bucket: str, key: str, upload_id: str, parts, marker: int, max_pa
     return doc("ListPartsResult", "".join(inner))
 
 
-def list_uploads(bucket: str, uploads, prefix: str, max_uploads: int) -> bytes:
+def list_uploads(bucket: str, uploads: Sequence[tuple[Any, ...]], prefix: str, max_uploads: int) -> bytes:
     truncated = len(uploads) > max_uploads
     uploads = uploads[:max_uploads]
     inner = [el("Bucket", bucket), "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>",

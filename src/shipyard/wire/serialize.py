@@ -38,7 +38,7 @@ def _strip_none(value: Any) -> Any:
     return value
 
 
-def dump_json(result: dict | None) -> bytes:
+def dump_json(result: dict[str, Any] | None) -> bytes:
     if not result:
         return b"{}"
     clean = {k: _strip_none(v) for k, v in result.items() if v is not None and not k.startswith("_")}
@@ -57,7 +57,7 @@ def _xml_value(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
-def render_query_response(action: str, result: dict, request_id: str, xmlns: str) -> bytes:
+def render_query_response(action: str, result: dict[str, Any], request_id: str, xmlns: str) -> bytes:
     """The query protocol's ``<ActionResponse><ActionResult>...`` document."""
     return (
         f'<{action}Response xmlns="{xmlns}"><{action}Result>{_xml_value(result or {})}</{action}Result>'

@@ -38,7 +38,7 @@ from ..errors import ValidationError
 
 
 @functools.lru_cache(maxsize=8192)
-def _compiled(pattern: str) -> re.Pattern | None:
+def _compiled(pattern: str) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern, re.DOTALL)
     except (re.error, OverflowError, RecursionError):
@@ -267,7 +267,7 @@ def validation_message(errors: list[str]) -> str:
     return f"{n} validation {noun} detected: " + "; ".join(errors)
 
 
-def validate_input(shape: Shape | None, params: Any) -> dict:
+def validate_input(shape: Shape | None, params: Any) -> dict[str, Any]:
     """Check ``params`` against ``shape``; return the normalized dict or raise ``ValidationError``."""
     if shape is None:
         if params not in (None, {}):
@@ -277,7 +277,7 @@ def validate_input(shape: Shape | None, params: Any) -> dict:
     if not isinstance(params, dict):
         raise ValidationError("The request body must be a JSON object.")
     walker = _Walker()
-    out = walker.check_structure(shape, params, "")
+    out: dict[str, Any] = walker.check_structure(shape, params, "")
     if walker.errors:
         raise ValidationError(validation_message(walker.errors))
     return out
