@@ -1,4 +1,5 @@
-"""Channel staging: File mode copies objects into ``input/data/<channel>/``; Pipe mode streams them into FIFOs.
+"""Channel staging: File mode puts objects into ``input/data/<channel>/`` (copies; hard links to the local
+object store's files for built-in algorithms, which only read them); Pipe mode streams them into FIFOs.
 
 Object selection follows SageMaker: ``S3Prefix`` takes every object under the URI taken as a key prefix
 (an exact object names just itself); ``ManifestFile`` reads a JSON array whose first element is
@@ -64,14 +65,29 @@ def shard(refs: list[ObjectRef], distribution: str, host_index: int, host_count:
     return [r for i, r in enumerate(ordered) if i % host_count == host_index]
 
 
-def stage_file_channel(store: ObjectStore, refs: list[ObjectRef], dest: Path) -> int:
-    """Download every object into ``dest``; returns bytes written."""
+def stage_file_channel(store: ObjectStore, refs: list[ObjectRef], dest: Path, link: bool = False) -> int:
+    """Download every object into ``dest``; returns bytes staged.
+
+    ``link``: the program only reads its input (a built-in algorithm), so where the object store keeps
+    bodies as local files on the same file system (:meth:`LocalObjectStore.link_file`) each file is a hard
+    link to the stored body: staging a channel of any size takes milliseconds. A user's script gets copies
+    (it may write to its input folder); so does every object a link cannot be made for."""
     total = 0
     dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    linker = getattr(store, "link_file", None) if link else None
     for ref in refs:
         target = (dest / ref.rel).resolve()
-        if dest.resolve() not in target.parents:
+        if root not in target.parents:
             raise ValueError(f"Object key {ref.key!r} would be written outside the channel folder.")
+        if linker is not None:
+            try:
+                if target.exists() or target.is_symlink():
+                    target.unlink()
+                total += linker(ref.bucket, ref.key, target)
+                continue
+            except OSError:  # another file system, a link limit...: copy this one and the rest
+                linker = None
         total += store.download_file(ref.bucket, ref.key, target)
     return total
 
@@ -125,8 +141,9 @@ class PipeFeeder(threading.Thread):
 
 
 def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job_input_mode: str,
-                   host_index: int = 0, host_count: int = 1) -> list[PipeFeeder]:
-    """Stage every channel; returns the Pipe-mode feeders (not started yet)."""
+                   host_index: int = 0, host_count: int = 1, link: bool = False) -> list[PipeFeeder]:
+    """Stage every channel; returns the Pipe-mode feeders (not started yet). ``link``: see
+    :func:`stage_file_channel` (for programs that only read their input)."""
     feeders = []
     for ch in channels:
         name = ch["ChannelName"]
@@ -141,5 +158,5 @@ def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job
             feeders.append(PipeFeeder(store, refs, data_dir / name, ch.get("RecordWrapperType") == "RecordIO",
                                       ch.get("CompressionType") == "Gzip"))
         else:  # File and FastFile both become local files here
-            stage_file_channel(store, refs, data_dir / name)
+            stage_file_channel(store, refs, data_dir / name, link=link)
     return feeders
