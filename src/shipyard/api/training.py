@@ -19,6 +19,7 @@ from typing import Any
 from ..domain.status import TRAINING_TERMINAL
 from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import ListQuery
+from ..training.metric_matcher import validate_pattern
 from . import sdk_defaults
 from .registry import operation
 
@@ -55,10 +56,19 @@ def _check_s3_uri(services, uri: str, what: str, must_exist: bool = True) -> Non
         raise ValidationError(f"{what} {uri!r}: the bucket {bucket!r} does not exist.")
 
 
+# AWS's pattern for ChannelName (botocore's model: [A-Za-z0-9\.\-_]+, 1-64 characters). The wire layer checks the
+# pattern too; here it is checked again (a tuning job's trials come through here as well), and the two names the
+# pattern allows that are not folder names, "." and "..", are refused: a channel is the folder input/data/<name>.
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+
+
 def _check_channels(services, channels: list[dict]) -> None:
     seen = set()
     for ch in channels:
         name = ch["ChannelName"]
+        if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
+            raise ValidationError(f"Invalid ChannelName {name!r}: a channel name is 1-64 letters, digits, '.', '-' "
+                                  "or '_', and not '.' or '..'.")
         if name in seen:
             raise ValidationError(f"Channel names must be unique; {name!r} appears more than once.")
         seen.add(name)
@@ -83,10 +93,9 @@ def _program(spec: dict, hyperparameters: dict, environment: dict, channels: lis
     kind, algo = resolve(image, hyperparameters, environment)
     user_metrics = list(spec.get("MetricDefinitions") or [])
     for m in user_metrics:
-        try:
-            re.compile(m.get("Regex", ""))
-        except re.error as e:
-            raise ValidationError(f"MetricDefinitions: the regex of metric {m.get('Name')!r} is invalid: {e}.") from None
+        why = validate_pattern(m.get("Regex", ""))
+        if why:
+            raise ValidationError(f"MetricDefinitions: metric {m.get('Name')!r}: {why}.")
     if kind == "builtin":
         algo.validate(hyperparameters)
         modes = {spec.get("TrainingInputMode") or "File"} | {ch.get("InputMode") for ch in channels
@@ -119,6 +128,10 @@ def create_training_job(services, params: dict, parent: str = "", extra: dict | 
     checkpoint = params.get("CheckpointConfig")
     if checkpoint:
         _check_s3_uri(services, checkpoint.get("S3Uri", ""), "CheckpointConfig.S3Uri", must_exist=False)
+        if checkpoint.get("LocalPath"):  # a folder of the job's /opt/ml (the job folder), never the host's
+            from ..domain.paths import under_opt_ml
+
+            under_opt_ml(checkpoint["LocalPath"], "CheckpointConfig.LocalPath")
     from ..controllers.training_admission import check_fits
 
     check_fits(services.runner, resources)  # a job that could never be placed

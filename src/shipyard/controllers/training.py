@@ -7,7 +7,9 @@ Every tick it looks at the jobs that are InProgress or Stopping:
 - a running job is polled: ``status.json`` becomes SecondaryStatus/transitions/times, the log file is read
   from the stored offset into CloudWatch-style events (tabs rendered ``#011`` as SageMaker's logs show
   them, so the SageMaker SDK's metric regexes match), metric lines become metric points and
-  ``FinalMetricDataList``;
+  ``FinalMetricDataList`` (the MetricDefinitions regexes run in a worker process under a time budget, see
+  :mod:`shipyard.training.metric_matcher`; one that overruns it is disabled for the job, with a warning in
+  its log);
 - Stopping (StopTrainingJob) sends the stop once; the executor reports Stopped after uploading ``model/``;
 - when the work has ended the outcome is applied; work that ended without reporting one (killed, or lost
   while the server was down) fails with a reason that says so.
@@ -22,7 +24,6 @@ import json
 import logging
 import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -32,8 +33,10 @@ from ..errors import ConflictError, MissingResource
 from ..metastore.base import LogEvent
 from ..resources import job_request
 from ..runners.base import JobSpec
+from ..training.metric_matcher import DEFAULT_BUDGET, MetricMatcher, warning_line
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
 from .base import Controller
+from .joblog import cap_event
 from .training_admission import Admission
 
 log = logging.getLogger("shipyard.controllers.training")
@@ -57,11 +60,14 @@ class TrainingController(Controller):
     def __init__(self, services):
         super().__init__(services)
         self._handles: dict[str, object] = {}
-        self._regex_cache: dict[str, re.Pattern | None] = {}
         settings = services.settings
         extra = getattr(settings, "extra", {}) or {}
         self.stop_grace = float(extra.get("training_stop_grace")
                                 or os.environ.get("SHIPYARD_TRAINING_STOP_GRACE") or DEFAULT_STOP_GRACE)
+        # MetricDefinitions regexes are the user's: they run in a worker process under a time budget, never here
+        self.metric_budget = float(extra.get("metric_match_budget")
+                                   or os.environ.get("SHIPYARD_METRIC_MATCH_BUDGET") or DEFAULT_BUDGET)
+        self._matcher = MetricMatcher(budget=self.metric_budget)
 
     # --- the loop ---
     def reconcile_all(self) -> None:
@@ -86,6 +92,7 @@ class TrainingController(Controller):
 
     def shutdown(self) -> None:
         self._handles.clear()
+        self._matcher.close()
 
     def job_dir(self, name: str) -> Path:
         return Path(self.services.settings.home) / "runs" / "training" / name
@@ -317,14 +324,6 @@ class TrainingController(Controller):
             changes["TrainingStartTime"] = status["training_start"]
         return changes
 
-    def _regex(self, text: str) -> re.Pattern | None:
-        if text not in self._regex_cache:
-            try:
-                self._regex_cache[text] = re.compile(text)
-            except re.error:
-                self._regex_cache[text] = None
-        return self._regex_cache[text]
-
     def _tail(self, r, host: dict, final: bool, metrics: bool) -> tuple[int, dict]:
         """New complete log lines of one host -> log events in its stream (and, for algo-1, metric points);
         returns (new offset, document changes)."""
@@ -346,44 +345,54 @@ class TrainingController(Controller):
             end = len(data)
         chunk = data[:end]
         now = time.time()
-        events = []
+        raws = [raw.rstrip("\r") for raw in chunk.decode("utf-8", "replace").split("\n")]
+        raws = [raw for raw in raws if raw.strip()]
+        events = [LogEvent(timestamp=now, message=cap_event(raw.replace("\t", "#011"))) for raw in raws]
         defs = (doc.get("_metric_definitions") or []) if metrics else []
+        points, changes = self._match_metrics(r, defs, raws, now, events) if defs and raws else ([], {})
+        if events:
+            self.services.meta.append_logs(LOG_GROUP, host.get("stream") or f"{r.name}/algo-1-0", events)
+        if points:
+            self.services.meta.append_metrics(r.name, points)
+        return offset + end, changes
+
+    def _match_metrics(self, r, defs: list[dict], raws: list[str], now: float, events: list
+                       ) -> tuple[list, dict]:
+        """Metric points of these log lines and the document changes (FinalMetricDataList, steps, disabled
+        patterns). The regexes run in the matcher's worker process under a time budget: a pattern that
+        overruns it is disabled for this job, with a warning line appended to ``events``."""
+        doc = r.doc
+        disabled = list(doc.get("_metric_disabled") or [])
+        try:
+            result = self._matcher.match(defs, raws, disabled=disabled)
+        except Exception:  # noqa: BLE001 - no metrics this time rather than a stuck job (never match in-process)
+            log.exception("matching metrics of training job %s failed", r.name)
+            return [], {}
+        changes: dict = {}
+        for rx in result.disabled:
+            names = [d.get("Name") for d in defs if d.get("Regex") == rx]
+            log.warning("training job %s: metric regex of %s overran %.3g s; disabled", r.name, names,
+                        self.metric_budget)
+            events.append(LogEvent(timestamp=now, message=warning_line(", ".join(map(str, names)), rx,
+                                                                       self.metric_budget)))
+            disabled.append(rx)
+        if result.disabled:
+            changes["_metric_disabled"] = disabled
         latest = {m["MetricName"]: m for m in doc.get("FinalMetricDataList") or []}
         steps = dict(doc.get("_metric_steps") or {})
         points = []
-        for raw in chunk.decode("utf-8", "replace").split("\n"):
-            raw = raw.rstrip("\r")
-            if not raw.strip():
-                continue
-            rendered = raw.replace("\t", "#011")
-            events.append(LogEvent(timestamp=now, message=rendered))
-            for d in defs:
-                rx = self._regex(d.get("Regex", ""))
-                if rx is None:
-                    continue
-                m = rx.search(rendered) or (rx.search(raw) if rendered != raw else None)
-                if m is None or not m.groups():
-                    continue
-                try:
-                    value = float(m.group(1))
-                except (TypeError, ValueError):
-                    continue
-                if not math.isfinite(value):
-                    continue
-                step = steps.get(d["Name"], 0)
-                steps[d["Name"]] = step + 1
-                points.append((d["Name"], value, now, step))
-                latest[d["Name"]] = {"MetricName": d["Name"], "Value": value, "Timestamp": now}
-        if events:
-            self.services.meta.append_logs(LOG_GROUP, host.get("stream") or f"{r.name}/algo-1-0", events)
-        changes: dict = {}
+        for _, k, value in result.hits:
+            name = defs[k]["Name"]
+            step = steps.get(name, 0)
+            steps[name] = step + 1
+            points.append((name, value, now, step))
+            latest[name] = {"MetricName": name, "Value": value, "Timestamp": now}
         if points:
-            self.services.meta.append_metrics(r.name, points)
             order = [d["Name"] for d in defs]
             changes["FinalMetricDataList"] = sorted(
                 latest.values(), key=lambda m: order.index(m["MetricName"]) if m["MetricName"] in order else 99)
             changes["_metric_steps"] = steps
-        return offset + end, changes
+        return points, changes
 
     # --- finishing ---
     def _finalize(self, r, status: dict | None, changes: dict | None = None, rc: int | None = None,

@@ -394,11 +394,13 @@ class ShipyardApp:
             except orjson.JSONDecodeError:
                 raise ShipyardError("The request body is not valid JSON.", code="SerializationException",
                                     http_status=400) from None
-            params = validate_input(model.input_shape, params)
+            # The handler first: an operation Shipyard does not serve is never validated, so AWS patterns it
+            # never checked for safety (some backtrack for seconds) never run on the event loop.
             handler = registry.lookup(service, op)
             if handler is None:
                 raise ShipyardError(f"Operation {op} of {service} is not supported by Shipyard.",
                                     code="UnknownOperationException", http_status=400)
+            params = validate_input(model.input_shape, params)
             result = await run_in_threadpool(handler, self.services, params)
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
@@ -418,11 +420,11 @@ class ShipyardApp:
         try:
             body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
             service, model = rpcv2.operation_for(scope["path"])
-            params = validate_input(model.input_shape, rpcv2.decode_request(body))
             handler = registry.lookup(service, model.name)
             if handler is None:
                 raise ShipyardError(f"Operation {model.name} of {service} is not supported by Shipyard.",
                                     code="UnknownOperationException", http_status=400)
+            params = validate_input(model.input_shape, rpcv2.decode_request(body))
             result = await run_in_threadpool(handler, self.services, params)
             out = rpcv2.encode_response(result, model.output_shape)
         except Exception as exc:  # noqa: BLE001
