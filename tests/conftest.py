@@ -13,6 +13,7 @@ test launched outlives the session.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,121 @@ import pytest
 from shipyard.testing.server import ShipyardProcess
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+# `make test-fast` runs `-m "not integration and not slow"`: unit tests only, no servers, no subprocesses.
+# A test is marked `integration` here (tests may also mark themselves) when it uses one of these fixtures,
+# directly or through another fixture ...
+INTEGRATION_FIXTURES = frozenset({
+    "server", "server_factory", "pg_url",  # this file: a Shipyard server process; PostgreSQL
+    "metastore_pg_base",  # tests/metastore/conftest.py: PostgreSQL
+    "ray_cluster", "shipyard_on_ray",  # tests/ray/conftest.py: a local Ray cluster
+    # module fixtures of single test files that start servers (a name reused elsewhere only over-marks)
+    "plugin_server", "logs_server", "rt", "keyed_server",  # tests/server/: Shipyard server processes
+    "xgb_server",  # tests/serving/test_model_server.py: a model-server process
+    "moto_url",  # tests/objectstore/test_s3_objectstore.py (a process), tests/sdk/test_sdk_session_moto.py
+})
+# ... or is in one of these files, every test of which runs jobs, CLIs or model servers as subprocesses ...
+INTEGRATION_FILES = frozenset({
+    "test_cli.py",
+    "test_cli_lifecycle.py",
+    "algorithms/test_builtin_quality.py",
+    "algorithms/test_xgboost_checkpoints.py",
+    "algorithms/test_xgboost_train.py",
+    "environments/test_fallback.py",
+    "runners/test_local_runner.py",
+    "serving/test_invocation_token.py",
+    "serving/test_router.py",
+    "training/test_executor.py",
+})
+# ... or is one of these (file -> test names: a bare name covers every parametrization, `name[id]` one).
+INTEGRATION_TESTS = {
+    "algorithms/test_conformance.py": {
+        "test_training_completes", "test_handler_answers_each_type", "test_batch_matches_one_by_one",
+    },
+    "algorithms/test_aws_artifacts.py": {
+        "test_kmeans_trained_here_writes_the_aws_form", "test_pca_trained_here_writes_the_aws_form",
+        "test_linear_learner_trained_here_is_an_mxnet_module_checkpoint",
+        "test_factorization_machines_round_trip_in_the_aws_form", "test_knn_trained_here_writes_the_aws_layout",
+        "test_knn_ivf_and_reduced_models_keep_their_extras",
+    },
+    "algorithms/test_sdk_hyperparameters.py": {
+        "test_kmeans_trains_with_what_the_sdk_sends",
+        "test_linear_learner_honours_unbias_label_and_balance_multiclass_weights",
+    },
+    "algorithms/test_xgboost_data_arrow.py": {"test_import_xgboost_leaves_sklearn_out_and_importable"},
+    "environments/test_resolve.py": {"test_unbuildable_environment_falls_back_with_a_warning"},
+    "metastore/test_migrations.py": {
+        "test_processes_opening_a_fresh_database_at_once_all_succeed",
+        "test_revision_0001_data_survives_upgrade_to_head[postgres]",
+        "test_reopening_a_current_database_is_a_no_op[postgres]",
+    },
+    "objectstore/test_local_objectstore.py": {
+        "test_crash_mid_write_leaves_old_object", "test_two_processes_writing_one_key_leave_one_body",
+    },
+    "sdk/test_sdk_public_api.py": {"test_sdk_imports_no_server_internals"},
+    "training/test_script_command.py": {"test_a_shell_entry_point_gets_its_name_and_arguments_as_values"},
+    "server/test_server_fixture.py": {"test_kill_processes_under_home_only"},
+    "serving/test_model_server.py": {
+        "test_script_mode_handlers", "test_script_mode_defaults_and_transform_fn",
+        "test_model_that_cannot_load_exits_nonzero",
+    },
+}
+# In-process tests that take seconds each: `slow`, so that `make test-fast` stays under a minute.
+SLOW_TESTS = {
+    "tuning/test_strategies.py": {
+        "test_bayesian_beats_random_on_branin", "test_bayesian_handles_a_wide_categorical_space",
+    },
+    "algorithms/test_sdk_hyperparameters.py": {"test_every_sdk_hyperparameter_value_is_accepted"},
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "integration: starts a server, a subprocess, PostgreSQL or Ray (not in `make test-fast`)")
+    if "not integration" in (config.getoption("markexpr", "") or ""):
+        sys.addaudithook(_warn_on_subprocess)  # only in the fast lane: keeps the lists above honest
+
+
+_running: dict[str, object] = {"item": None}
+
+
+def _warn_on_subprocess(event: str, args: tuple) -> None:
+    """In `make test-fast`, a test that starts a subprocess gets a warning (in the -ra summary) saying so."""
+    item = _running["item"]
+    if event == "subprocess.Popen" and item is not None:
+        _running["item"] = None  # once per test
+        item.warn(pytest.PytestWarning(f"started a subprocess ({args[0]}) in the fast lane: mark it integration "
+                                       "(INTEGRATION_FILES / INTEGRATION_TESTS in tests/conftest.py)"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _running["item"] = item
+    try:
+        yield
+    finally:
+        _running["item"] = None
+
+
+def _listed(table: dict[str, set[str]], rel: str, item) -> bool:
+    names = table.get(rel, ())
+    return item.name in names or getattr(item, "originalname", item.name) in names
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            rel = Path(str(item.path)).relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if (rel in INTEGRATION_FILES or _listed(INTEGRATION_TESTS, rel, item)
+                or INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.integration)
+        if _listed(SLOW_TESTS, rel, item):
+            item.add_marker(pytest.mark.slow)
+
 
 # Framework scripts run on the server's own Python in tests (building an image's environment takes minutes);
 # tests/environments turns environments on where it needs them.
