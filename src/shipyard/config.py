@@ -46,6 +46,23 @@ class Settings:
         return f"http://{host}:{self.port}"
 
 
+PRIVATE_UMASK = 0o077  # the server's files (database, objects, logs, job folders) are the user's alone
+
+
+def secure_home(home: Path) -> None:
+    """Create the home folder private to the user (0700), and make an existing one so."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.chmod(home, 0o700)
+    except OSError:  # not ours (a shared mount, say): leave it as its owner set it
+        pass
+
+
+def private_umask() -> int:
+    """Make files the server process (and everything it starts) creates private: 0600 files, 0700 folders."""
+    return os.umask(PRIVATE_UMASK)
+
+
 def _load_or_create_keys(home: Path) -> tuple[str, str]:
     """The server's own key pair: created once in the home folder, kept private to the user."""
     path = home / "credentials.json"
@@ -55,9 +72,11 @@ def _load_or_create_keys(home: Path) -> tuple[str, str]:
     alphabet = string.ascii_uppercase + string.digits
     key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
     secret = secrets.token_urlsafe(30)[:40]
-    home.mkdir(parents=True, exist_ok=True)
+    secure_home(home)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"access_key_id": key_id, "secret_access_key": secret}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"access_key_id": key_id, "secret_access_key": secret}))
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return key_id, secret
@@ -67,7 +86,7 @@ def load_settings(home: str | Path | None = None, host: str | None = None, port:
                   **overrides) -> Settings:
     env = os.environ
     home_path = Path(home).expanduser() if home else default_home()
-    home_path.mkdir(parents=True, exist_ok=True)
+    secure_home(home_path)
     key_id, secret = _load_or_create_keys(home_path)
     s = Settings(
         home=home_path,

@@ -1,12 +1,22 @@
 """Every error Shipyard raises, in one tree, each carrying the AWS error code a client expects.
 
 Layers raise these; each edge (the HTTP server, the CLI, the SDK) translates them exactly once.
-The wire layer turns ``code`` and ``http_status`` into the protocol's error shape, so a boto3
-user sees the same ``ClientError`` code as against AWS.
+Each class declares its AWS ``code`` and HTTP ``http_status`` once, here; the wire layer's one table
+(:data:`shipyard.wire.errors.TABLE`, with a column for each protocol whose names differ) turns them into the
+protocol's error shape, so a boto3 user sees the same ``ClientError`` code as against AWS. Match errors with
+``isinstance`` on these classes, never by class name or message text. Only ``S3Error`` and ``AuthError`` take
+a code per case (S3's and the signature checks' own vocabularies); the others are raised by type.
 
-    ShipyardError                      InternalFailure            500
+    ShipyardError                      InternalFailure            500  (S3: InternalError)
     ├── ValidationError                ValidationException        400
-    │   └── MissingResource            ValidationException        400  ("Could not find ...")
+    │   ├── MissingResource            ValidationException        400  ("Could not find ...")
+    │   ├── UnsafePath                 ValidationException        400  (a name that leaves its folder)
+    │   └── ArchiveRefused             ValidationException        400  (over a cap, or a member that escapes)
+    ├── UnknownOperation               UnknownOperationException  400  (query protocol: InvalidAction)
+    │   └── UnknownPath                UnknownOperationException  404  (no operation at a REST/RPC path)
+    ├── NotImplementedYet              NotImplemented             501  (a feature Shipyard does not serve yet)
+    │   └── OperationNotImplemented    UnknownOperationException  400  (an AWS operation Shipyard lacks)
+    ├── SerializationError             SerializationException     400  (a body that is not JSON/CBOR/a map)
     ├── ResourceNotFound               ResourceNotFound           400
     ├── ResourceInUse                  ResourceInUse              400
     ├── ResourceLimitExceeded          ResourceLimitExceeded      400
@@ -52,6 +62,64 @@ class MissingResource(ValidationError):
         super().__init__(f'Could not find {kind} "{name_or_arn}".')
         self.kind = kind
         self.name = name_or_arn
+
+
+class UnsafePath(ValidationError):
+    """A key, channel, member or program name that would land outside the folder it must stay in.
+
+    Raised by :func:`shipyard.domain.paths.safe_join`; a job or endpoint that meets one fails with the message
+    as its FailureReason, a request that carries one answers ValidationException."""
+
+    def __init__(self, message: str, *, root: str = "", name: str = ""):
+        super().__init__(message)
+        self.root = root
+        self.name = name
+
+
+class ArchiveRefused(ValidationError):
+    """An archive Shipyard was asked to unpack is over a cap (bytes, members) or holds a member it refuses
+    (one that escapes the destination, a device file, a link pointing outside). Raised by
+    :func:`shipyard.io.archives.safe_extract`; the message (the FailureReason) says which cap and setting."""
+
+
+class UnknownOperation(ShipyardError):
+    """The request names no operation Shipyard knows (an unknown ``X-Amz-Target``, ``Action``, ...)."""
+
+    code = "UnknownOperationException"
+    http_status = 400
+
+
+class UnknownPath(UnknownOperation):
+    """A REST-style request (sagemaker-runtime, RPC v2, a service Shipyard does not serve) at a path with no
+    operation: AWS answers these 404."""
+
+    http_status = 404
+
+
+class NotImplementedYet(ShipyardError):
+    """Something AWS offers that Shipyard does not implement yet: a feature (S3 ``NotImplemented``, 501)."""
+
+    code = "NotImplemented"
+    http_status = 501
+
+    def __init__(self, message: str, *, resource: str = ""):
+        super().__init__(message)
+        self.resource = resource  # S3 names the bucket or key in the error document
+
+
+class OperationNotImplemented(NotImplementedYet):
+    """An operation in AWS's service model that Shipyard does not serve yet. Clients are told as AWS tells them
+    of an operation the endpoint lacks: ``UnknownOperationException`` 400 (a 5xx would invite retries)."""
+
+    code = "UnknownOperationException"
+    http_status = 400
+
+
+class SerializationError(ShipyardError):
+    """The request body cannot be decoded at all (not JSON, not CBOR, not a map): nothing to validate."""
+
+    code = "SerializationException"
+    http_status = 400
 
 
 class ResourceNotFound(ShipyardError):

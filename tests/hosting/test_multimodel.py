@@ -17,6 +17,7 @@ from hosting_helpers import XGB_IMAGE, model_server_pids, model_tarball, upload,
 
 ROW = b"0.3,0.1,0.7,0.2"
 SCALES = {"a.tar.gz": 1.0, "b.tar.gz": 5.0, "c.tar.gz": 20.0}
+AUTH: dict[str, str] = {}  # the instance's token header, set by the fixture
 
 
 def _port(pid: int) -> int:
@@ -24,8 +25,17 @@ def _port(pid: int) -> int:
     return int(args[args.index(b"--port") + 1])
 
 
+def _token(server, name: str) -> dict[str, str]:
+    """The header that opens the instance's model server (issue 13: only the router may call it)."""
+    from shipyard.metastore import open_metastore
+
+    (inst,) = open_metastore(server.settings.database_url).get("endpoint", name).doc["_instances"]["main"]
+    return {"X-Shipyard-Token": inst["token"]}
+
+
 def _loaded(port: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/models", timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/models", headers=AUTH),
+                                timeout=10) as r:
         return sorted(m["modelName"] for m in json.loads(r.read())["models"])
 
 
@@ -45,6 +55,7 @@ def mme(server):
     sm.create_endpoint(EndpointName="mme", EndpointConfigName="mme")
     wait_in_service(sm, "mme")
     (pid,) = model_server_pids(server.home, "mme")
+    AUTH.update(_token(server, "mme"))
     yield _port(pid), expected
     sm.delete_endpoint(EndpointName="mme")
     sm.get_waiter("endpoint_deleted").wait(EndpointName="mme", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
@@ -79,19 +90,33 @@ def test_missing_target_model_is_a_validation_error(server, mme):
         rt.invoke_endpoint(EndpointName="mme", Body=ROW, ContentType="text/csv")
 
 
+def test_a_target_model_archive_that_climbs_out_is_refused(server, mme):
+    rt, s3 = server.client("sagemaker-runtime"), server.client("s3")
+    data, _ = model_tarball(files={"xgboost-model": b"x", "../../escaped-mme-member": b"escaped"})
+    upload(s3, "mme", "models/climb.tar.gz", data)
+    with pytest.raises(rt.exceptions.ValidationError, match="leaves its folder"):
+        rt.invoke_endpoint(EndpointName="mme", TargetModel="climb.tar.gz", Body=ROW, ContentType="text/csv")
+    assert not list(server.home.parent.rglob("escaped-mme-member"))
+
+
 def test_container_api(server, mme):
     port, expected = mme
     base = f"http://127.0.0.1:{port}"
     _invoke(server, "c.tar.gz")
     req = urllib.request.Request(f"{base}/models/c.tar.gz/invoke", data=ROW, method="POST",
-                                 headers={"Content-Type": "text/csv"})
+                                 headers={"Content-Type": "text/csv", **AUTH})
     with urllib.request.urlopen(req, timeout=10) as r:
         assert float(r.read()) == pytest.approx(expected["c.tar.gz"], rel=1e-6)
-    with urllib.request.urlopen(f"{base}/models/c.tar.gz", timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/models/c.tar.gz", headers=AUTH), timeout=10) as r:
         assert json.loads(r.read())["modelUrl"] == "s3://mme/models/c.tar.gz"
-    with urllib.request.urlopen(urllib.request.Request(f"{base}/models/c.tar.gz", method="DELETE"), timeout=10):
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/models/c.tar.gz", method="DELETE", headers=AUTH),
+                                timeout=10):
         pass
     assert "c.tar.gz" not in _loaded(port)
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(f"{base}/models/c.tar.gz", timeout=10)
+        urllib.request.urlopen(urllib.request.Request(f"{base}/models/c.tar.gz", headers=AUTH), timeout=10)
     assert e.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as e:  # without the token: refused before the model runs
+        urllib.request.urlopen(urllib.request.Request(f"{base}/models/c.tar.gz/invoke", data=ROW, method="POST",
+                                                      headers={"Content-Type": "text/csv"}), timeout=10)
+    assert e.value.code == 403

@@ -81,7 +81,7 @@ def test_program_reaches_the_server_with_boto3(clients):
     sm, s3, logs = clients
     name = unique("boto")
     params = script_job(s3, BUCKET, name, BOTO_SCRIPT, channels={"train": b"1\n"})
-    params["Environment"] = {"BUCKET": BUCKET, "PREFIX": f"{name}/data/"}
+    params["Environment"] = {"BUCKET": BUCKET, "PREFIX": f"{name}/data/train/"}  # its key reads its channels
     sm.create_training_job(**params)
     desc = wait_status(sm, name)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")

@@ -84,8 +84,10 @@ def is_zip(data: bytes) -> bool:
 
 
 def unzip(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {Path(n).name: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    """The files of an AWS-format model zip by base name, inflated under the archive caps (io.archives)."""
+    from ..io.archives import read_zip
+
+    return {Path(n).name: body for n, body in read_zip(data, what="model zip").items()}
 
 
 def load_params(data: bytes) -> dict[str, np.ndarray]:

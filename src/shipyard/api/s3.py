@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import S3Error, ShipyardError
+from ..errors import NotImplementedYet, S3Error, ShipyardError
 from ..wire import s3xml
+from ..wire.errors import error_of
 from .s3_body import SpooledBody, spool_request_body
 
 XML = "application/xml"
@@ -51,15 +52,16 @@ async def handle_s3(services, request: Request) -> Response:
 
 
 def _error_response(exc: ShipyardError, method: str, path: str, request_id: str) -> Response:
+    code, status, message = error_of(exc, "s3")  # the one table, S3's column
     resource = getattr(exc, "resource", "") or path
     headers = {}
-    if exc.code == "InvalidRange" and "/" in str(getattr(exc, "resource", "")):
+    if code == "InvalidRange" and "/" in str(getattr(exc, "resource", "")):
         headers["content-range"] = f"bytes */{exc.resource.rsplit('/', 1)[1]}"
         resource = path
     if method == "HEAD":
-        return Response(status_code=exc.http_status, headers=headers)
-    body = s3xml.error_body(exc.code, exc.message or exc.code, resource, request_id)
-    return Response(body, status_code=exc.http_status, media_type=XML, headers=headers)
+        return Response(status_code=status, headers=headers)
+    body = s3xml.error_body(code, message or code, resource, request_id)
+    return Response(body, status_code=status, media_type=XML, headers=headers)
 
 
 async def _route(services, request: Request, path: str) -> Response:
@@ -73,8 +75,8 @@ async def _route(services, request: Request, path: str) -> Response:
         raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
     if not key:
         if _UNSUPPORTED_BUCKET & set(q.keys()):
-            raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
-                          "implemented.", 501, bucket)
+            raise NotImplementedYet("A header or query you provided implies functionality that is not "
+                                    "implemented.", resource=bucket)
         if method == "GET":
             if "location" in q:
                 await _require_bucket(store, bucket)
@@ -97,8 +99,8 @@ async def _route(services, request: Request, path: str) -> Response:
             return await _delete_objects(store, request, bucket)
         raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
     if _UNSUPPORTED_OBJECT & set(q.keys()):
-        raise S3Error("NotImplemented", "A header or query you provided implies functionality that is not "
-                      "implemented.", 501, key)
+        raise NotImplementedYet("A header or query you provided implies functionality that is not "
+                                "implemented.", resource=key)
     if method == "PUT":
         if "uploadId" in q:
             if "x-amz-copy-source" in request.headers:
@@ -244,7 +246,8 @@ async def _list_uploads(store, bucket: str, q) -> Response:
 
 # --- objects -------------------------------------------------------------------------------------------------
 async def _spool(services, request: Request) -> SpooledBody:
-    return await spool_request_body(request, getattr(services.settings, "secret_access_key", ""))
+    secret = request.scope.get("shipyard.signing_secret")  # the signer's: the server's or a job's key
+    return await spool_request_body(request, secret or getattr(services.settings, "secret_access_key", ""))
 
 
 async def _put_object(services, request: Request, bucket: str, key: str) -> Response:

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..errors import ConflictError, MissingResource, ServiceUnavailable
 from ..objectstore.base import parse_s3_uri
 from ..serving.async_inference import KIND, AsyncQueue
+from ..serving.deploy import token_headers
 from ..serving.router import Router
 from .base import Controller
 
@@ -134,10 +135,10 @@ class AsyncInferenceController(Controller):
             headers["Accept"] = doc["Accept"]
         if doc.get("CustomAttributes"):
             headers["X-Amzn-SageMaker-Custom-Attributes"] = doc["CustomAttributes"]
-        for host, port in variant.next_instances():
+        for host, port, token in variant.next_instances():
             conn = http.client.HTTPConnection(host, port, timeout=float(doc.get("InvocationTimeoutSeconds", 900)))
             try:
-                conn.request("POST", "/invocations", payload, headers)
+                conn.request("POST", "/invocations", payload, {**headers, **token_headers(token)})
                 resp = conn.getresponse()
                 status, body, ctype = resp.status, resp.read(), resp.getheader("Content-Type", "")
             except ConnectionRefusedError:

@@ -73,7 +73,8 @@ class HostingController(Controller):
         spec, instances = doc.get("_spec") or {}, doc.get("_instances") or {}
 
         def variants(shadow: bool) -> list:
-            return [(v["name"], v["weight"], [(i["host"], i["port"]) for i in instances.get(v["name"], [])])
+            return [(v["name"], v["weight"],
+                     [(i["host"], i["port"], i.get("token")) for i in instances.get(v["name"], [])])
                     for v in spec.get("variants", []) if bool(v.get("shadow")) == shadow]
 
         self.router.set_route(name, variants(False), variants(True),
@@ -148,7 +149,7 @@ class HostingController(Controller):
         h = self._handle(inst["id"])
         if h is None or h.poll() is not None:
             return True
-        return check_ping and not ping(inst["host"], inst["port"])
+        return check_ping and not ping(inst["host"], inst["port"], token=inst.get("token"))
 
     def _needs_healing(self, r) -> bool:
         first = r.name not in self._verified
@@ -179,7 +180,7 @@ class HostingController(Controller):
             for handle, inst, v in started:
                 log_path = str(self._home(name) / v["name"] / f"instance-{inst['instance']}.log")
                 try:
-                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), log_path)
+                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), log_path, inst.get("token"))
                 except DeployError as e:
                     raise DeployError(f"Variant {v['name']}: {e}") from None
         except BaseException:
@@ -293,7 +294,7 @@ class HostingController(Controller):
             if added:
                 self.meta.update(KIND, name, {"_starting": [i for _, i, _ in added]})
             for handle, inst, v in added:
-                wait_ready(handle, inst["host"], inst["port"], startup_timeout(v))
+                wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), token=inst.get("token"))
                 instances[v["name"]].append(inst)
         except DeployError as e:
             self._stop([i for _, i, _ in added])
@@ -335,7 +336,8 @@ class HostingController(Controller):
                 self._handles[handle.id] = handle
                 self.meta.update(KIND, name, {"_starting": [new]})
                 try:
-                    wait_ready(handle, new["host"], new["port"], startup_timeout(variants[vname]))
+                    wait_ready(handle, new["host"], new["port"], startup_timeout(variants[vname]),
+                               token=new.get("token"))
                 except DeployError:
                     self._stop([new])
                     raise

@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..domain import job_keys
 from ..domain.status import TRAINING_ACTIVE
 from ..errors import ConflictError, MissingResource
 from ..metastore.base import LogEvent
@@ -68,6 +69,26 @@ class TrainingController(Controller):
         self.metric_budget = float(extra.get("metric_match_budget")
                                    or os.environ.get("SHIPYARD_METRIC_MATCH_BUDGET") or DEFAULT_BUDGET)
         self._matcher = MetricMatcher(budget=self.metric_budget)
+        # Each job holds a key of its own (never the server's), revoked when it ends; on start, keys of jobs
+        # that ended while the server was down are revoked here.
+        self.keys = job_keys.for_home(settings.home)
+        # The program sees only its own job folder of the home, where the host allows (training/isolation.py);
+        # SHIPYARD_JOB_ISOLATION=off turns that off.
+        self.isolate = str(extra.get("job_isolation") or os.environ.get("SHIPYARD_JOB_ISOLATION")
+                           or "on").strip().lower() not in ("0", "off", "false", "no")
+        self.keys.prune(self._key_in_use)
+
+    def _key_in_use(self, kind: str, name: str) -> bool:
+        if kind != KIND:
+            return True  # another kind's controller decides
+        try:
+            return self.services.meta.get(KIND, name).status in TRAINING_ACTIVE
+        except MissingResource:
+            return False
+
+    def _job_key(self, r) -> job_keys.JobKey:
+        """The job's key: the one it already holds (its hosts share it), or a new one scoped to the job."""
+        return self.keys.for_job(KIND, r.name) or self.keys.issue(job_scope(r.name, r.doc))
 
     # --- the loop ---
     def reconcile_all(self) -> None:
@@ -264,7 +285,8 @@ class TrainingController(Controller):
             if handle is None:
                 job = {"request": request, "arn": r.arn, "program": doc["_program"],
                        "object_store_url": settings.object_store_url, "region": settings.region,
-                       "stop_grace": self.stop_grace, "aws_env": _aws_env(settings), "hosts": names,
+                       "stop_grace": self.stop_grace, "aws_env": _aws_env(settings, self._job_key(r)),
+                       "hosts": names, "isolate": self.isolate,
                        "host_index": i, "host_addresses": dict(zip(names, addresses)), "master_port": port,
                        "attempt": attempt}
                 text = json.dumps(job)
@@ -454,6 +476,8 @@ class TrainingController(Controller):
         """Compare-and-set on the version; if the API changed the job meanwhile (a stop), merge and retry."""
         if not changes and status is None:
             return
+        if status in ("Completed", "Failed", "Stopped"):
+            self.keys.revoke(KIND, r.name)  # the job's key dies with it
         meta = self.services.meta
         current = r
         for _ in range(5):
@@ -493,13 +517,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _aws_env(settings) -> dict[str, str]:
-    """What a training program's boto3 needs to reach this server, as an instance role would provide on AWS."""
-    if not settings.access_key_id:
-        return {}
-    return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": settings.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": settings.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
+def _aws_env(settings, key: job_keys.JobKey) -> dict[str, str]:
+    """What a training program's boto3 needs to reach this server, as an instance role would provide on AWS:
+    the job's own key, scoped to the job (never the server's)."""
+    return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": key.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
             "AWS_REGION": settings.region}
+
+
+def _folder(uri: str) -> str:
+    prefix = job_keys.s3_prefix(uri)
+    return prefix.rstrip("/") + "/" if prefix else ""
+
+
+def job_scope(name: str, doc: dict) -> job_keys.JobScope:
+    """A training job's execution role: read its channels and code, read/write its checkpoints, write its
+    output (``<S3OutputPath>/<job>/``) and debugger/TensorBoard outputs, its log streams, its metrics, and
+    DescribeTrainingJob on itself."""
+    read: list[str] = []
+    write: list[str] = []
+    for channel in doc.get("InputDataConfig") or []:
+        src = ((channel.get("DataSource") or {}).get("S3DataSource") or {})
+        prefix = job_keys.s3_prefix(src.get("S3Uri") or "")
+        if prefix:
+            read.append(prefix)
+    submit = str((doc.get("HyperParameters") or {}).get("sagemaker_submit_directory") or "").strip('"')
+    if job_keys.s3_prefix(submit):
+        read.append(job_keys.s3_prefix(submit))
+    checkpoint = _folder((doc.get("CheckpointConfig") or {}).get("S3Uri") or "")
+    if checkpoint:
+        write.append(checkpoint)
+    output = job_keys.s3_prefix((doc.get("OutputDataConfig") or {}).get("S3OutputPath") or "")
+    if output:
+        write.append(f"{output.rstrip('/')}/{name}/")
+    for key in ("TensorBoardOutputConfig", "DebugHookConfig", "ProfilerConfig"):
+        extra = _folder((doc.get(key) or {}).get("S3OutputPath") or "")
+        if extra:
+            write.append(extra)
+    return job_keys.JobScope(kind=KIND, name=name, read=read, write=write, log_group=LOG_GROUP,
+                             log_stream_prefix=f"{name}/",
+                             own=[["sagemaker", "DescribeTrainingJob", "TrainingJobName"]])
 
 
 def _close(transitions: list[dict], now: float) -> None:

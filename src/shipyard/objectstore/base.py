@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..errors import ValidationError
+from ..errors import NotImplementedYet, ValidationError
 
 
 @dataclass
@@ -155,15 +155,11 @@ class ObjectStore(abc.ABC):
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[tuple[int, str, int, float]]:
         """(part number, quoted ETag, size, last modified) of an upload's parts, by part number.
         Optional: a backend without it answers S3's NotImplemented."""
-        from ..errors import S3Error
-
-        raise S3Error("NotImplemented", "This object store cannot list parts.", 501)
+        raise NotImplementedYet("This object store cannot list parts.")
 
     def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[tuple[str, str, float]]:
         """(key, upload id, initiated) of the bucket's unfinished uploads, by key. Optional, as list_parts."""
-        from ..errors import S3Error
-
-        raise S3Error("NotImplemented", "This object store cannot list multipart uploads.", 501)
+        raise NotImplementedYet("This object store cannot list multipart uploads.")
 
     # --- conveniences, built on the primitives above ---
     def get_bytes(self, bucket: str, key: str) -> bytes:
@@ -198,16 +194,18 @@ class ObjectStore(abc.ABC):
 
     def download_uri(self, uri: str, dest_dir: str | Path) -> list[Path]:
         """Download every object under ``uri`` taken as a prefix (or the one object it names) into
-        ``dest_dir``, keeping key paths relative to the prefix's last ``/``. Returns the files written."""
+        ``dest_dir``, keeping key paths relative to the prefix's last ``/``. Returns the files written.
+        A key whose remainder would land outside ``dest_dir`` (``../``, an absolute path) raises
+        :class:`~shipyard.errors.UnsafePath` before anything is written."""
+        from ..domain.paths import safe_join
+
         bucket, prefix = parse_s3_uri(uri)
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         written = []
-        for info in self.iter_keys(bucket, prefix):
-            if info.key.endswith("/"):
-                continue
-            rel = info.key[len(base):]
-            target = Path(dest_dir) / rel
-            self.download_file(bucket, info.key, target)
+        keys = [info.key for info in self.iter_keys(bucket, prefix) if not info.key.endswith("/")]
+        targets = [safe_join(dest_dir, key[len(base):], what="S3 key") for key in keys]  # all checked first
+        for key, target in zip(keys, targets):
+            self.download_file(bucket, key, target)
             written.append(target)
         return written
 

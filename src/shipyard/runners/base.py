@@ -19,7 +19,18 @@ Contract (checked by ``shipyard.testing.runner.RunnerConformance``):
 from __future__ import annotations
 
 import abc
+import os
+import re
 from dataclasses import dataclass, field
+
+# Server settings that are secrets (or may carry one): never inherited by work a runner starts.
+_SECRET_SETTING = re.compile(r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL)")
+
+
+def inherited_environment() -> dict[str, str]:
+    """The server's environment as work started by a runner inherits it: without the server's secrets
+    (``SHIPYARD_SECRET_ACCESS_KEY`` and the like); what the work needs comes in its spec or its job file."""
+    return {k: v for k, v in os.environ.items() if not _SECRET_SETTING.match(k)}
 
 
 @dataclass

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..domain.paths import safe_join
+
 CURRENT_HOST = "algo-1"
 # Platform keys the toolkit removes from user hyperparameters (besides every "sagemaker_" key).
 _PLATFORM_KEYS = {"_tuning_objective_metric"}
@@ -42,7 +44,8 @@ class Layout:
         return self
 
     def channel(self, name: str) -> Path:
-        return self.data / name
+        """``input/data/<name>``; a name that would land elsewhere (``..``, ``a/../../x``) raises UnsafePath."""
+        return safe_join(self.data, name, what="channel name")
 
 
 def detect_gpus() -> int:

@@ -28,7 +28,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .base import JobHandle, JobSpec, Runner
+from ..domain.paths import safe_join
+from .base import JobHandle, JobSpec, Runner, inherited_environment
 
 LOST_EXIT_CODE = -9  # the contract's code for "ended, exit code unknown"
 
@@ -168,14 +169,14 @@ class LocalRunner(Runner):
         workdir = spec.workdir
         Path(workdir).mkdir(parents=True, exist_ok=True)
         for rel, text in (spec.extra.get("files") or {}).items():  # same spec shape as the Ray runner
-            path = Path(workdir) / rel
+            path = safe_join(workdir, rel, what="job file")
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(_substitute(text, workdir))
         log_path = Path(_substitute(spec.log_path, workdir))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = self.state_dir / f"exit-{uuid.uuid4().hex}"
-        env = dict(os.environ)
+        env = inherited_environment()  # never the server's secrets
         env.update({k: _substitute(v, workdir) for k, v in spec.env.items()})
         env["PYTHONUNBUFFERED"] = "1"
         command = [sys.executable, "-m", "shipyard.runners._launch", str(exit_file), "--",

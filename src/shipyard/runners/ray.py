@@ -28,7 +28,8 @@ import time
 
 import ray
 
-from .base import JobHandle, JobSpec, Runner
+from ..domain.paths import safe_join
+from .base import JobHandle, JobSpec, Runner, inherited_environment
 
 NAMESPACE = "shipyard"
 _PREFIX = "shipyard/"
@@ -52,7 +53,7 @@ class _WorkActor:
         self.sync_back = sync_back
         self.log_path = os.path.join(self.workdir, ".ray-output.log")
         self._log = open(self.log_path, "ab")
-        full_env = dict(os.environ)
+        full_env = inherited_environment()  # never the server's secrets
         full_env.update({k: v.replace("{workdir}", self.workdir) for k, v in env.items()})
         full_env["PYTHONUNBUFFERED"] = "1"
         args = [a.replace("{workdir}", self.workdir) for a in command]
@@ -137,8 +138,8 @@ class RayHandle(JobHandle):
                     log.write(new)
             finally:
                 fcntl.flock(log, fcntl.LOCK_UN)
-        for rel, text in synced.items():
-            path = os.path.join(self.workdir, rel)
+        for rel, text in synced.items():  # names a node sent back: they land in the job folder or nowhere
+            path = str(safe_join(self.workdir, rel, what="synced file"))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = f"{path}.sync{os.getpid()}-{threading.get_ident()}"
             with open(tmp, "w") as f:

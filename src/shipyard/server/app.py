@@ -39,13 +39,27 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
-from ..errors import AuthError, RequestTimeout, RequestTooLarge, S3Error, ShipyardError, ValidationError
+from ..errors import (
+    AuthError,
+    NotImplementedYet,
+    OperationNotImplemented,
+    RequestTimeout,
+    RequestTooLarge,
+    S3Error,
+    SerializationError,
+    ShipyardError,
+    UnknownOperation,
+    UnknownPath,
+    ValidationError,
+)
 from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
 from . import landing, metrics_route
-from .auth import parse_credential_service, parse_query, precheck, verify
+from ..domain import job_keys as _job_keys
+from .auth import (authorize_call, authorize_s3, claimed_access_key, parse_credential_service, parse_query,
+                   precheck, verify)
 
 log = logging.getLogger("shipyard.server")
 
@@ -267,6 +281,7 @@ class ShipyardApp:
         settings = services.settings
         self.key_id = settings.access_key_id
         self.secret = settings.secret_access_key
+        self.job_keys = _job_keys.for_home(settings.home)  # per-job keys, scoped: see job_keys.py
         self.broken: dict[str, str] = {}
         _load_operations(self.broken)
         load_plugins(services)
@@ -346,19 +361,43 @@ class ShipyardApp:
         body = None
         try:
             body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
-            raise ShipyardError(f"No operation at {scope['method']} {scope['path']} is supported by Shipyard.",
-                                code="UnknownOperationException", http_status=404)
+            raise UnknownPath(f"No operation at {scope['method']} {scope['path']} is supported by Shipyard.")
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"{scope['method']} {scope['path']}")
             await _send(send, *wire_errors.render_rest_json(exc, request_id),
                         close=body is None and _has_body(headers))
 
+    def _principal(self, scope, headers, query_string) -> tuple[str, str]:
+        """The key pair a request claims: the server's, or a job's (whose scope is kept in the ASGI scope for
+        :meth:`_authorize`). An unknown key resolves to the server's id, so verification refuses it."""
+        if "shipyard.key" in scope:
+            return scope["shipyard.key"]
+        claimed = claimed_access_key(headers, query_string)
+        job_key = self.job_keys.lookup(claimed) if claimed and claimed != self.key_id else None
+        if job_key is not None:
+            scope["shipyard.job_scope"] = job_key.scope
+            pair = (job_key.access_key_id, job_key.secret_access_key)
+        else:
+            scope["shipyard.job_scope"] = None
+            pair = (self.key_id, self.secret)
+        scope["shipyard.key"] = pair
+        scope["shipyard.signing_secret"] = pair[1]  # aws-chunked bodies are signed with the same secret
+        return pair
+
+    @staticmethod
+    def _authorize(scope, service: str, operation: str, params) -> None:
+        """A job's key may do only what its scope allows (checked after the signature, on every request)."""
+        job_scope = scope.get("shipyard.job_scope")
+        if job_scope is not None:
+            authorize_call(job_scope, service, operation, params if isinstance(params, dict) else {})
+
     def _verify(self, scope, headers, query_string, payload_hash, s3: bool, claim=None):
         raw_path = scope.get("raw_path")
         raw = raw_path.decode("latin-1") if raw_path else scope["path"]
+        key_id, secret = self._principal(scope, headers, query_string)
         return verify(method=scope["method"], raw_path=raw, query_string=query_string, headers=headers,
-                      payload_hash=payload_hash, access_key_id=self.key_id,
-                      secret_access_key=self.secret, s3=s3, claim=claim)
+                      payload_hash=payload_hash, access_key_id=key_id,
+                      secret_access_key=secret, s3=s3, claim=claim)
 
     async def _signed_body(self, scope, receive, headers, query_string, limit: int,
                            too_large=RequestTooLarge) -> bytes:
@@ -368,7 +407,8 @@ class ShipyardApp:
         read, and a declared Content-Length over ``limit`` is refused at once: an unsigned client can neither
         make the server buffer a body nor hold a connection open waiting for one.
         """
-        claim = precheck(query_string=query_string, headers=headers, access_key_id=self.key_id, s3=False)
+        key_id, _ = self._principal(scope, headers, query_string)
+        claim = precheck(query_string=query_string, headers=headers, access_key_id=key_id, s3=False)
         length = _declared_length(headers)
         if length is not None and length > limit:
             raise too_large(f"Request body of {length} bytes exceeds the maximum of {limit} bytes.")
@@ -387,20 +427,18 @@ class ShipyardApp:
             service = TARGET_PREFIXES.get(prefix)
             model = operation_model(service, op) if service and op else None
             if model is None:
-                raise ShipyardError(f"Operation {target!r} is not recognised.",
-                                    code="UnknownOperationException", http_status=400)
+                raise UnknownOperation(f"Operation {target!r} is not recognised.")
             try:
                 params = orjson.loads(body) if body.strip() else {}
             except orjson.JSONDecodeError:
-                raise ShipyardError("The request body is not valid JSON.", code="SerializationException",
-                                    http_status=400) from None
+                raise SerializationError("The request body is not valid JSON.") from None
             # The handler first: an operation Shipyard does not serve is never validated, so AWS patterns it
             # never checked for safety (some backtrack for seconds) never run on the event loop.
             handler = registry.lookup(service, op)
             if handler is None:
-                raise ShipyardError(f"Operation {op} of {service} is not supported by Shipyard.",
-                                    code="UnknownOperationException", http_status=400)
+                raise OperationNotImplemented(f"Operation {op} of {service} is not supported by Shipyard.")
             params = validate_input(model.input_shape, params)
+            self._authorize(scope, service, op, params)
             result = await run_in_threadpool(handler, self.services, params)
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
@@ -422,9 +460,9 @@ class ShipyardApp:
             service, model = rpcv2.operation_for(scope["path"])
             handler = registry.lookup(service, model.name)
             if handler is None:
-                raise ShipyardError(f"Operation {model.name} of {service} is not supported by Shipyard.",
-                                    code="UnknownOperationException", http_status=400)
+                raise OperationNotImplemented(f"Operation {model.name} of {service} is not supported by Shipyard.")
             params = validate_input(model.input_shape, rpcv2.decode_request(body))
+            self._authorize(scope, service, model.name, params)
             result = await run_in_threadpool(handler, self.services, params)
             out = rpcv2.encode_response(result, model.output_shape)
         except Exception as exc:  # noqa: BLE001
@@ -440,15 +478,14 @@ class ShipyardApp:
         body = None
         try:
             if scope["method"] != "POST":
-                raise ShipyardError("Only POST is supported on runtime paths.",
-                                    code="UnknownOperationException", http_status=404)
+                raise UnknownPath("Only POST is supported on runtime paths.")
             body = await self._signed_body(scope, receive, headers, query_string, MAX_INVOKE_BYTES,
                                            too_large=_invoke_too_large)
             parts = scope["path"].split("/")
             if len(parts) != 4 or not parts[2]:
-                raise ShipyardError(f"No runtime operation at {scope['path']}.",
-                                    code="UnknownOperationException", http_status=404)
+                raise UnknownPath(f"No runtime operation at {scope['path']}.")
             endpoint, action = parts[2], parts[3]
+            self._authorize(scope, "sagemaker-runtime", action, {})
             router = self.services.extras.get("router")
             if router is None:
                 raise ValidationError(f"Endpoint {endpoint} of account {self.services.settings.account} "
@@ -461,8 +498,7 @@ class ShipyardApp:
             elif action == "async-invocations" and hasattr(router, "invoke_async"):
                 status, out, content_type, extra = await router.invoke_async(endpoint, headers, body)
             else:
-                raise ShipyardError(f"Runtime operation {action!r} is not supported by Shipyard.",
-                                    code="UnknownOperationException", http_status=404)
+                raise UnknownPath(f"Runtime operation {action!r} is not supported by Shipyard.")
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"runtime {scope['path']}")
             await _send(send, *wire_errors.render_rest_json(exc, request_id),
@@ -486,7 +522,8 @@ class ShipyardApp:
             form.pop("Version", None)
             handler = registry.lookup("sts", action)
             if handler is None or operation_model("sts", action) is None:
-                raise ShipyardError(f"Could not find operation {action}", code="InvalidAction", http_status=400)
+                raise UnknownOperation(f"Could not find operation {action}")  # the query protocol's InvalidAction
+            self._authorize(scope, "sts", action, form)
             result = await run_in_threadpool(handler, self.services, form)
             out = render_query_response(action, result, request_id, STS_XMLNS)
         except Exception as exc:  # noqa: BLE001
@@ -504,6 +541,9 @@ class ShipyardApp:
         started = False
         try:
             self._verify(scope, headers, query_string, None, s3=True)
+            if scope.get("shipyard.job_scope") is not None:
+                authorize_s3(scope["shipyard.job_scope"], method=scope["method"], path=scope["path"],
+                             query=parse_query(query_string), headers=headers)
             # aws-chunked framing adds a little to Content-Length: the decoded length is the object's size.
             for name in ("x-amz-decoded-content-length", "content-length"):
                 raw = headers.get(name, "").strip()
@@ -512,11 +552,10 @@ class ShipyardApp:
                 if not raw.isdigit():
                     raise S3Error("InvalidArgument", f"The {name} header is not a number.", 400)
                 if int(raw) > MAX_S3_OBJECT_BYTES:
-                    raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.", 400)
+                    raise RequestTooLarge("Your proposed upload exceeds the maximum allowed size.")
                 break
             if self.s3_handler is None:
-                raise ShipyardError("The S3 API is not available in this build.", code="NotImplemented",
-                                    http_status=501)
+                raise NotImplementedYet("The S3 API is not available in this build.")
             from starlette.requests import Request
 
             started = True

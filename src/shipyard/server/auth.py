@@ -375,3 +375,105 @@ def verify_s3_v2(*, method: str, raw_path: str, query_string: str, query: dict[s
     if not hmac.compare_digest(expected, signature):
         raise AuthError(SIG_MISMATCH_S3, code="SignatureDoesNotMatch")
     return SignedRequest(key_id, "", "", "s3", [], signature, "", presigned)
+
+
+# --- authorization of scoped (per-job) keys ------------------------------------------------------------------
+# The server's own key may do anything. A job's key (see :mod:`shipyard.domain.job_keys`) is checked on every
+# request, after its signature, against the job's scope; stepping outside is ``AccessDenied`` (S3, 403) or
+# ``AccessDeniedException`` (JSON, CBOR and query services), both with HTTP 403.
+
+def claimed_access_key(headers: dict[str, str], query_string: str) -> str:
+    """The access key id a request claims (header, presigned v4 or v2 query), unverified; "" if none."""
+    authorization = headers.get("authorization") or ""
+    if authorization.startswith(ALGORITHM):
+        i = authorization.find("Credential=")
+        if i >= 0:
+            return authorization[i + 11:].split(",", 1)[0].strip().split("/", 1)[0]
+        return ""
+    if authorization.startswith("AWS "):
+        return authorization[4:].partition(":")[0]
+    if "X-Amz-Credential" in query_string or "AWSAccessKeyId" in query_string:
+        query = parse_query(query_string)
+        if "X-Amz-Credential" in query:
+            return query["X-Amz-Credential"].split("/", 1)[0]
+        return query.get("AWSAccessKeyId", "")
+    return ""
+
+
+def _denied(s3: bool, action: str, resource: str, who: str) -> AuthError:
+    message = f"User: {who} is not authorized to perform: {action} on resource: {resource}"
+    if s3:
+        return AuthError("Access Denied", code="AccessDenied", http_status=403)
+    return AuthError(message, code="AccessDeniedException", http_status=403)
+
+
+def _under(entries: list[str], target: str) -> bool:
+    return any(target.startswith(e) for e in entries if e)
+
+
+def authorize_s3(scope, *, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> None:
+    """Raise ``AccessDenied`` unless a job key with ``scope`` may make this S3 request."""
+    who = f"job/{scope.kind}/{scope.name}"
+    bucket, _, key = path.lstrip("/").partition("/")
+    method = method.upper()
+    readable = list(scope.read) + list(scope.write)
+    if not bucket:
+        raise _denied(True, "s3:ListAllMyBuckets", "arn:aws:s3:::*", who)
+    if not key:
+        arn = f"arn:aws:s3:::{bucket}"
+        if method == "HEAD" or (method == "GET" and ("location" in query or "versioning" in query)):
+            if bucket in scope.buckets():
+                return
+            raise _denied(True, "s3:ListBucket", arn, who)
+        if method == "GET" and "uploads" in query:
+            if _under(scope.write, f"{bucket}/{query.get('prefix', '')}"):
+                return
+            raise _denied(True, "s3:ListBucketMultipartUploads", arn, who)
+        if method == "GET":
+            if _under(readable, f"{bucket}/{query.get('prefix', '')}"):
+                return
+            raise _denied(True, "s3:ListBucket", arn, who)
+        raise _denied(True, f"s3:{method}Bucket", arn, who)
+    target = f"{bucket}/{key}"
+    arn = f"arn:aws:s3:::{target}"
+    if method in ("GET", "HEAD"):
+        if _under(readable, target):
+            return
+        raise _denied(True, "s3:GetObject", arn, who)
+    if method in ("PUT", "POST", "DELETE"):
+        if not _under(scope.write, target):
+            raise _denied(True, "s3:PutObject" if method != "DELETE" else "s3:DeleteObject", arn, who)
+        source = headers.get("x-amz-copy-source")
+        if source and method == "PUT":
+            src = unquote(source.split("?versionId=", 1)[0]).lstrip("/")
+            if not _under(readable, src):
+                raise _denied(True, "s3:GetObject", f"arn:aws:s3:::{src}", who)
+        return
+    raise _denied(True, f"s3:{method}", arn, who)
+
+
+# JSON/CBOR/query operations a job key may call, whatever its scope (harmless, about the caller itself)
+_ALWAYS = {("sts", "GetCallerIdentity")}
+_LOG_OPS = {"CreateLogStream", "PutLogEvents", "GetLogEvents", "DescribeLogStreams"}
+
+
+def authorize_call(scope, service: str, operation: str, params: dict | None) -> None:
+    """Raise ``AccessDeniedException`` unless a job key with ``scope`` may call ``service:operation``."""
+    params = params or {}
+    who = f"job/{scope.kind}/{scope.name}"
+    if (service, operation) in _ALWAYS:
+        return
+    if service == "logs" and operation in _LOG_OPS and scope.log_group:
+        group = params.get("logGroupName")
+        stream = params.get("logStreamName")
+        if operation == "DescribeLogStreams":
+            stream = params.get("logStreamNamePrefix") or ""
+        if group == scope.log_group and isinstance(stream, str) and stream.startswith(scope.log_stream_prefix):
+            return
+        raise _denied(False, f"logs:{operation}", f"log-group:{group}:log-stream:{stream}", who)
+    if service == "cloudwatch" and operation == "PutMetricData" and scope.metrics:
+        return
+    for own_service, own_op, field_name in scope.own:
+        if (service, operation) == (own_service, own_op) and params.get(field_name) == scope.name:
+            return
+    raise _denied(False, f"{service}:{operation}", "*", who)

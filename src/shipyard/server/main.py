@@ -214,7 +214,10 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def run_server(settings: Settings, log_level: str = "info") -> None:
     """Serve until SIGTERM/SIGINT. Blocks. Raises :class:`HomeInUse` if another server runs on the home."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    from ..config import private_umask, secure_home
+
+    private_umask()  # database, objects, logs and job folders: 0600 files, 0700 folders
+    secure_home(settings.home)
     lock_fd = acquire_home_lock(settings.home)  # first: `shipyard status` sees a starting server by its lock
 
     import uvicorn

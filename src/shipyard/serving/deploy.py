@@ -3,23 +3,31 @@
 Three steps the hosting controller calls: :func:`prepare` (fetch and unpack the model artifact and, in
 script mode, the source dir), :func:`start_instance` (one model server through the runner, on a free
 loopback port) and :func:`wait_ready` (``/ping`` until 200, the process's death, or the timeout).
+
+Each instance gets a secret of its own (:func:`new_token`), handed to its model server through a 0600 file the
+server deletes once read (:func:`write_token_file`) and recorded with the instance (``inst["token"]``) for the
+router: the model server refuses every request without it. Why a token over TCP rather than a Unix socket:
+an instance may run on another node (the Ray runner), which a socket file cannot reach; and the router's pool,
+health checks and the async/transform clients stay one code path. The cost is one header per request.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import shutil
 import socket
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
-from ..errors import ValidationError
+from ..domain.paths import safe_join
+from ..errors import ArchiveRefused, UnsafePath, ValidationError
+from ..io.archives import safe_extract
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobHandle, JobSpec
 
@@ -36,14 +44,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _extract(archive: Path, dest: Path) -> None:
-    with tarfile.open(archive) as tar:
-        try:
-            tar.extractall(dest, filter="data")
-        except TypeError:  # Python without extraction filters
-            tar.extractall(dest)
-
-
 def _fetch(objects, uri: str, dest: Path, what: str) -> None:
     """Download ``uri`` into ``dest``: a .tar.gz is unpacked, a prefix is copied as is."""
     bucket, key = parse_s3_uri(uri)
@@ -53,13 +53,15 @@ def _fetch(objects, uri: str, dest: Path, what: str) -> None:
             with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
                 archive = Path(tmp) / "archive.tar.gz"
                 objects.download_file(bucket, key, archive)
-                _extract(archive, dest)
+                safe_extract(archive, dest, what=what.removeprefix("the "))
         else:
             written = objects.download_uri(uri if uri.endswith("/") or not key else uri, dest)
             if not written:
                 raise DeployError(f"Could not find {what} at {uri}.")
     except DeployError:
         raise
+    except (ArchiveRefused, UnsafePath) as e:  # over a cap, or a name that leaves the folder: the message says which
+        raise DeployError(f"Refused {what} from {uri}: {e.message}") from None
     except Exception as e:  # noqa: BLE001 - the user sees why the download failed
         raise DeployError(f"Failed to download {what} from {uri}: {getattr(e, 'message', None) or e}") from None
 
@@ -90,7 +92,11 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
             code_dir = model_dir / submit[len("/opt/ml/model"):].lstrip("/")
         else:
             code_dir = Path(submit)
-        if not (code_dir / program).exists():
+        try:
+            script = safe_join(code_dir, program, what="inference script (SAGEMAKER_PROGRAM)")
+        except UnsafePath as e:
+            raise DeployError(e.message) from None
+        if not script.is_file():
             raise DeployError(f"The inference script {program} (SAGEMAKER_PROGRAM) is not in the model's code "
                               f"folder ({submit}).")
         args = ["--script-program", program, "--code-dir", str(code_dir)]
@@ -106,25 +112,51 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
     return {"model_dir": str(model_dir), "args": args, "env": env}
 
 
+def new_token() -> str:
+    """A per-instance secret: 256 random bits, URL-safe text (it travels as an HTTP header value)."""
+    return secrets.token_urlsafe(32)
+
+
+def write_token_file(path: Path, token: str) -> str:
+    """Write ``token`` to ``path``, readable by its owner only (the model server deletes it once read)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    return str(path)
+
+
 def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_dir: Path) -> tuple[JobHandle, dict]:
     port = free_port()
     instance_id = uuid.uuid4().hex[:8]
+    token = new_token()
+    token_file = write_token_file(Path(variant_dir) / f".token-{instance_id}", token)
     env = {**prepared["env"], "SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": prepared["model_dir"],
            "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant}
     python = prepared.get("python") or sys.executable  # a framework image's environment (serving.containers)
     command = [python, "-m", "shipyard.serving.model_server", "--model-dir", prepared["model_dir"],
-               "--port", str(port), *prepared["args"]]
+               "--port", str(port), "--token-file", token_file, *prepared["args"]]
     spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
                    workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),
                    service=True, node_hint=f"{endpoint}/{variant}")
     handle = runner.start(spec)
-    return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id}
+    return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id,
+                    "token": token}
 
 
-def ping(host: str, port: int, timeout: float = 2.0) -> bool:
+def token_headers(token: str | None) -> dict[str, str]:
+    return {"X-Shipyard-Token": token} if token else {}
+
+
+def ping(host: str, port: int, timeout: float = 2.0, token: str | None = None) -> bool:
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        conn.request("GET", "/ping")
+        conn.request("GET", "/ping", headers=token_headers(token))
         ok = conn.getresponse().status == 200
         conn.close()
         return ok
@@ -132,7 +164,8 @@ def ping(host: str, port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def wait_ready(handle: JobHandle, host: str, port: int, timeout: float, log_path: str | None = None) -> None:
+def wait_ready(handle: JobHandle, host: str, port: int, timeout: float, log_path: str | None = None,
+               token: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
@@ -140,7 +173,7 @@ def wait_ready(handle: JobHandle, host: str, port: int, timeout: float, log_path
         if code is not None:
             raise DeployError(f"The model server exited with code {code} before answering /ping."
                               + _log_tail(log_path))
-        if ping(host, port):
+        if ping(host, port, token=token):
             return
         if time.monotonic() > deadline:
             raise DeployError(f"The model server did not answer /ping within {timeout:g} seconds." +

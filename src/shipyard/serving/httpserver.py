@@ -5,12 +5,17 @@ Why not an ASGI server: a model server answers two routes, and at one-row payloa
 by httptools' C parser, handed to ``app(method, path, headers, body)`` synchronously, and the response is
 written in one ``transport.write``. Requests whose ``app.offload(...)`` says so (big payloads) run in a
 worker thread, with reading paused so responses keep their order on the connection.
+
+Given a ``token``, every request must carry it in ``X-Shipyard-Token`` (see :mod:`.model_server`): the value is
+kept as bytes, compared with :func:`hmac.compare_digest` once the headers are in, and a request without it is
+answered ``403`` with the connection closed; its body is dropped as it arrives and the app never sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import logging
 import socket
 from typing import Any, Callable
@@ -19,7 +24,11 @@ import httptools
 
 log = logging.getLogger("shipyard.serving")
 
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+TOKEN_HEADER = "x-shipyard-token"  # the per-instance secret the router (or a transform's client) sends
+_DENIED = b"This model server answers its endpoint's router only (missing or wrong X-Shipyard-Token)."
+
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed",
            413: "Payload Too Large", 415: "Unsupported Media Type", 424: "Failed Dependency",
            500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage"}
 
@@ -27,10 +36,12 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 class Request:
-    __slots__ = ("method", "path", "headers", "body", "keep_alive")
+    __slots__ = ("method", "path", "headers", "body", "keep_alive", "denied")
 
-    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes, keep_alive: bool):
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes, keep_alive: bool,
+                 denied: bool = False):
         self.method, self.path, self.headers, self.body, self.keep_alive = method, path, headers, body, keep_alive
+        self.denied = denied  # no valid token: answered 403 without reaching the app
 
 
 def render(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> bytes:
@@ -52,6 +63,8 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
+        self._token: bytes | None = None
+        self._denied = False
 
     # --- connection ---
     def connection_made(self, transport) -> None:
@@ -85,29 +98,45 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._body = []
+        self._token = None
+        self._denied = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
+        if key == TOKEN_HEADER:  # kept as bytes, never shown to the app
+            self._token = value if self._token is None else self._token + value
+            return
         text = value.decode("latin-1")
         self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
 
+    def on_headers_complete(self) -> None:
+        token = self.server.token
+        if token is not None and (self._token is None or not hmac.compare_digest(self._token, token)):
+            self._denied = True
+            if not self.busy and not self.queue:  # nothing before it to answer: refuse now, read no body
+                self._send(403, [("Content-Type", "text/plain")], _DENIED, False)
+
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if not self._denied:  # a refused request's body is never kept
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         path = self._url.decode("latin-1").split("?", 1)[0]
         self.queue.append(Request(self.parser.get_method().decode("latin-1"), path, self._headers, body,
-                                  self.parser.should_keep_alive()))
+                                  self.parser.should_keep_alive(), self._denied))
 
     # --- dispatch ---
     def _drain(self) -> None:
         app = self.server.app
         while self.queue and self.transport is not None:
             req = self.queue.popleft()
+            if req.denied:
+                self._send(403, [("Content-Type", "text/plain")], _DENIED, False)
+                return
             if app.offload(req):
                 self.busy = True
                 self.transport.pause_reading()
@@ -150,10 +179,12 @@ class HttpProtocol(asyncio.Protocol):
 
 
 class HttpServer:
-    """Serves ``app`` (an object with ``__call__(Request) -> Response`` and ``offload(Request) -> bool``)."""
+    """Serves ``app`` (an object with ``__call__(Request) -> Response`` and ``offload(Request) -> bool``);
+    with ``token``, only to requests that carry it (``X-Shipyard-Token``)."""
 
-    def __init__(self, app: Any, executor=None):
+    def __init__(self, app: Any, executor=None, token: bytes | None = None):
         self.app = app
+        self.token = token or None
         self.executor = executor
         self.connections: set[HttpProtocol] = set()
         self.stopping = False

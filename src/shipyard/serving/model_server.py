@@ -1,13 +1,19 @@
 """The model server: SageMaker's inference container contract (``GET /ping``, ``POST /invocations``).
 
     python -m shipyard.serving.model_server --model-dir D --port P
-        [--handler module:Class | --script-program inference.py --code-dir DIR]
+        [--handler module:Class | --script-program inference.py --code-dir DIR] [--token-file F]
 
 Built for latency: the model loads before the port opens (so ``/ping`` answering 200 means ready),
 ``gc.freeze()`` then moves the loaded model out of the collector's way, and each request is parsed and
 answered inline on the event loop by :mod:`.httpserver` (payloads over ``OFFLOAD_BYTES`` run in a thread).
 Handler errors become a 4xx carrying the message (the handler's own ``status_code``/``http_status`` if it
 has one, else 400), so the caller sees why; the server itself never dies of a bad request.
+
+Only its router may call it: Shipyard starts every model server with ``--token-file``, a 0600 file holding a
+per-instance secret that the server reads and deletes before the model (and so any user code) loads. From
+then on every request, ``/ping`` included, must carry it in ``X-Shipyard-Token``; anything else gets ``403``
+before any model code runs (see :mod:`.httpserver`). Started by hand without ``--token-file``, it answers
+anyone, as SageMaker's container contract expects.
 """
 
 from __future__ import annotations
@@ -96,10 +102,24 @@ class ModelApp:
         return 200, out_headers, body if isinstance(body, bytes) else bytes(body)
 
 
-async def serve(app: ModelApp, host: str, port: int, ready_file: str | None = None) -> None:
+def read_token(path: str) -> bytes:
+    """The instance's secret from ``path``, which is removed at once: no other process finds it there later."""
+    with open(path, "rb") as f:
+        token = f.read().strip()
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    if not token:
+        raise ValueError(f"the token file {path} is empty")
+    return token
+
+
+async def serve(app: ModelApp, host: str, port: int, ready_file: str | None = None,
+                token: bytes | None = None) -> None:
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=int(os.environ.get(
         "SAGEMAKER_MODEL_SERVER_WORKERS", "2")), thread_name_prefix="predict")
-    server = HttpServer(app, executor)
+    server = HttpServer(app, executor, token)
     bound = await server.start(host, port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -127,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ready-file", help="write the bound port here once serving (for port 0)")
     p.add_argument("--pipeline", help="JSON spec of an inference pipeline's containers (see .pipeline)")
     p.add_argument("--multi-model", help="S3 prefix of a multi-model endpoint's models (see .multimodel)")
+    p.add_argument("--token-file", help="read (then delete) the secret every request must carry in "
+                                        "X-Shipyard-Token")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        token = read_token(args.token_file) if args.token_file else None  # before any user code is imported
+    except (OSError, ValueError) as exc:
+        print(f"Model server cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
     try:
         if args.pipeline or args.multi_model:  # several handlers in one server (see .containers)
             from .containers import special_app
@@ -145,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                               int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")))
     gc.collect()
     gc.freeze()  # the model and libraries are long-lived: keep them out of every future collection
-    run_forever(lambda: serve(app, args.host, args.port, args.ready_file))
+    run_forever(lambda: serve(app, args.host, args.port, args.ready_file, token))
     return 0
 
 

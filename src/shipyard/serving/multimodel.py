@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import threading
 import time
@@ -37,7 +36,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
-from ..errors import S3Error, ValidationError
+from ..domain.paths import safe_join
+from ..errors import ArchiveRefused, S3Error, ValidationError
+from ..io.archives import safe_extract
 from ..objectstore.base import is_s3_uri, parse_s3_uri
 from .deploy import DeployError, prepare
 from .model_server import OFFLOAD_BYTES, ModelApp, load_handler
@@ -160,6 +161,8 @@ class MultiModelApp(ModelApp):
                     name, url = spec["model_name"], spec["url"]
                 except (ValueError, KeyError, TypeError):
                     return 400, _TEXT, b'POST /models needs a JSON body {"model_name": ..., "url": ...}.'
+                if not isinstance(name, str) or name in ("", ".", ".."):
+                    return 400, _TEXT, f"Bad model_name {name!r}.".encode()
                 if name in self.models:
                     return 409, _TEXT, f"Model {name} is already loaded.".encode()
                 try:
@@ -222,7 +225,7 @@ class MultiModelApp(ModelApp):
         return self._store
 
     def _local_dir(self, name: str) -> Path:
-        return self.root / urllib.parse.quote(name, safe="")
+        return safe_join(self.root, urllib.parse.quote(name, safe=""), what="TargetModel")
 
     def _load_target(self, name: str) -> Loaded:
         if name.startswith("/") or ".." in name.split("/"):
@@ -258,11 +261,10 @@ class MultiModelApp(ModelApp):
             store.download_file(bucket, key, archive)
             staging = Path(tmp) / "model"
             staging.mkdir()
-            with tarfile.open(archive) as tar:
-                try:
-                    tar.extractall(staging, filter="data")
-                except TypeError:
-                    tar.extractall(staging)
+            try:
+                safe_extract(archive, staging, what=f"model artifact of TargetModel {name}")
+            except ArchiveRefused as e:
+                raise ValidationError(f"Failed to load TargetModel {name}: {e.message}") from None
             os.replace(staging, model_dir)
 
     def _register(self, name: str, url: str, model_dir: Path) -> Loaded:

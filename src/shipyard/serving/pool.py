@@ -102,9 +102,12 @@ class Pool:
             raise ConnectFailed(f"cannot connect to {host}:{port}: {e}") from None
         return conn
 
-    async def request(self, host: str, port: int, path: str, body: bytes,
-                      headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
+    async def request(self, host: str, port: int, path: str, body: bytes, headers: list[tuple[str, str]],
+                      token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """POST ``body`` to ``path``; ``token`` is the instance's secret (``X-Shipyard-Token``, see .model_server)."""
         head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+        if token:
+            head.append(f"X-Shipyard-Token: {token}")
         head.extend(f"{k}: {v}" for k, v in headers)
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         key = (host, port)

@@ -3,7 +3,8 @@
 It lives in the Shipyard server process as ``services.extras["router"]``. The hosting controller owns the
 route table and replaces an endpoint's :class:`Route` whole (one dict assignment, atomic under the GIL)
 whenever instances change, so a request never sees half a deployment and never reads the database.
-Model servers are reached over pooled keep-alive connections (:mod:`.pool`).
+Model servers are reached over pooled keep-alive connections (:mod:`.pool`), each request carrying the
+instance's secret token (``X-Shipyard-Token``; see :mod:`.model_server`): an instance is ``(host, port, token)``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id"
 class VariantRoute:
     name: str
     weight: float
-    instances: list[tuple[str, int]]
+    instances: list[tuple[str, int, str | None]]  # (host, port, token)
     _rr: itertools.count = field(default_factory=itertools.count, repr=False)
     metrics: VariantMetrics = field(default_factory=VariantMetrics, repr=False)
 
-    def next_instances(self) -> list[tuple[str, int]]:
+    def next_instances(self) -> list[tuple[str, int, str | None]]:
         n = len(self.instances)
         if n <= 1:
             return list(self.instances)
@@ -77,10 +78,13 @@ class Router:
         self.async_queue = None  # .async_inference.AsyncQueue: InvokeEndpointAsync
 
     # --- route table (called by the hosting controller, from its thread) ---
-    def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple[str, int]]]],
-                  shadows: list[tuple[str, float, list[tuple[str, int]]]] = (), capture=None) -> None:
+    def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple]]],
+                  shadows: list[tuple[str, float, list[tuple]]] = (), capture=None) -> None:
+        """Each variant is ``(name, weight, instances)``, an instance ``(host, port, token)`` (or ``(host, port)``
+        for a model server started without a token)."""
         def build(specs):
-            return [VariantRoute(n, float(w), list(i), metrics=self.metrics.get(endpoint, n, len(i)))
+            return [VariantRoute(n, float(w), [(t[0], t[1], t[2] if len(t) > 2 else None) for t in i],
+                                 metrics=self.metrics.get(endpoint, n, len(i)))
                     for n, w, i in specs]
 
         self.routes[endpoint.lower()] = Route(endpoint, build(variants), build(shadows), capture)
@@ -123,11 +127,11 @@ class Router:
         start = metrics.begin()
         status, model = 0, 0.0
         try:
-            for host, port in variant.next_instances():
+            for host, port, token in variant.next_instances():
                 t = perf_counter()
                 try:
                     status, resp_headers, resp_body = await self.pool.request(host, port, "/invocations", body,
-                                                                              fwd)
+                                                                              fwd, token)
                 except ConnectFailed:  # instance gone (being replaced): the next one may answer
                     continue
                 except (ConnectionError, TimeoutError) as e:

@@ -19,12 +19,12 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..algorithms.base import InferenceHandler
+from ..domain.paths import safe_join
 from ..errors import ValidationError
 
 TEXT_TYPES = ("application/json", "text/csv", "application/jsonlines", "text/plain")
@@ -79,7 +79,7 @@ def default_encode(prediction: Any, accept: str) -> tuple[bytes, str]:
 
 
 def load_user_module(program: str, code_dir: str):
-    path = Path(code_dir) / program
+    path = safe_join(code_dir, program, what="inference script")  # never a file outside the code folder
     if not path.suffix:
         path = path.with_suffix(".py")
     if not path.exists():

@@ -123,7 +123,7 @@ class ServerlessManager:
                     started.append((handle, inst, v))
                 meta.update(KIND, name, {"_starting": [i for _, i, _ in started]})
                 for handle, inst, v in started:
-                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v))
+                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), token=inst.get("token"))
                     instances.setdefault(v["name"], []).append(inst)
                 r = meta.update(KIND, name, {"_instances": instances, "_prepared": prepared, "_starting": None,
                                              "ProductionVariants": ctrl._variants_summary(r.doc["_spec"], instances)},

@@ -50,10 +50,10 @@ class ShadowMirror:
         start = m.begin()
         status, model = 0, 0.0
         try:
-            for host, port in shadow.next_instances():
+            for host, port, token in shadow.next_instances():
                 t = perf_counter()
                 try:
-                    status, headers, out = await self.pool.request(host, port, "/invocations", body, fwd)
+                    status, headers, out = await self.pool.request(host, port, "/invocations", body, fwd, token)
                 except ConnectFailed:
                     continue
                 except Exception as e:  # noqa: BLE001 - a shadow failure is counted, never raised

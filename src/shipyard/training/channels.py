@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..domain.paths import safe_join
 from ..objectstore.base import ObjectStore, parse_s3_uri
 
 MAX_EPOCHS = 10000
@@ -74,12 +75,9 @@ def stage_file_channel(store: ObjectStore, refs: list[ObjectRef], dest: Path, li
     (it may write to its input folder); so does every object a link cannot be made for."""
     total = 0
     dest.mkdir(parents=True, exist_ok=True)
-    root = dest.resolve()
     linker = getattr(store, "link_file", None) if link else None
     for ref in refs:
-        target = (dest / ref.rel).resolve()
-        if root not in target.parents:
-            raise ValueError(f"Object key {ref.key!r} would be written outside the channel folder.")
+        target = safe_join(dest, ref.rel, what="channel S3 key")
         if linker is not None:
             try:
                 if target.exists() or target.is_symlink():
@@ -147,6 +145,7 @@ def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job
     feeders = []
     for ch in channels:
         name = ch["ChannelName"]
+        channel_dir = safe_join(data_dir, name, what="channel name")  # never input/config, never "."
         source = (ch.get("DataSource") or {}).get("S3DataSource")
         if source is None:
             raise ValueError(f"Channel {name!r}: only S3DataSource is supported by Shipyard.")
@@ -155,8 +154,8 @@ def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job
         mode = ch.get("InputMode") or job_input_mode or "File"
         if mode == "Pipe":
             data_dir.mkdir(parents=True, exist_ok=True)
-            feeders.append(PipeFeeder(store, refs, data_dir / name, ch.get("RecordWrapperType") == "RecordIO",
+            feeders.append(PipeFeeder(store, refs, channel_dir, ch.get("RecordWrapperType") == "RecordIO",
                                       ch.get("CompressionType") == "Gzip"))
         else:  # File and FastFile both become local files here
-            stage_file_channel(store, refs, data_dir / name, link=link)
+            stage_file_channel(store, refs, channel_dir, link=link)
     return feeders

@@ -32,6 +32,12 @@ DEFAULT_STOP_GRACE = 30.0
 FAILURE_LIMIT = 1024
 
 
+def _private_variable(name: str) -> bool:
+    """Variables of the executor's environment a job never inherits: the server's settings and secrets
+    (``SHIPYARD_*``) and whatever AWS credentials or profile the server runs with (``AWS_*``)."""
+    return name.startswith("SHIPYARD_") or name.startswith("AWS_")
+
+
 def _log(message: str) -> None:
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
@@ -79,11 +85,14 @@ class Executor:
             self.kill_at = time.monotonic() + self.grace
 
     def _checkpoint_local(self) -> Path:
+        """``CheckpointConfig.LocalPath`` (under ``/opt/ml``, checked at CreateTrainingJob) in the job folder;
+        a path outside ``/opt/ml`` raises UnsafePath (a ClientError), never a folder of the host."""
+        from ..domain.paths import safe_join, under_opt_ml
+
         cfg = self.req.get("CheckpointConfig") or {}
         local = cfg.get("LocalPath") or "/opt/ml/checkpoints"
-        if local.startswith("/opt/ml"):
-            return self.job_dir / local[len("/opt/ml"):].lstrip("/")
-        return Path(local)
+        return safe_join(self.job_dir, under_opt_ml(local, "CheckpointConfig.LocalPath"),
+                         what="CheckpointConfig.LocalPath")
 
     # --- phases ---
     def run(self) -> int:
@@ -132,9 +141,10 @@ class Executor:
         feeders = stage_channels(self.store, channels, self.layout.data, spec.get("TrainingInputMode", "File"),
                                  self.host_index, len(self.hosts), link=program["kind"] == "builtin")
         environment = dict(req.get("Environment") or {})
-        # The program sees neither the server's own settings nor its secrets; it gets AWS_* variables
-        # that reach this server (what an instance role gives a container on AWS).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+        # The program sees neither the server's own settings nor any credentials the executor inherited; it
+        # gets AWS_* variables of the job's own key, scoped to the job (what an instance role gives a
+        # container on AWS).
+        env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
         env.update(self.job.get("aws_env") or {})
         _, framework = contract.split_hyperparameters(hps)
         num_gpus = contract.detect_gpus()
@@ -184,15 +194,37 @@ class Executor:
             self.stderr_tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
         stream.close()
 
+    def _isolated(self, cmd: list[str], cwd) -> list[str]:
+        """The program's command, run where the home (credentials, database, objects, other jobs) is hidden
+        but for this job's folder, when the job asks for it (``isolate`` in job.json) and the host allows it."""
+        if not self.job.get("isolate"):
+            return cmd
+        from . import isolation
+        from .script import home_of
+
+        home = home_of(self.job_dir)
+        environments = None
+        if home is not None:
+            from ..environments.builder import root_for
+
+            environments = root_for(home)
+        wrapped = isolation.wrap(cmd, home, self.job_dir, cwd, environments) if home is not None else None
+        if wrapped is None:
+            _log("note: the training program runs without a private view of the Shipyard home "
+                 "(no mount namespace available here)")
+            return cmd
+        return wrapped
+
     def train(self, cmd, env, cwd, feeders) -> int:
         self.status.transition("Training")
         self.status.set(training_start=time.time())
         for f in feeders:
             f.start()
+        launch = self._isolated(cmd, cwd)  # failure reasons still name the program's own command
         try:
             # Its own process group (so a stop signalled to ours reaches it once, through us), and SIGKILL
             # when we die (so a killed executor leaves no orphan training program behind).
-            self.proc = subprocess.Popen(cmd, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(launch, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, process_group=0,
                                          preexec_fn=_die_with_parent_hook())
         except OSError as e:
@@ -315,15 +347,15 @@ class Executor:
         return 1
 
     def _reason_for(self, e: Exception) -> str:
+        from ..errors import S3Error, ValidationError
         from .script import ScriptError
 
         if isinstance(e, ScriptError):
             text = str(e)
             return text if text.startswith(("ClientError", "AlgorithmError")) else f"ClientError: {text}"
-        name = type(e).__name__
-        if name in ("S3Error", "ValueError", "ValidationError"):
+        if isinstance(e, (S3Error, ValidationError, ValueError)):  # the job's inputs are at fault
             return f"ClientError: {getattr(e, 'message', None) or e}"
-        return f"InternalServerError: {name}: {e}"
+        return f"InternalServerError: {type(e).__name__}: {e}"
 
     def _failure_reason(self, cmd: list[str], rc: int, feeders) -> str:
         failure = self.layout.output / "failure"

@@ -11,11 +11,12 @@ data-parallel rule, as XGBoost and torch DDP scripts do) or under host-specific 
 from __future__ import annotations
 
 import shutil
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
+from ..domain.paths import safe_join
+from ..io.archives import safe_extract
 from ..objectstore.base import ObjectStore, parse_s3_uri
 from .packing import join_uri, upload_tarball
 
@@ -54,14 +55,13 @@ def merge_model_parts(store: ObjectStore, own_model: Path, parts_uri: str, hosts
                 archive = Path(tmp) / "part.tar.gz"
                 store.download_file(bucket, keys[host], archive)
                 unpacked = Path(tmp) / "model"
-                with tarfile.open(archive) as tar:
-                    tar.extractall(unpacked, filter="data")
+                safe_extract(archive, unpacked, what=f"model part of {host}")
                 for f in sorted(p for p in unpacked.rglob("*") if p.is_file()):
                     rel = f.relative_to(unpacked).as_posix()
                     if rel in owner:
                         log(f"model merge: {rel} from {host} clashes with {owner[rel]}'s; keeping {owner[rel]}'s")
                         continue
-                    target = dest / rel
+                    target = safe_join(dest, rel, what="model file")
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(str(f), target)
                     owner[rel] = host

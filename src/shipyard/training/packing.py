@@ -12,6 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from ..domain.paths import safe_join
 from ..objectstore.base import ObjectStore, is_s3_uri, parse_s3_uri
 
 
@@ -59,18 +60,19 @@ def upload_output_data(store: ObjectStore, data_dir: Path, output_path: str, job
 
 
 def restore_checkpoints(store: ObjectStore, uri: str, local: Path) -> int:
+    """Download every object under ``uri`` into ``local``; a key that would land outside ``local`` (``../``)
+    raises :class:`~shipyard.errors.UnsafePath` (the job's FailureReason) before anything is written."""
     bucket, prefix = parse_s3_uri(uri)
     prefix = prefix.rstrip("/") + "/" if prefix else ""
     local.mkdir(parents=True, exist_ok=True)
-    n = 0
     if not store.bucket_exists(bucket):
         return 0
-    for info in store.iter_keys(bucket, prefix):
-        rel = info.key[len(prefix):]
-        if rel and not rel.endswith("/"):
-            store.download_file(bucket, info.key, local / rel)
-            n += 1
-    return n
+    keys = [info.key for info in store.iter_keys(bucket, prefix)
+            if info.key[len(prefix):] and not info.key.endswith("/")]
+    targets = [safe_join(local, key[len(prefix):], what="checkpoint S3 key") for key in keys]
+    for key, target in zip(keys, targets):
+        store.download_file(bucket, key, target)
+    return len(keys)
 
 
 def sync_checkpoints(store: ObjectStore, local: Path, uri: str) -> int:

@@ -4,8 +4,10 @@ The code comes from ``sagemaker_submit_directory`` (``sourcedir.tar.gz`` in S3, 
 URL, which the SDK's local mode uses), unpacked into ``code/``. A ``requirements.txt`` is installed with
 ``pip install --target code/.deps`` run in ``code/`` (relative paths in it are relative to the code, as
 with the toolkit; the folder is added to ``PYTHONPATH``), so the job's packages never touch the
-server's environment. Launch rules: ``*.sh`` -> ``/bin/sh -c "./entry args"``; a code folder with
-``setup.py`` -> ``python -m <module> args``; otherwise ``python <entry> args``.
+server's environment. Launch rules: ``*.sh`` -> ``./entry args`` run by ``/bin/sh`` (the entry point and the
+arguments are passed as arguments, never pasted into the shell's command text); a code folder with
+``setup.py`` -> ``python -m <module> args``; otherwise ``python <entry> args``. The entry point must name a
+file inside the code folder (:func:`shipyard.domain.paths.safe_join`), or, with ``setup.py``, a module name.
 
 ``python`` is the framework image's environment (:func:`interpreter`, see :mod:`shipyard.environments`): a
 venv with the framework at the image's version and AWS's toolkits, built on first use; requirements are
@@ -14,12 +16,14 @@ installed with that interpreter's pip.
 
 from __future__ import annotations
 
-import shlex
+import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
+from ..domain.paths import safe_join
+from ..errors import ArchiveRefused, UnsafePath
+from ..io.archives import safe_extract
 from ..objectstore.base import ObjectStore
 from .packing import fetch_to_file
 
@@ -37,17 +41,6 @@ def entry_point(hyperparameters: dict[str, str], environment: dict[str, str]) ->
     submit = hyperparameters.get("sagemaker_submit_directory")
     submit = decode_value(submit) if submit is not None else environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
     return str(entry or ""), str(submit or "")
-
-
-def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
-    try:
-        tar.extractall(dest, filter="data")
-    except TypeError:  # Python < 3.11.4 has no filter argument
-        root = dest.resolve()
-        for member in tar.getmembers():
-            if root not in (dest / member.name).resolve().parents and (dest / member.name).resolve() != root:
-                raise ScriptError(f"sourcedir archive member {member.name!r} escapes the code folder")
-        tar.extractall(dest)
 
 
 def home_of(job_dir: Path) -> Path | None:
@@ -81,10 +74,9 @@ def prepare_code(store: ObjectStore, submit_dir: str, code_dir: Path, log=print,
         else:
             archive = fetch_to_file(store, submit_dir, code_dir.parent / "sourcedir.tar.gz")
             try:
-                with tarfile.open(archive) as tar:
-                    _safe_extract(tar, code_dir)
-            except tarfile.TarError as e:
-                raise ScriptError(f"sagemaker_submit_directory {submit_dir} is not a tar.gz archive: {e}") from e
+                safe_extract(archive, code_dir, what=f"sagemaker_submit_directory archive {submit_dir}")
+            except ArchiveRefused as e:
+                raise ScriptError(e.message) from None
             archive.unlink(missing_ok=True)
     requirements = code_dir / "requirements.txt"
     if requirements.exists():
@@ -108,15 +100,32 @@ def python_path(code_dir: Path, existing: str = "") -> str:
     return ":".join(parts)
 
 
+# A module name for ``python -m`` (a code folder with setup.py): dotted identifiers, nothing else.
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+# ``sh -c`` runs "$0" with "$@": the entry point and the arguments reach the shell as values, never as code.
+_RUN_AS_SCRIPT = '"$0" "$@"'
+
+
 def command(entry: str, code_dir: Path, args: list[str], python: str = sys.executable) -> list[str]:
+    """The argv that runs ``entry`` (never a command line a shell parses: names and arguments stay values)."""
     if not entry:
         raise ScriptError("No entry point: set the 'sagemaker_program' hyperparameter (or SAGEMAKER_PROGRAM).")
-    if entry.endswith(".sh"):
-        return ["/bin/sh", "-c", " ".join(["./" + entry, *(shlex.quote(a) for a in args)])]
-    if (code_dir / "setup.py").exists() and not entry.endswith(".py"):
+    if (code_dir / "setup.py").exists() and not entry.endswith((".py", ".sh")):
+        if not _MODULE.fullmatch(entry):
+            raise ScriptError(f"The entry point {entry!r} (sagemaker_program) is not a module name or a file "
+                              "name in the code folder.")
         return [python, "-m", entry, *args]
-    if not (code_dir / entry).exists():
+    try:
+        path = safe_join(code_dir, entry, what="entry point (sagemaker_program)")
+    except UnsafePath as e:
+        raise ScriptError(e.message) from None
+    if entry.startswith("-"):
+        raise ScriptError(f"The entry point {entry!r} (sagemaker_program) must not start with '-'.")
+    if not path.exists():
         raise ScriptError(f"The entry point {entry!r} was not found in the code folder "
                           f"(sagemaker_submit_directory); files there: "
                           f"{', '.join(sorted(p.name for p in code_dir.iterdir())[:20]) or 'none'}.")
+    if entry.endswith(".sh"):  # as the toolkit does: made executable, run as ./entry (its #! line decides)
+        path.chmod(path.stat().st_mode | 0o111)
+        return ["/bin/sh", "-c", _RUN_AS_SCRIPT, "./" + entry, *args]
     return [python, entry, *args]

@@ -30,7 +30,7 @@ from ..objectstore import open_objectstore
 from ..training.status import JOB_FILE, StatusWriter
 from .engine import TransformSpec, run_transform
 from ..serving.containers import with_environment
-from ..serving.deploy import DeployError, prepare
+from ..serving.deploy import DeployError, new_token, prepare, token_headers, write_token_file
 from ..training.script import home_of
 
 READY_TIMEOUT = 120.0
@@ -46,10 +46,12 @@ class ModelServers:
         self.timeout = timeout
         self._local = threading.local()
         self._next = itertools.count()
+        self.token = new_token()  # every request carries it: no other local process can use these servers
         for i in range(count):
             ready = workdir / f"server-{i}.port"
+            token_file = write_token_file(workdir / f".token-{i}", self.token)
             cmd = [python, "-m", "shipyard.serving.model_server", *args, "--port", "0",
-                   "--ready-file", str(ready)]
+                   "--ready-file", str(ready), "--token-file", token_file]
             self.procs.append(subprocess.Popen(cmd, env=env, start_new_session=True))
             self.ports.append(0)
         deadline = time.monotonic() + READY_TIMEOUT
@@ -65,7 +67,7 @@ class ModelServers:
             self.ports[i] = int(ready.read_text().strip())
 
     def invoke_factory(self, content_type: str, accept: str):
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, **token_headers(self.token)}
         if accept:
             headers["Accept"] = accept
 

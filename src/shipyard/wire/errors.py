@@ -1,9 +1,11 @@
-"""The one table of AWS error codes -> HTTP statuses, and the renderers of an error for each protocol.
+"""The one table of error types -> AWS codes and HTTP statuses, and the renderers of an error per protocol.
 
-Every edge error ends here: :func:`error_of` turns any exception into ``(code, status, message)``, with
-unknown exceptions becoming ``InternalFailure`` with a generic message (the traceback goes to the server
-log, never to the client). The ``render_*`` functions shape that triple the way botocore's parser for the
-protocol expects it (JSON 1.1, REST-JSON, S3's REST-XML and the query protocol's XML).
+Every edge error ends here: :func:`error_of` turns any exception into ``(code, status, message)`` through
+:data:`TABLE` (and the protocol's column of :data:`PROTOCOL_OVERRIDES`), with unknown exceptions becoming
+``InternalFailure`` with a generic message (the traceback goes to the server log, never to the client). The
+``render_*`` functions shape that triple the way botocore's parser for the protocol expects it (JSON 1.1,
+REST-JSON, S3's REST-XML and the query protocol's XML); RPC v2 CBOR (:mod:`shipyard.wire.rpcv2`) and the S3
+handler (:mod:`shipyard.api.s3`) call :func:`error_of` too. No renderer names a status of its own.
 """
 
 from __future__ import annotations
@@ -13,38 +15,33 @@ import uuid
 
 import orjson
 
-from ..errors import ModelError, ShipyardError
+from .. import errors as _errors
+from ..errors import ModelError, RequestTooLarge, ShipyardError, UnknownOperation
 
-# Codes raised by the wire/server layer itself (not by a ShipyardError subclass) and their statuses.
-# ShipyardError instances carry their own status; this table is the fallback and the reference.
-STATUS: dict[str, int] = {
-    "ValidationException": 400,
-    "SerializationException": 400,
-    "UnknownOperationException": 400,
-    "ResourceNotFound": 400,
-    "ResourceNotFoundException": 400,
-    "ResourceInUse": 400,
-    "ResourceLimitExceeded": 400,
-    "ThrottlingException": 400,
-    "ConflictException": 409,
-    "MissingAuthenticationTokenException": 403,
-    "UnrecognizedClientException": 403,
-    "InvalidSignatureException": 403,
-    "IncompleteSignatureException": 403,
-    "AccessDenied": 403,
-    "InvalidAccessKeyId": 403,
-    "SignatureDoesNotMatch": 403,
-    "RequestTimeTooSkewed": 403,
-    "RequestEntityTooLarge": 413,
-    "EntityTooLarge": 400,
-    "RequestTimeout": 400,
-    "InvalidNextTokenException": 400,
-    "ModelError": 424,
-    "ModelNotReadyException": 429,
-    "InternalFailure": 500,
-    "ServiceUnavailable": 503,
-    "NotImplemented": 501,
+
+def _tree(root: type[ShipyardError] = ShipyardError) -> list[type[ShipyardError]]:
+    out = [root]
+    for sub in root.__subclasses__():
+        if sub.__module__ == _errors.__name__:  # the tree itself, not subclasses defined elsewhere
+            out += [c for c in _tree(sub) if c not in out]
+    return out
+
+
+# The one table: every type of the tree -> (AWS code, HTTP status). The values are declared once, on the
+# classes (shipyard.errors draws them); the protocols whose vocabulary differs get a column of overrides
+# below. A subclass not in a column takes its nearest listed ancestor's row (looked up along the MRO).
+TABLE: dict[type[ShipyardError], tuple[str, int]] = {cls: (cls.code, cls.http_status) for cls in _tree()}
+
+PROTOCOL_OVERRIDES: dict[str, dict[type[ShipyardError], tuple[str, int]]] = {
+    "s3": {
+        ShipyardError: ("InternalError", 500),
+        RequestTooLarge: ("EntityTooLarge", 400),
+    },
+    "query": {
+        UnknownOperation: ("InvalidAction", 400),
+    },
 }
+PROTOCOLS = ("json", "rest-json", "rpc-v2-cbor", "s3", "query")
 
 GENERIC_INTERNAL_MESSAGE = "An internal error occurred. See the Shipyard server log for details."
 
@@ -55,15 +52,40 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def error_of(exc: BaseException) -> tuple[str, int, str]:
-    """``(code, http_status, message)`` for any exception; non-Shipyard ones become a bare InternalFailure."""
+def row_of(cls: type[ShipyardError], protocol: str = "json") -> tuple[str, int]:
+    """``(code, status)`` of an error type in ``protocol``: the nearest row along its MRO.
+
+    A type outside the tree that declares a code of its own (a service's modeled error, such as Application
+    Auto Scaling's ``ObjectNotFoundException``) is its own row."""
+    overrides = PROTOCOL_OVERRIDES.get(protocol, {})
+    for klass in cls.__mro__:
+        if klass in overrides:
+            return overrides[klass]
+        if klass in TABLE:
+            return TABLE[klass]
+        if "code" in vars(klass) or "http_status" in vars(klass):
+            break
+    return cls.code, cls.http_status
+
+
+def error_of(exc: BaseException, protocol: str = "json") -> tuple[str, int, str]:
+    """``(code, http_status, message)`` for any exception; non-Shipyard ones become a bare InternalFailure.
+
+    The status comes from :data:`TABLE` (and ``protocol``'s column); an error raised with a code of its own
+    (``S3Error``, ``AuthError``: a code per case) keeps that code and the status it was given with it."""
     if isinstance(exc, ShipyardError):
-        status = exc.http_status or STATUS.get(exc.code, 400)
+        code, status = row_of(type(exc), protocol)
+        own = vars(exc)
+        if "code" in own:
+            code = own["code"]
+            status = own.get("http_status", status)
+        elif "http_status" in own:
+            status = own["http_status"]
         message = exc.message
-        if exc.code == "InternalFailure" and type(exc) is ShipyardError and not message:
+        if type(exc) is ShipyardError and not message and status >= 500:
             message = GENERIC_INTERNAL_MESSAGE
-        return exc.code, status, message
-    return "InternalFailure", 500, GENERIC_INTERNAL_MESSAGE
+        return code, status, message
+    return row_of(ShipyardError, protocol)[0], 500, GENERIC_INTERNAL_MESSAGE
 
 
 def _headers(code: str, request_id: str, content_type: str) -> list[tuple[bytes, bytes]]:
@@ -83,7 +105,7 @@ def render_json(exc: BaseException, request_id: str) -> tuple[int, list[tuple[by
 
 def render_rest_json(exc: BaseException, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """REST-JSON (sagemaker-runtime). ModelError carries the model's own status and message as modeled."""
-    code, status, message = error_of(exc)
+    code, status, message = error_of(exc, "rest-json")
     doc: dict[str, object] = {"__type": code, "Message": message, "message": message}
     if isinstance(exc, ModelError):
         doc["OriginalStatusCode"] = exc.original_status
@@ -102,7 +124,7 @@ def render_s3_xml(
     exc: BaseException, request_id: str, resource: str = ""
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """S3's REST-XML error document."""
-    code, status, message = error_of(exc)
+    code, status, message = error_of(exc, "s3")
     resource = getattr(exc, "resource", "") or resource
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -118,7 +140,7 @@ def render_query_xml(
     exc: BaseException, request_id: str, xmlns: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The query protocol's (STS) XML error document."""
-    code, status, message = error_of(exc)
+    code, status, message = error_of(exc, "query")
     kind = "Receiver" if status >= 500 else "Sender"
     body = (
         f'<ErrorResponse xmlns="{xmlns}"><Error><Type>{kind}</Type><Code>{_x(code)}</Code>'

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 
-from ..errors import ShipyardError
+from ..errors import SerializationError, UnknownPath
 from . import cbor
 from .errors import error_of
 from .models import operation_model, service_model
@@ -41,12 +41,11 @@ def wants(path: str, headers: dict[str, str]) -> bool:
 def operation_for(path: str) -> tuple[str, OperationModel]:
     parts = path.strip("/").split("/")
     if len(parts) != 4 or parts[0] != "service" or parts[2] != "operation":
-        raise ShipyardError(f"No RPC v2 operation at {path}.", code="UnknownOperationException", http_status=404)
+        raise UnknownPath(f"No RPC v2 operation at {path}.")
     service = SERVICES.get(parts[1])
     model = operation_model(service, parts[3]) if service else None
     if service is None or model is None:
-        raise ShipyardError(f"Operation {parts[3]} of {parts[1]} is not recognised.",
-                            code="UnknownOperationException", http_status=404)
+        raise UnknownPath(f"Operation {parts[3]} of {parts[1]} is not recognised.")
     return service, model
 
 
@@ -69,11 +68,9 @@ def decode_request(body: bytes) -> dict[str, Any]:
     try:
         value = cbor.loads(body)
     except cbor.CBORDecodeError as e:
-        raise ShipyardError(f"The request body is not valid CBOR: {e}.", code="SerializationException",
-                            http_status=400) from None
+        raise SerializationError(f"The request body is not valid CBOR: {e}.") from None
     if not isinstance(value, dict):
-        raise ShipyardError("The request body must be a CBOR map.", code="SerializationException",
-                            http_status=400)
+        raise SerializationError("The request body must be a CBOR map.")
     out: dict[str, Any] = _to_json_like(value)
     return out
 
@@ -121,7 +118,7 @@ def _error_shapes(service: str, model: OperationModel | None) -> list[Shape]:
 def render_error(exc: BaseException, request_id: str, service: str | None,
                  model: OperationModel | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The protocol's error: CBOR ``__type``/``message``, plus ``x-amzn-query-error`` for modeled codes."""
-    code, status, message = error_of(exc)
+    code, status, message = error_of(exc, "rpc-v2-cbor")
     if code == "ValidationException" and service in VALIDATION_CODES:
         code = VALIDATION_CODES[service]
     type_name, query_header = code, None

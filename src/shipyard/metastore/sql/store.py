@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime
 import json
+import os
 import time
 from typing import Any, Iterable, Iterator
 
@@ -75,11 +76,27 @@ def _row_to_resource(row: Any) -> Resource:
                     modified=row.modified, doc=load_doc(row.doc), parent=row.parent, version=row.version)
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is the user's alone (0600): created so before SQLite opens it."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return
+    path = url[len(prefix):].split("?", 1)[0]
+    if not path or path.startswith("file:") or "mode=memory" in url:  # SQLite URI filenames: left to SQLite
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # SQLite reports a path it cannot open better than we would
+
+
 class SqlMetaStore(LogsAndMetrics, MetaStore):
     """Metadata store over ``sqlite:///PATH``, ``postgresql://...`` or ``postgres://...`` (``?schema=NAME``)."""
 
     def __init__(self, url: str, upgrade: bool = True):
         self.url = url
+        _private_sqlite_file(url)
         self.engine, self.schema = make_engine(url)
         self._serial = needs_serial_lock(self.engine)
         if upgrade:
