@@ -46,7 +46,7 @@ def _unshare_args() -> tuple[str, ...] | None:
     unshare, mount = shutil.which("unshare"), shutil.which("mount")
     if not unshare or not mount or not Path("/proc/self/ns/mnt").exists():
         return None
-    candidates = [(unshare, "--mount", "--propagation", "private")]
+    candidates: list[tuple[str, ...]] = [(unshare, "--mount", "--propagation", "private")]
     if os.geteuid() != 0:
         candidates = [(unshare, "--user", "--map-current-user", "--mount", "--propagation", "private")]
     for args in candidates:
