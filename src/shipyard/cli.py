@@ -335,20 +335,24 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 # -- commands: training jobs ------------------------------------------------------------------------------
-def cmd_jobs_list(args: argparse.Namespace) -> int:
-    sm = _session(args).sagemaker_client
-    jobs = _paginate(sm, "list_training_jobs", "TrainingJobSummaries", SortBy="CreationTime",
-                     SortOrder="Descending")
+def _list_jobs(args: argparse.Namespace, kind: str) -> int:
+    """Training or transform jobs (``kind``: "Training" / "Transform"), newest first, as a table or JSON."""
+    jobs = _paginate(_session(args).sagemaker_client, f"list_{kind.lower()}_jobs", f"{kind}JobSummaries",
+                     SortBy="CreationTime", SortOrder="Descending")
     if args.json:
         _print_json(jobs)
         return 0
     rows = []
     for j in jobs:
-        end, start = j.get("TrainingEndTime"), j.get("CreationTime")
+        end, start = j.get(f"{kind}EndTime"), j.get("CreationTime")
         took = f"{(end - start).total_seconds():.0f}s" if end and start else "-"
-        rows.append([j["TrainingJobName"], j.get("TrainingJobStatus"), start, took])
+        rows.append([j[f"{kind}JobName"], j.get(f"{kind}JobStatus"), start, took])
     print(table(["NAME", "STATUS", "CREATED", "DURATION"], rows))
     return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    return _list_jobs(args, "Training")
 
 
 def cmd_jobs_describe(args: argparse.Namespace) -> int:
@@ -529,18 +533,7 @@ def cmd_models_delete(args: argparse.Namespace) -> int:
 
 # -- commands: transform jobs ---------------------------------------------------------------------------------
 def cmd_transform_list(args: argparse.Namespace) -> int:
-    jobs = _paginate(_session(args).sagemaker_client, "list_transform_jobs", "TransformJobSummaries",
-                     SortBy="CreationTime", SortOrder="Descending")
-    if args.json:
-        _print_json(jobs)
-        return 0
-    rows = []
-    for j in jobs:
-        end, start = j.get("TransformEndTime"), j.get("CreationTime")
-        took = f"{(end - start).total_seconds():.0f}s" if end and start else "-"
-        rows.append([j["TransformJobName"], j.get("TransformJobStatus"), start, took])
-    print(table(["NAME", "STATUS", "CREATED", "DURATION"], rows))
-    return 0
+    return _list_jobs(args, "Transform")
 
 
 def cmd_transform_describe(args: argparse.Namespace) -> int:
