@@ -92,6 +92,9 @@ def test_home_of_a_job_folder(tmp_path):
     assert home_of(tmp_path / "home" / "runs" / "training" / "job-1") == (tmp_path / "home").resolve()
     assert home_of(tmp_path / "home" / "runs" / "training" / "job-1" / "attempt-1" / "algo-2") == \
         (tmp_path / "home").resolve()
+    # a job named "runs" (its attempt folders too) still finds the home, not its own folder
+    assert home_of(tmp_path / "home" / "runs" / "training" / "runs" / "attempt-1" / "algo-2") == \
+        (tmp_path / "home").resolve()
     assert home_of(tmp_path / "elsewhere") is None
 
 

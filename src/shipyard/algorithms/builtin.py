@@ -149,7 +149,11 @@ class ModelHandler(InferenceHandler):
 
     def __init__(self, model_dir: str):
         super().__init__(model_dir)
-        self.meta, self.arrays = load_model(model_dir)
+        self.meta, self.arrays = self.load(model_dir)
+
+    def load(self, model_dir: str) -> tuple[dict, dict]:
+        """(meta, arrays) of the model; algorithms that also read AWS's artifact forms override this."""
+        return load_model(model_dir)
 
     def decode(self, body: bytes, content_type: str):
         X = codecs.decode_features(body, content_type)

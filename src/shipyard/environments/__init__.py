@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -74,8 +73,3 @@ def server_lib(root: Path) -> Path:
 
         shutil.rmtree(tmp, ignore_errors=True)
     return lib
-
-
-def runs_python(prepared: Prepared) -> bool:
-    """True when the job runs on an environment's interpreter rather than the server's."""
-    return prepared.python != sys.executable

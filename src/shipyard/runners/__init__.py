@@ -6,7 +6,7 @@ from .base import JobHandle, JobSpec, Runner
 
 
 def open_runner(name: str, state_dir: str, ray_address: str = "",
-                strict_instance_types: bool | None = None) -> Runner:
+                strict_instance_types: bool = False) -> Runner:
     if name == "local":
         from .local import LocalRunner
 

@@ -53,10 +53,6 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def _substitute(value: str, workdir: str) -> str:
     """``{workdir}`` in a command or env value: portable specs (the Ray runner chooses its own folder)."""
     return value.replace("{workdir}", workdir)
@@ -150,10 +146,8 @@ class LocalHandle(JobHandle):
 class LocalRunner(Runner):
     name = "local"
 
-    def __init__(self, state_dir: str, strict_instance_types: bool | None = None):
-        if strict_instance_types is None:  # not told by the server's settings: the operator's environment
-            strict_instance_types = _truthy(os.environ.get("SHIPYARD_STRICT_INSTANCE_TYPES", ""))
-        self.strict_instance_types = strict_instance_types
+    def __init__(self, state_dir: str, strict_instance_types: bool = False):
+        self.strict_instance_types = strict_instance_types  # Settings.strict_instance_types
         self.state_dir = Path(state_dir) / "local"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._handles: dict[str, LocalHandle] = {}

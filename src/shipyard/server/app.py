@@ -167,20 +167,22 @@ class DeadlineReceive:
 
 
 async def _read_body(receive, limit: int | None = None, too_large=RequestTooLarge) -> bytes:
-    """The whole body, at most ``limit`` bytes (else ``too_large``), within the body timeouts."""
-    try:
-        return await _within(_read_body_now(receive, limit, too_large), BODY_TIMEOUT)
-    except asyncio.TimeoutError:
-        raise _timeout(f"the body was not complete after {BODY_TIMEOUT:g} s") from None
-
-
-async def _read_body_now(receive, limit: int | None, too_large) -> bytes:
+    """The whole body, at most ``limit`` bytes (else ``too_large``), within the body timeouts: one timer per
+    chunk, bounded by the idle timeout and by what is left of the whole body's (this is on every request's
+    path, InvokeEndpoint included, so no second timer around the loop)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + BODY_TIMEOUT
     chunks = []
     size = 0
     while True:
+        wait = min(BODY_IDLE_TIMEOUT, end - loop.time())
         try:
-            message = await _within(receive(), BODY_IDLE_TIMEOUT)
+            if wait <= 0:
+                raise asyncio.TimeoutError
+            message = await _within(receive(), wait)
         except asyncio.TimeoutError:
+            if wait < BODY_IDLE_TIMEOUT:
+                raise _timeout(f"the body was not complete after {BODY_TIMEOUT:g} s") from None
             raise _timeout(f"no data for {BODY_IDLE_TIMEOUT:g} s") from None
         if message["type"] == "http.disconnect":
             break

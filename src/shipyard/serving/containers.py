@@ -32,15 +32,15 @@ def prepare_variant(services, variant: dict, variant_dir: Path, gen: int) -> dic
             raise DeployError("A multi-model container cannot be part of an inference pipeline.")
         from .multimodel import prepare_multimodel
 
-        return with_environment(services, containers[0],
-                                prepare_multimodel(services, containers[0], variant_dir, gen), variant_dir)
-    if len(containers) > 1:
+        prepared = prepare_multimodel(services, containers[0], variant_dir, gen)
+    elif len(containers) > 1:
         from .pipeline import prepare_pipeline
 
-        return with_environment(services, containers[0], prepare_pipeline(
-            services.objects, containers, variant_dir, gen, variant.get("execution_mode") or "Serial"), variant_dir)
-    return with_environment(services, containers[0], prepare(services.objects, containers[0], variant_dir, gen),
-                            variant_dir)
+        prepared = prepare_pipeline(services.objects, containers, variant_dir, gen,
+                                    variant.get("execution_mode") or "Serial")
+    else:
+        prepared = prepare(services.objects, containers[0], variant_dir, gen)
+    return with_environment(services, containers[0], prepared, variant_dir)
 
 
 def with_environment(services, container: dict, prepared: dict, variant_dir: Path, log=None, home=None) -> dict:

@@ -43,10 +43,15 @@ def entry_point(hyperparameters: dict[str, str], environment: dict[str, str]) ->
     return str(entry or ""), str(submit or "")
 
 
+RUN_KINDS = ("training", "transform", "endpoints")  # the folders under <home>/runs
+
+
 def home_of(job_dir: Path) -> Path | None:
-    """The Shipyard home a job folder lies in (``<home>/runs/training/<job>[/attempt-N/<host>]``), if any."""
-    for parent in Path(job_dir).resolve().parents:
-        if parent.name == "runs":
+    """The Shipyard home a job folder lies in (``<home>/runs/training/<job>[/attempt-N/<host>]``), if any.
+    A ``runs`` folder counts only when a run kind follows it: a job may itself be named ``runs``."""
+    path = Path(job_dir).resolve()
+    for parent in path.parents:
+        if parent.name == "runs" and path.relative_to(parent).parts[0] in RUN_KINDS:
             return parent.parent
     return None
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import aws_artifacts
-from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from ..linear_learner.metrics import sigmoid
 from .train import fm_scores, from_aws
@@ -18,9 +17,8 @@ class FactorizationMachinesHandler(ModelHandler):
 
     sparse_ok = True
 
-    def __init__(self, model_dir: str):
-        InferenceHandler.__init__(self, model_dir)
-        self.meta, self.arrays = aws_artifacts.load(model_dir, "factorization machines", from_aws)
+    def load(self, model_dir: str) -> tuple[dict, dict]:
+        return aws_artifacts.load(model_dir, "factorization machines", from_aws)
 
     def predict(self, X) -> list[dict]:
         a = self.arrays

@@ -27,13 +27,11 @@ def to_aws(meta: dict, w0: float, w: np.ndarray, V: np.ndarray) -> bytes:
     ``mx.module.Module.load`` after renaming them to ``<prefix>-symbol.json`` / ``<prefix>-0000.params``.
     The graph: out = w0 + x.w1 + 0.5 * sum((xV)^2 - x^2 V^2), through a logistic output for binary; the
     parameters carry ``__shape__`` so that binding with only the data shape infers everything."""
-    from .. import aws_artifacts as aws
-
     w = np.asarray(w, np.float32).reshape(-1, 1)
     D, F = np.shape(V)
     out_op = "LogisticRegressionOutput" if meta.get("predictor_type") == "binary_classifier" \
         else "LinearRegressionOutput"
-    symbol = aws.symbol_json([
+    symbol = aws_artifacts.symbol_json([
         {"op": "null", "name": "data"},                                                  # 0
         {"op": "null", "name": "w1_weight", "attrs": {"__shape__": (D, 1)}},             # 1
         {"op": "dot", "name": "linear", "inputs": [0, 1]},                               # 2
@@ -52,16 +50,15 @@ def to_aws(meta: dict, w0: float, w: np.ndarray, V: np.ndarray) -> bytes:
         {"op": "null", "name": "out_label"},                                             # 15
         {"op": out_op, "name": "out", "inputs": [14, 15]},                               # 16
     ], heads=[16])
-    params = aws.params_bytes({"w0_weight": np.array([w0], np.float32), "w1_weight": w,
+    params = aws_artifacts.params_bytes({"w0_weight": np.array([w0], np.float32), "w1_weight": w,
                                "v": np.asarray(V, np.float32)})
-    return aws.zip_bytes({"symbol.json": symbol, "params": params})
+    return aws_artifacts.zip_bytes({"symbol.json": symbol, "params": params})
 
 
 def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, {"w0", "w" [D], "V" [D, F]}) from AWS's zip (or a bare params NDArray file)."""
-    from .. import aws_artifacts as aws
-
-    params, symbol, hints = aws.read_checkpoint(data, "a zip holding symbol.json and params (an MXNet checkpoint)")
+    params, symbol, hints = aws_artifacts.read_checkpoint(
+        data, "a zip holding symbol.json and params (an MXNet checkpoint)")
     missing = [k for k in ("w0_weight", "w1_weight", "v") if k not in params]
     if missing:
         raise ValueError(f"the parameters lack {', '.join(missing)} (found {sorted(params)})")
@@ -71,7 +68,7 @@ def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
         V = V.T
     if V.shape[0] != len(w):
         raise ValueError(f"v {V.shape} and w1_weight ({len(w)} values) disagree on the feature count")
-    ops = " ".join(aws.symbol_ops(symbol)).lower()
+    ops = " ".join(aws_artifacts.symbol_ops(symbol)).lower()
     ptype = meta.get("predictor_type") or hints.get("predictor_type") or (
         "binary_classifier" if "logistic" in ops or "sigmoid" in ops else "regressor")
     out = {**meta, "feature_dim": int(len(w)), "predictor_type": ptype}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import aws_artifacts
-from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from .model import from_aws, sq_distances
 
@@ -15,9 +14,8 @@ class KMeansHandler(ModelHandler):
 
     sparse_ok = True
 
-    def __init__(self, model_dir: str):
-        InferenceHandler.__init__(self, model_dir)
-        self.meta, self.arrays = aws_artifacts.load(model_dir, "k-means", from_aws)
+    def load(self, model_dir: str) -> tuple[dict, dict]:
+        return aws_artifacts.load(model_dir, "k-means", from_aws)
 
     def predict(self, X) -> list[dict]:
         C = self.arrays["centers"].astype(np.float64)

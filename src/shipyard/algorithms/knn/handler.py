@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from .index import prepare, reduce, search, vote
 from .model import load
@@ -14,9 +13,8 @@ class KNNHandler(ModelHandler):
 
     sparse_ok = True
 
-    def __init__(self, model_dir: str):
-        InferenceHandler.__init__(self, model_dir)
-        self.meta, self.arrays = load(model_dir)
+    def load(self, model_dir: str) -> tuple[dict, dict]:
+        return load(model_dir)
 
     def predict(self, X) -> list[dict]:
         a, m = self.arrays, self.meta

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import aws_artifacts
-from ..base import InferenceHandler
 from ..builtin import ModelHandler
 from .metrics import sigmoid, softmax
 from .model import from_aws
@@ -20,9 +19,8 @@ class LinearLearnerHandler(ModelHandler):
 
     sparse_ok = True
 
-    def __init__(self, model_dir: str):
-        InferenceHandler.__init__(self, model_dir)
-        self.meta, self.arrays = aws_artifacts.load(model_dir, "linear learner", from_aws)
+    def load(self, model_dir: str) -> tuple[dict, dict]:
+        return aws_artifacts.load(model_dir, "linear learner", from_aws)
 
     def predict(self, X) -> list[dict]:
         W, b = self.arrays["weights"], self.arrays["bias"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .. import aws_artifacts
 from .metrics import sigmoid, softmax
 
 
@@ -337,15 +338,13 @@ def to_aws(meta: dict, W: np.ndarray, b: np.ndarray) -> bytes:
     ``mx-mod-0000.params``) that ``mx.module.Module.load('mx-mod', 0, label_names=['out_label'])`` reads:
     ``fc0 = FullyConnected(data, fc0_weight [K, D], fc0_bias [K])`` into a logistic (binary, logistic loss),
     softmax (multiclass) or linear (regression, hinge) output named ``out``."""
-    from .. import aws_artifacts as aws
-
     W = np.asarray(W, np.float32).reshape(W.shape[0], -1)
     K = W.shape[1]
     ptype = meta.get("predictor_type", "regressor")
     out_op = ("SoftmaxOutput" if ptype == "multiclass_classifier"
               else "LogisticRegressionOutput" if ptype == "binary_classifier" and meta.get("loss") == "logistic"
               else "LinearRegressionOutput")
-    symbol = aws.symbol_json([
+    symbol = aws_artifacts.symbol_json([
         {"op": "null", "name": "data"},
         {"op": "null", "name": "fc0_weight", "attrs": {"num_hidden": K}},
         {"op": "null", "name": "fc0_bias", "attrs": {"num_hidden": K}},
@@ -353,15 +352,13 @@ def to_aws(meta: dict, W: np.ndarray, b: np.ndarray) -> bytes:
         {"op": "null", "name": "out_label"},
         {"op": out_op, "name": "out", "inputs": [3, 4]},
     ], heads=[5])
-    params = aws.params_bytes({"fc0_weight": W.T, "fc0_bias": np.asarray(b, np.float32).reshape(K)})
-    return aws.zip_bytes({"mx-mod-symbol.json": symbol, "mx-mod-0000.params": params})
+    params = aws_artifacts.params_bytes({"fc0_weight": W.T, "fc0_bias": np.asarray(b, np.float32).reshape(K)})
+    return aws_artifacts.zip_bytes({"mx-mod-symbol.json": symbol, "mx-mod-0000.params": params})
 
 
 def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, {"weights" [D, K], "bias" [K]}) from AWS's zip (or a bare .params NDArray file)."""
-    from .. import aws_artifacts as aws
-
-    params, symbol, hints = aws.read_checkpoint(data, "a zip of an MXNet module (mx-mod-symbol.json, mx-mod-0000.params)")
+    params, symbol, hints = aws_artifacts.read_checkpoint(data, "a zip of an MXNet module (mx-mod-symbol.json, mx-mod-0000.params)")
     wkey = "fc0_weight" if "fc0_weight" in params else next((k for k in params if k.endswith("weight")), None)
     if wkey is None:
         raise ValueError(f"no fc0_weight among the parameters {sorted(params)}")
@@ -373,7 +370,7 @@ def from_aws(data: bytes, meta: dict) -> tuple[dict, dict[str, np.ndarray]]:
     W = weight if (D and weight.shape[0] == int(D) and weight.shape[1] != int(D)) else weight.T
     K = W.shape[1]
     bias = np.asarray(params[bkey], np.float32).reshape(K) if bkey in params else np.zeros(K, np.float32)
-    ops = " ".join(aws.symbol_ops(symbol)).lower()
+    ops = " ".join(aws_artifacts.symbol_ops(symbol)).lower()
     ptype = meta.get("predictor_type") or hints.get("predictor_type") or (
         "multiclass_classifier" if "softmax" in ops or K > 1
         else "binary_classifier" if "logistic" in ops or "sigmoid" in ops else "regressor")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import aws_artifacts
-from ..base import InferenceHandler
 from ..builtin import ModelHandler
 
 
@@ -15,11 +14,10 @@ class PCAHandler(ModelHandler):
     output_key = "projections"
     sparse_ok = True
 
-    def __init__(self, model_dir: str):
+    def load(self, model_dir: str) -> tuple[dict, dict]:
         from .train import from_aws
 
-        InferenceHandler.__init__(self, model_dir)
-        self.meta, self.arrays = aws_artifacts.load(model_dir, "PCA", from_aws)
+        return aws_artifacts.load(model_dir, "PCA", from_aws)
 
     def predict(self, X) -> list[dict]:
         C = self.arrays["components"].astype(np.float64)

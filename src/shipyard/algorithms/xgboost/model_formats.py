@@ -97,7 +97,7 @@ def booster_from_bytes(data: bytes, path: Path):
                 obj = _unpickle(data, kind, legacy=True)
             except Exception:  # noqa: BLE001
                 obj = None
-            if obj is None or not _has_legacy_state(obj):
+            if obj is None or _legacy_state(obj) is None:
                 raise ValidationError(f"Could not load XGBoost model {path.name} ({kind}, {size}): "
                                       f"{type(first).__name__}: {_first_line(first)}") from None
         state = _legacy_state(obj)
@@ -179,10 +179,6 @@ def _legacy_state(obj) -> _LegacyBoosterState | None:
         return obj
     inner = getattr(obj, "__dict__", {}).get("_Booster")
     return inner if isinstance(inner, _LegacyBoosterState) else None
-
-
-def _has_legacy_state(obj) -> bool:
-    return _legacy_state(obj) is not None
 
 
 def _booster_from_raw(raw: bytes, path: Path, what: str):
