@@ -26,6 +26,7 @@ log = logging.getLogger("shipyard.serving")
 
 TOKEN_HEADER = "x-shipyard-token"  # the per-instance secret the router (or a transform's client) sends
 _DENIED = b"This model server answers its endpoint's router only (missing or wrong X-Shipyard-Token)."
+_LINGER_SECONDS = 10.0  # how long a refused request may go on sending its body before the connection closes
 
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed",
@@ -116,14 +117,21 @@ class HttpProtocol(asyncio.Protocol):
         token = self.server.token
         if token is not None and (self._token is None or not hmac.compare_digest(self._token, token)):
             self._denied = True
-            if not self.busy and not self.queue:  # nothing before it to answer: refuse now, read no body
-                self._send(403, [("Content-Type", "text/plain")], _DENIED, False)
+            if not self.busy and not self.queue and self.transport is not None and not self.closing:
+                # Nothing before it to answer: refuse now, then read (and drop) the body before closing, so a
+                # client still sending it reads the 403 rather than a reset (a "lingering close", bounded).
+                self.transport.write(render(403, [("Content-Type", "text/plain")], _DENIED, False))
+                self.closing = True
+                asyncio.get_running_loop().call_later(_LINGER_SECONDS, self._close_now)
 
     def on_body(self, body: bytes) -> None:
         if not self._denied:  # a refused request's body is never kept
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self.closing:  # refused early: the body was read only to be dropped
+            self._close_now()
+            return
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         path = self._url.decode("latin-1").split("?", 1)[0]
         self.queue.append(Request(self.parser.get_method().decode("latin-1"), path, self._headers, body,
@@ -170,6 +178,10 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.write(render(status, headers, body, keep_alive))
         if not keep_alive:
             self.closing = True
+            self.transport.close()
+
+    def _close_now(self) -> None:
+        if self.transport is not None:
             self.transport.close()
 
     def close_if_idle(self) -> None:
