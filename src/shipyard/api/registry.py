@@ -21,6 +21,7 @@ OPERATION_MODULES = [
     "shipyard.api.autoscaling",
     "shipyard.api.tags",
     "shipyard.api.cloudwatch",
+    "shipyard.api.ecr",
 ]
 
 

@@ -13,6 +13,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "transform-job": ("transform-job", "transform job"),
     "hyper-parameter-tuning-job": ("hyper-parameter-tuning-job", "hyper-parameter tuning job"),
     "processing-job": ("processing-job", "processing job"),
+    "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[^:]*:[^:]*:([a-z-]+)/(.+)$")
