@@ -38,7 +38,17 @@ class Settings:
     # Local runner: True refuses an instance type bigger than this machine (ResourceLimitExceeded) instead of
     # treating the type as a label and capping the job at the machine (SHIPYARD_STRICT_INSTANCE_TYPES=1).
     strict_instance_types: bool = False
+    container_engine: str = ""  # docker or podman client, a name on PATH or a path; "" = first found (containers/)
+    registry_binary: str = "docker-registry"  # the distribution server the ECR API starts (containers/registry.py)
+    # Caps on every archive Shipyard unpacks (io/archives.py): set here, passed to jobs in their job.json, never
+    # read from an unpacking process's environment (SHIPYARD_MAX_EXTRACT_BYTES / _MEMBERS; 0 = the default).
+    max_extract_bytes: int = 0
+    max_extract_members: int = 0
     extra: dict = field(default_factory=dict)
+
+    def archive_caps(self) -> dict[str, int]:
+        """The archive caps as a job.json carries them (``io.archives.Caps.from_json``; 0: the default)."""
+        return {"max_bytes": self.max_extract_bytes, "max_members": self.max_extract_members}
 
     @property
     def endpoint_url(self) -> str:
@@ -82,6 +92,15 @@ def _load_or_create_keys(home: Path) -> tuple[str, str]:
     return key_id, secret
 
 
+def _count(raw: str | None) -> int:
+    """A positive whole number from a setting, or 0 (use the default) when unset or invalid."""
+    try:
+        value = int((raw or "").strip())
+    except ValueError:
+        return 0
+    return max(value, 0)
+
+
 def load_settings(home: str | Path | None = None, host: str | None = None, port: int | None = None,
                   **overrides) -> Settings:
     env = os.environ
@@ -102,6 +121,10 @@ def load_settings(home: str | Path | None = None, host: str | None = None, port:
         ray_address=env.get("RAY_ADDRESS", ""),
         strict_instance_types=env.get("SHIPYARD_STRICT_INSTANCE_TYPES", "").strip().lower()
         in ("1", "true", "yes", "on"),
+        container_engine=env.get("SHIPYARD_CONTAINER_ENGINE", ""),
+        registry_binary=env.get("SHIPYARD_REGISTRY_BINARY", "docker-registry"),
+        max_extract_bytes=_count(env.get("SHIPYARD_MAX_EXTRACT_BYTES")),
+        max_extract_members=_count(env.get("SHIPYARD_MAX_EXTRACT_MEMBERS")),
     )
     for k, v in overrides.items():
         if v is not None:

@@ -1,19 +1,29 @@
 """The services an operation or controller works with, built once per server process.
 
-``Services`` is a plain holder: the settings, the metadata store, the object store, the runner and the
-controllers. The server builds it from :class:`~shipyard.config.Settings` (the only place that picks concrete
-backends, with the CLI); tests build it the same way with their own settings.
+``Services`` is a plain holder: the settings, the metadata store, the object store, the runner, the endpoint
+router and the controllers. The server builds it from :class:`~shipyard.config.Settings` (the only place that
+picks concrete backends, with the CLI); tests build it the same way with their own settings.
+
+The router is built here, once, so the hosting, serverless, async-inference and autoscaling controllers all
+share the one route table instead of each building (or fishing for) its own. It is also published as
+``extras["router"]`` for the readers that look it up there (the runtime routes, ``/metrics``, CloudWatch
+metrics) and so that server shutdown closes its connection pool; a plugin may replace that entry (the tests'
+stub router does) without changing what the controllers drive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .metastore.base import MetaStore
 from .objectstore.base import ObjectStore
 from .runners.base import Runner
+from .serving.router import Router
+
+if TYPE_CHECKING:
+    from .serving.serverless import EndpointHost
 
 
 @dataclass
@@ -23,7 +33,15 @@ class Services:
     objects: ObjectStore
     runner: Runner
     controllers: Any = None           # shipyard.controllers.base.ControllerLoop
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the endpoint router
+    extras: dict[str, Any] = field(default_factory=dict)  # plugin objects; "router" aliases ``router``
+    router: Router = field(init=False)  # the endpoint router, built once in __post_init__
+    # The hosting controller's public interface (scale_up / scale_down / ...), set by the hosting controller
+    # when it is built, so others (serverless scale-to-zero) call it rather than reach into its internals.
+    hosting: EndpointHost | None = None
+
+    def __post_init__(self) -> None:
+        self.router = Router(self.account)
+        self.extras.setdefault("router", self.router)
 
     @property
     def region(self) -> str:

@@ -117,8 +117,11 @@ def test_builtin_xgboost_fit_deploy_predict(sm_env, tmp_path, capfd):
         image_uri=image, role=ROLE, instance_count=1, instance_type="ml.m5.large",
         hyperparameters={"objective": "binary:logistic", "eval_metric": "auc", "num_round": 30, "max_depth": 3},
         sagemaker_session=session)
+    # fit(logs=True) is start + logs_for_job(wait=True, poll=10); the same call with poll=1 streams the same
+    # lines without sleeping 10 s between looks.
     estimator.fit({"train": TrainingInput(train_uri, content_type="text/csv"),
-                   "validation": TrainingInput(val_uri, content_type="text/csv")}, logs=True)
+                   "validation": TrainingInput(val_uri, content_type="text/csv")}, wait=False)
+    session.logs_for_job(estimator.latest_training_job.name, wait=True, poll=1)
 
     desc = estimator.latest_training_job.describe()
     assert desc["TrainingJobStatus"] == "Completed"
@@ -127,10 +130,11 @@ def test_builtin_xgboost_fit_deploy_predict(sm_env, tmp_path, capfd):
     metrics = {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
     assert metrics.get("validation:auc", 0) > 0.85, metrics
     printed = capfd.readouterr().out
-    assert "validation-auc" in printed  # the container's log lines were streamed by fit(logs=True)
+    assert "validation-auc" in printed  # the container's log lines were streamed by logs_for_job
 
-    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large",
+    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False,
                                  serializer=CSVSerializer(), deserializer=CSVDeserializer())
+    assert session.wait_for_endpoint(predictor.endpoint_name, poll=1)["EndpointStatus"] == "InService"
     try:
         rows = predictor.predict(data["x_test"])
         scores = [float(v) for row in rows for v in row if v.strip()]
@@ -196,7 +200,8 @@ def test_sklearn_script_mode_fit_deploy_predict(sm_env, tmp_path, capfd):
         role=ROLE, instance_count=1, instance_type="ml.m5.large", hyperparameters={"C": 0.5},
         metric_definitions=[{"Name": "train:accuracy", "Regex": r"train_accuracy=([0-9.]+)"}],
         sagemaker_session=session)
-    estimator.fit({"train": TrainingInput(train_uri, content_type="text/csv")}, logs=True)
+    estimator.fit({"train": TrainingInput(train_uri, content_type="text/csv")}, wait=False)
+    session.logs_for_job(estimator.latest_training_job.name, wait=True, poll=1)  # fit(logs=True), poll 1 s
 
     desc = estimator.latest_training_job.describe()
     assert desc["TrainingJobStatus"] == "Completed"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import ArchiveRefused, ValidationError
-from shipyard.io.archives import BYTES_SETTING, MEMBERS_SETTING, max_extract_bytes, safe_extract
+from shipyard.io.archives import BYTES_SETTING, MEMBERS_SETTING, Caps, configure, max_extract_bytes, safe_extract
 
 
 def _file(name: str, data: bytes = b"x", mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
@@ -74,24 +74,102 @@ def test_the_bytes_cap_counts_every_member_together(tmp_path):
         safe_extract(archive, tmp_path / "over", max_bytes=1999)
 
 
-def test_the_bytes_cap_comes_from_the_setting(tmp_path, monkeypatch):
+@pytest.fixture
+def caps():
+    """Set this process's caps for a test, and put the defaults back after it."""
+    yield configure
+    configure(Caps())
+
+
+def test_the_caps_come_from_the_server_settings_not_the_environment(tmp_path, monkeypatch, caps):
     archive = _tar(tmp_path / "a.tar.gz", [_file("f", bytes(5000))])
-    monkeypatch.setenv(BYTES_SETTING, "4096")
+    caps(Caps.from_json({"max_bytes": 4096}))  # what an executor does with its job.json's archive_caps
     assert max_extract_bytes() == 4096
+    monkeypatch.setenv(BYTES_SETTING, str(1 << 40))  # a job's Environment reaching the unpacking process
     with pytest.raises(ArchiveRefused, match=BYTES_SETTING):
         safe_extract(archive, tmp_path / "out")
-    monkeypatch.delenv(BYTES_SETTING)
+    caps(Caps.from_json(None))  # a job.json without caps (an older server): the defaults
     assert max_extract_bytes() == 20 << 30  # generous by default
     safe_extract(archive, tmp_path / "out2")
+    monkeypatch.setenv(BYTES_SETTING, "4096")
+    assert max_extract_bytes() == 20 << 30  # nor can the environment lower it behind the server's back
 
 
-def test_the_member_count_is_capped(tmp_path, monkeypatch):
+def test_settings_carry_the_caps_to_job_json(tmp_path, monkeypatch):
+    from shipyard.config import load_settings
+
+    monkeypatch.setenv(BYTES_SETTING, "4096")
+    monkeypatch.setenv(MEMBERS_SETTING, "not-a-number")
+    caps_json = load_settings(tmp_path / "home").archive_caps()
+    assert Caps.from_json(caps_json) == Caps(max_bytes=4096, max_members=100_000)
+
+
+def test_the_member_count_is_capped(tmp_path, caps):
     archive = _tar(tmp_path / "many.tar", [_file(f"f{i}") for i in range(50)], mode="w")
     with pytest.raises(ArchiveRefused, match="more than 10 members"):
         safe_extract(archive, tmp_path / "out", max_members=10)
-    monkeypatch.setenv(MEMBERS_SETTING, "20")
+    caps(Caps(max_members=20))
     with pytest.raises(ArchiveRefused, match=MEMBERS_SETTING):
         safe_extract(archive, tmp_path / "out2")
+
+
+def _header_block(name: bytes, kind: bytes, size: int) -> bytes:
+    """One raw 512-byte ustar header claiming ``size`` bytes of content (its checksum computed)."""
+    block = bytearray(512)
+    block[0:len(name)] = name
+    block[100:108] = b"0000644\0"
+    block[108:116] = block[116:124] = b"0000000\0"
+    block[124:136] = b"%011o\0" % size
+    block[136:148] = b"00000000000\0"
+    block[156:157] = kind
+    block[257:263] = b"ustar\0"
+    block[263:265] = b"00"
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+@pytest.mark.parametrize("kind,label", [(tarfile.XHDTYPE, "PAX"), (tarfile.GNUTYPE_LONGNAME, "GNU long-name")])
+def test_a_huge_extended_header_is_refused_before_it_is_read(tmp_path, kind, label):
+    """A 1 GB PAX (or GNU long-name) header, which tarfile would read into memory whole, costs one header
+    block to refuse: the file is sparse on disk, and the refusal allocates next to nothing."""
+    import time
+    import tracemalloc
+
+    archive = tmp_path / "huge-header.tar"
+    size = 1 << 30
+    with open(archive, "wb") as f:
+        f.write(_header_block(b"././@header", kind, size))
+        f.truncate(512 + size + 1024)  # sparse: the gigabyte is claimed, not stored
+    tracemalloc.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ArchiveRefused) as e:
+            safe_extract(archive, tmp_path / "out", what="model artifact")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f"holds a {label} header of 1.0 GiB" in e.value.message, e.value.message
+    assert peak < 8 << 20, peak  # tarfile would have read 1 GiB into memory
+    assert time.monotonic() - t0 < 5
+
+
+def test_extended_headers_count_against_the_caps(tmp_path):
+    """Long names are bytes and members too: many PAX headers of a small archive reach the caps."""
+    members = []
+    for i in range(20):
+        info, data = _file(f"f{i}", b"x")
+        info.pax_headers = {"comment": "c" * 100_000}  # 100 kB of PAX attributes per member
+        members.append((info, data))
+    archive = _tar(tmp_path / "pax.tar", members, mode="w")
+    with tarfile.open(archive, format=tarfile.PAX_FORMAT) as tar:
+        assert len(tar.getmembers()) == 20
+    with pytest.raises(ArchiveRefused, match="expands to more than 1.0 MiB"):
+        safe_extract(archive, tmp_path / "out", max_bytes=1 << 20)
+    with pytest.raises(ArchiveRefused, match="more than 30 members"):
+        safe_extract(archive, tmp_path / "out2", max_members=30)  # 20 files and their 20 headers
+    done = safe_extract(archive, tmp_path / "out3", max_bytes=4 << 20)
+    assert done.files == 20
 
 
 @pytest.mark.parametrize("members,why", [

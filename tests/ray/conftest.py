@@ -6,6 +6,10 @@ import contextlib
 import json
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,16 +45,16 @@ def ray_cluster():
 
 
 @contextlib.contextmanager
-def _shipyard_on_ray(cluster, home: Path, instance_types: dict):
-    """A Shipyard server whose runner is the session's Ray cluster, with the given instance types; stopped
-    (with every process it started) on exit."""
+def _shipyard_on_ray(cluster, home: Path, instance_types: dict, env: dict[str, str] | None = None):
+    """A Shipyard server whose runner is the Ray cluster ``cluster`` (anything with a ``loopback_address``),
+    with the given instance types and extra ``env``; stopped (with every process it started) on exit."""
     from shipyard.testing.server import ShipyardProcess
 
     types = home / "types.json"
     types.write_text(json.dumps(instance_types))
     env = {"SHIPYARD_RUNNER": "ray", "RAY_ADDRESS": cluster.loopback_address,
            "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"], "RAY_AUTH_TOKEN": os.environ["RAY_AUTH_TOKEN"],
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "SHIPYARD_INSTANCE_TYPES": str(types)}
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "SHIPYARD_INSTANCE_TYPES": str(types), **(env or {})}
     proc = ShipyardProcess(home / "server", env=env).start()
     try:
         yield proc
@@ -62,3 +66,36 @@ def _shipyard_on_ray(cluster, home: Path, instance_types: dict):
 def shipyard_on_ray():
     """`with shipyard_on_ray(cluster, home, instance_types) as server:` - see _shipyard_on_ray."""
     return _shipyard_on_ray
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_s3():
+    """An external S3 server (moto) on loopback: the object store a cluster's nodes reach by URL."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start")
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -36,7 +36,7 @@ def test_group_spreads_bundles_over_nodes_and_waits_when_full(ray_cluster, tmp_p
     for i in range(2):
         spec = JobSpec(name=f"g/spread/{i}", command=[sys.executable, "-c", f"print('host {i}')"], env={},
                        workdir=str(tmp_path / f"w{i}"), log_path=str(tmp_path / f"w{i}" / "log.txt"), cpus=1,
-                       extra={"files": {"x": ""}, "group": ["g/spread", i]})
+                       files={"x": ""}, group=("g/spread", i))
         handles.append(runner.start(spec))
     nodes = {h.where()[0] for h in handles}
     assert len(nodes) == 2, "SPREAD places the two bundles on different nodes"

@@ -16,6 +16,9 @@ from shipyard.testing.runner import RunnerConformance, wait_exit, wait_for_text
 
 
 class TestLocalRunner(RunnerConformance):
+    # Local processes share this machine's cores: admission control (the caller) accounts for reservations.
+    reservations_hold_room = False
+
     @pytest.fixture
     def make_runner(self, tmp_path):
         made = []
@@ -68,14 +71,42 @@ def test_handle_id_names_start_time_so_recycled_pids_do_not_match(tmp_path):
 
 
 def test_workdir_placeholder_and_files(tmp_path):
-    """Specs are portable between runners: ``{workdir}`` is substituted and ``extra['files']`` written."""
+    """Specs are portable between runners: ``{workdir}`` is substituted and ``spec.files`` written."""
     runner = LocalRunner(str(tmp_path / "state"))
     code = "import os, sys\nprint(open(os.path.join(sys.argv[1], 'job.json')).read(), os.environ['WD'])"
     work = tmp_path / "portable"
     spec = JobSpec(name="p", command=[sys.executable, "-c", code, "{workdir}"], env={"WD": "{workdir}/x"},
-                   workdir=str(work), log_path=str(work / "out.log"), extra={"files": {"job.json": "JOB"}})
+                   workdir=str(work), log_path=str(work / "out.log"), files={"job.json": "JOB"})
     assert wait_exit(runner.start(spec)) == 0
     assert Path(spec.log_path).read_text().strip() == f"JOB {work}/x"
+
+
+def test_inputs_are_linked_in_files_are_private_and_kept(tmp_path):
+    """``inputs`` elsewhere on this machine are symlinked into the work's folder (nothing copied); one already in
+    place is left alone; ``files`` are written 0600 (a token, a job's credentials) and an existing one is kept."""
+    runner = LocalRunner(str(tmp_path / "state"))
+    shared = tmp_path / "shared-model"
+    shared.mkdir()
+    (shared / "weights.txt").write_text("w=7")
+    work = tmp_path / "variant"
+    (work / "model").mkdir(parents=True)
+    (work / "model" / "here.txt").write_text("in place")
+    (work / "kept.txt").write_text("server's own")
+    code = ("import os, stat, sys\nwd = sys.argv[1]\n"
+            "print(open(os.path.join(wd, 'elsewhere', 'weights.txt')).read())\n"
+            "print(open(os.path.join(wd, 'model', 'here.txt')).read())\n"
+            "print(oct(stat.S_IMODE(os.stat(os.path.join(wd, '.token')).st_mode)))")
+    spec = JobSpec(name="inputs", command=[sys.executable, "-c", code, "{workdir}"], env={}, workdir=str(work),
+                   log_path=str(work / "out.log"), files={".token": "t0k", "kept.txt": "replaced?"},
+                   inputs={"elsewhere": str(shared), "model": str(work / "model")})
+    assert wait_exit(runner.start(spec)) == 0, Path(spec.log_path).read_text()
+    assert Path(spec.log_path).read_text().split() == ["w=7", "in", "place", "0o600"]
+    assert (work / "elsewhere").is_symlink() and not (work / "model").is_symlink()
+    assert (work / "kept.txt").read_text() == "server's own"
+    missing = JobSpec(name="missing", command=[sys.executable, "-c", "pass"], env={}, workdir=str(tmp_path / "m"),
+                      log_path=str(tmp_path / "m" / "out.log"), inputs={"model": str(tmp_path / "nope")})
+    with pytest.raises(FileNotFoundError, match="nope"):
+        runner.start(missing)
 
 
 def test_work_survives_the_runner_and_runs_in_its_own_session(tmp_path):

@@ -1,25 +1,19 @@
 """Session and LogTailer against moto's S3 and CloudWatch Logs servers: the SDK only speaks AWS APIs, so it
 must behave the same against any faithful implementation of them (Shipyard's own server is covered in e2e)."""
 
-import socket
 import time
 
 import pytest
 
 from shipyard.sdk import LogTailer, Session
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from shipyard.testing.server import free_port
 
 
 @pytest.fixture(scope="module")
 def moto_url():
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

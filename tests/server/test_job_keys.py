@@ -63,6 +63,14 @@ PROBE = r"""
         except (OSError, ValueError, IndexError):
             break
 
+    # the server's process, by the pid the test passes in, and every process this one can see
+    try:
+        open(f"/proc/{os.environ['SERVER_PID']}/environ", "rb").read()
+        print("server-environ", "read")
+    except OSError as e:
+        print("server-environ", type(e).__name__)
+    print("visible-processes", len([p for p in os.listdir("/proc") if p.isdigit()]))
+
     # the home's credentials file: up from the working folder
     folder, outcome = os.path.abspath(os.getcwd()), "not-found"
     while folder != "/":
@@ -105,6 +113,7 @@ PROBE = r"""
     attempt("list-training-jobs", lambda: sm.list_training_jobs())
     attempt("describe-own-job", lambda: sm.describe_training_job(TrainingJobName=name))
     print("job-key", os.environ["AWS_ACCESS_KEY_ID"])
+    print("caller-arn", boto3.client("sts").get_caller_identity()["Arn"])
 """
 
 
@@ -133,7 +142,8 @@ def test_a_job_holds_only_its_own_scoped_key(keyed_server):
     s3.put_object(Bucket=OTHER, Key="secret.txt", Body=b"not yours")
     name = unique("keys")
     params = script_job(s3, BUCKET, name, PROBE, channels={"train": b"1,2\n"})
-    params["Environment"] = {"BUCKET": BUCKET, "PREFIX": f"{name}/data/", "JOB": name, "OTHER": OTHER}
+    params["Environment"] = {"BUCKET": BUCKET, "PREFIX": f"{name}/data/", "JOB": name, "OTHER": OTHER,
+                             "SERVER_PID": str(keyed_server.pid)}
     sm.create_training_job(**params)
     desc = wait_status(sm, name, timeout=120)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
@@ -143,8 +153,14 @@ def test_a_job_holds_only_its_own_scoped_key(keyed_server):
     assert _lines(messages, "env-has-shipyard-secret") == ["False"]
     assert _lines(messages, "env-shipyard-vars") == ["['SHIPYARD_HOST_ADDRESSES', 'SHIPYARD_HOST_INDEX']"]
     ancestors = _lines(messages, "ancestor")
-    assert any(a.startswith("executor ") for a in ancestors), messages
-    assert all(a.endswith("False") for a in ancestors if a.split()[0] in ("executor", "launcher")), ancestors
+    if isolation.hides_processes():
+        # its own PID namespace: no ancestor, no server, nothing but its init and itself
+        assert ancestors == [], messages
+        assert _lines(messages, "server-environ") == ["FileNotFoundError"], messages
+        assert _lines(messages, "visible-processes") == ["2"], messages
+    else:
+        assert any(a.startswith("executor ") for a in ancestors), messages
+        assert all(a.endswith("False") for a in ancestors if a.split()[0] in ("executor", "launcher")), ancestors
     model = s3.get_object(Bucket=BUCKET, Key=f"output/{name}/output/model.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(model)) as tar:
         env = json.loads(tar.extractfile("env.json").read())
@@ -182,6 +198,11 @@ def test_a_job_holds_only_its_own_scoped_key(keyed_server):
         s3.head_object(Bucket=BUCKET, Key="elsewhere/note.txt")
     with pytest.raises(ClientError):
         sm.describe_training_job(TrainingJobName=name + "-evil")
+
+    # GetCallerIdentity names the job's role, assumed by the job: not the server's key
+    role = params["RoleArn"].rsplit("/", 1)[-1]
+    assert _lines(messages, "caller-arn") == [f"arn:aws:sts::{keyed_server.settings.account}:assumed-role/"
+                                              f"{role}/{name}"], messages
 
     # after the job ended its key is refused, by S3 and the JSON services alike
     key_id = _lines(messages, "job-key")[0]
@@ -228,6 +249,26 @@ def test_keys_of_ended_jobs_are_revoked_on_restart(keyed_server):
     with pytest.raises(ClientError) as e:
         client.describe_training_job(TrainingJobName="x")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_caller_identity_names_the_key_that_signed(keyed_server):
+    """The server's key is the account's shipyard user; a job's key the job's assumed role, with the job's
+    name as the session, whatever key the server itself holds."""
+    import boto3
+
+    sts = keyed_server.client("sts")
+    mine = sts.get_caller_identity()
+    assert mine["UserId"] == SERVER_KEY[0] and mine["Arn"].endswith(":user/shipyard")
+    name = unique("caller")
+    key = JobKeys(keyed_server.home).issue(JobScope(kind="training-job", name=name,
+                                                    role_arn="arn:aws:iam::123456789012:role/service/TrainRole"))
+    client = boto3.session.Session(aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key,
+                                   region_name="us-east-1").client("sts", endpoint_url=keyed_server.url)
+    ident = client.get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:sts::{mine['Account']}:assumed-role/TrainRole/{name}"
+    assert ident["UserId"] == f"{key.access_key_id}:{name}" and ident["Account"] == mine["Account"]
+    assert SERVER_KEY[0] not in str(ident)
+    JobKeys(keyed_server.home).revoke("training-job", name)
 
 
 # --- the rules, without a server ----------------------------------------------------------------------------
@@ -317,6 +358,7 @@ def test_home_and_credentials_are_private(tmp_path):
     assert stat.S_IMODE((home / "credentials.json").stat().st_mode) == 0o600
 
 
+@pytest.mark.integration  # starts the wrapped program
 @pytest.mark.skipif(not isolation.available(), reason="no mount namespace on this host")
 def test_isolated_program_sees_only_its_job_folder(tmp_path):
     import subprocess
@@ -341,6 +383,7 @@ def test_isolated_program_sees_only_its_job_folder(tmp_path):
     assert (job / "made").read_text() == "x"     # and what it writes lands in its real folder
 
 
+@pytest.mark.integration  # runs the executor as a subprocess
 @pytest.mark.skipif(not isolation.available(), reason="no mount namespace on this host")
 @pytest.mark.parametrize("mode", ["stop", "pipe"])
 def test_isolated_job_keeps_signals_and_pipes(tmp_path, mode):

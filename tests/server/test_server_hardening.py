@@ -181,10 +181,26 @@ def test_silent_connection_is_closed(impatient_server):
 
 
 def test_connection_limit(impatient_server):
+    """Over the limit a client gets a 503 in its own protocol, with a code botocore names (and retries as
+    throttling) and a message saying what to do; the server recovers once connections go."""
+    from botocore.config import Config
+
+    once = Config(retries={"max_attempts": 1, "mode": "standard"})
+    s3, sm = impatient_server.client("s3", config=once), impatient_server.client("sagemaker", config=once)
     idle = [_connect(impatient_server) for _ in range(8)]  # silent: the header timeout will close them
     try:
         r = httpx.get(f"{impatient_server.url}/shipyard/health", timeout=5)
         assert r.status_code == 503
+        with pytest.raises(ClientError) as e:
+            s3.list_objects_v2(Bucket="hardening-busy")
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert e.value.response["Error"]["Code"] == "SlowDown"
+        assert "SHIPYARD_MAX_CONNECTIONS" in e.value.response["Error"]["Message"]
+        with pytest.raises(ClientError) as e:
+            sm.list_training_jobs()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert e.value.response["Error"]["Code"] == "ServiceUnavailable"
+        assert "retry" in e.value.response["Error"]["Message"]
     finally:
         for sock in idle:
             sock.close()

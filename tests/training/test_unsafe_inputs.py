@@ -104,8 +104,11 @@ def test_a_sourcedir_member_that_climbs_out_is_refused(tmp_path, store):
 
 
 def test_a_sourcedir_bomb_is_refused(tmp_path, store, monkeypatch):
-    monkeypatch.setenv("SHIPYARD_MAX_EXTRACT_BYTES", str(1 << 20))  # the executor reads the server's settings
+    # the cap comes from the server's settings in job.json; the executor's own environment cannot raise it
+    monkeypatch.setenv("SHIPYARD_MAX_EXTRACT_BYTES", str(1 << 40))
     job_dir = _job(tmp_path, store, {"train.py": b"print('trained')\n", "weights.bin": bytes(4 << 20)})
+    job = json.loads((job_dir / "job.json").read_text())
+    (job_dir / "job.json").write_text(json.dumps(dict(job, archive_caps={"max_bytes": 1 << 20})))
     status = _run(job_dir)
     assert status["outcome"] == "Failed", _log(job_dir)
     assert "expands to more than 1.0 MiB" in status["failure_reason"]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import shipyard.api.training as training_api
-from shipyard.api.tuning import create_hyper_parameter_tuning_job
+import shipyard.resources.training_job as training_job
+from shipyard.resources.tuning_job import create as create_hyper_parameter_tuning_job
 from shipyard.config import load_settings
 from shipyard.context import build_services
 from shipyard.controllers.tuning import TuningController
@@ -55,12 +55,12 @@ def services(tmp_path):
 
 def test_trial_recorded_before_the_crash_is_launched_after_restart(services, monkeypatch):
     create_hyper_parameter_tuning_job(services, request("crashy"))
-    real = training_api.create_training_job
+    real = training_job.create
 
     def dies(*a, **kw):
         raise Crash()
 
-    monkeypatch.setattr(training_api, "create_training_job", dies)
+    monkeypatch.setattr(training_job, "create", dies)
     with pytest.raises(Crash):
         TuningController(services).reconcile("crashy")
     doc = services.meta.get(KIND, "crashy").doc
@@ -68,7 +68,7 @@ def test_trial_recorded_before_the_crash_is_launched_after_restart(services, mon
     assert trial["launched"] is False
     assert services.meta.find("training-job", trial["name"]) is None
 
-    monkeypatch.setattr(training_api, "create_training_job", real)
+    monkeypatch.setattr(training_job, "create", real)
     TuningController(services).reconcile("crashy")  # a new controller: nothing in memory
     doc = services.meta.get(KIND, "crashy").doc
     names = [t["name"] for t in doc["_trials"]]

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..io import ndarray
+from .builtin import MODEL_FILE, read_npz
 
-MODEL_FILE = "model_algo-1"
 META_FILE = "shipyard-meta.json"
 
 Loaded = tuple[dict[str, Any], dict[str, np.ndarray]]
@@ -146,10 +146,7 @@ def _npz(data: bytes) -> Loaded | None:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         if "__meta__.npy" not in z.namelist():
             return None
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "__meta__"}
-        meta = json.loads(str(z["__meta__"]))
-    return meta, arrays
+    return read_npz(io.BytesIO(data))
 
 
 def load(model_dir: str | Path, algorithm: str, from_aws: Callable[[bytes, dict[str, Any]], Loaded]) -> Loaded:

@@ -18,7 +18,7 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -29,6 +29,12 @@ from .base import Algorithm, InferenceHandler
 from .env import TrainingEnv, exit_without_teardown
 
 MODEL_FILE = "model_algo-1"
+
+# What AWS's containers for the numpy built-ins (k-means, k-NN, linear learner, PCA, RCF) take and answer:
+# training channels, request bodies (ModelHandler.decode) and response types (Accept), each the same list.
+TRAINING_CONTENT_TYPES = ("application/x-recordio-protobuf", "text/csv")
+INFERENCE_CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf")
+INFERENCE_ACCEPTS = ("application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv")
 
 
 def metric_regex(name: str) -> str:
@@ -106,14 +112,20 @@ class TrainingRun:
         return path
 
 
+def read_npz(source: str | Path | BinaryIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(meta, arrays) of what :meth:`TrainingRun.save` wrote, from a path or a binary file object (the AWS
+    artifact reader passes the bytes of a ``model_algo-1`` that turned out to be this npz form)."""
+    with np.load(source, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "__meta__"}
+        meta = json.loads(str(z["__meta__"]))
+    return meta, arrays
+
+
 def load_model(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = Path(model_dir) / MODEL_FILE
     if not path.exists():
         raise ValidationError(f"Model file {MODEL_FILE} not found in {model_dir}.")
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "__meta__"}
-        meta = json.loads(str(z["__meta__"]))
-    return meta, arrays
+    return read_npz(path)
 
 
 def main(algorithm: Algorithm, train: Callable[[TrainingRun], None]) -> None:

@@ -7,8 +7,8 @@ Any account, region and tag map alike: ``<acct>.dkr.ecr.<region>.amazonaws.com/s
 from __future__ import annotations
 
 import importlib
-import re
 
+from ..environments.image_uri import repository_and_tag
 from ..errors import ValidationError
 from .base import Algorithm
 
@@ -46,13 +46,9 @@ FRAMEWORK_REPOS = {
     "python": "python",
 }
 
-_URI = re.compile(r"^(?:[^/]+\.amazonaws\.com(?:\.cn)?/)?(?P<repo>[^:@]+)(?:[:@](?P<tag>.+))?$")
-
-
 def repository(image: str) -> str:
-    m = _URI.match(image.strip())
-    repo = m.group("repo") if m else image
-    return repo.rsplit("/", 1)[-1].lower()
+    """The ECR repository an image names (``.../sagemaker-xgboost:1.7-1`` -> ``sagemaker-xgboost``)."""
+    return repository_and_tag(image)[0]
 
 
 def _load(name: str) -> Algorithm | None:

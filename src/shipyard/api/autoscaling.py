@@ -3,23 +3,24 @@
 RegisterScalableTarget / DescribeScalableTargets / DeregisterScalableTarget, PutScalingPolicy /
 DescribeScalingPolicies / DeleteScalingPolicy (TargetTrackingScaling), DescribeScalingActivities. Only the
 ``sagemaker`` namespace and the ``sagemaker:variant:DesiredInstanceCount`` dimension are served; the
-autoscaling controller applies the policies.
+autoscaling controller applies the policies. The store kinds and the operations the controller shares live in
+:mod:`shipyard.resources.scaling_policy`; these handlers are the wire side (validation, paging, error codes).
 """
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from ..autoscaling.policy import SUPPORTED_METRICS
 from ..errors import MissingResource, ShipyardError, ValidationError
-from ..metastore.base import ListQuery
+from ..resources.scaling_policy import ACTIVITY, DIMENSION, POLICY, TARGET, all_of, endpoint_variant, target_key
 from .registry import operation
 
-TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-_RESOURCE = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
+if TYPE_CHECKING:
+    from ..context import Services
+
 SVC = "application-autoscaling"
 
 
@@ -29,22 +30,22 @@ class ObjectNotFound(ShipyardError):
 
 
 def _key(params: dict) -> str:
-    return f"{params['ResourceId']}|{params['ScalableDimension']}"
+    return target_key(params["ResourceId"], params["ScalableDimension"])
 
 
-def _check_target(services, params: dict) -> tuple[str, str]:
+def _check_target(services: Services, params: dict) -> tuple[str, str]:
     if params["ServiceNamespace"] != "sagemaker":
         raise ValidationError(f"Shipyard serves the 'sagemaker' service namespace only, not "
                               f"{params['ServiceNamespace']!r}.")
     if params["ScalableDimension"] != DIMENSION:
         raise ValidationError(f"ScalableDimension must be {DIMENSION} for SageMaker endpoint variants.")
-    m = _RESOURCE.match(params["ResourceId"])
-    if not m:
+    ev = endpoint_variant(params["ResourceId"])
+    if ev is None:
         raise ValidationError(f"ResourceId {params['ResourceId']!r} must look like endpoint/<name>/variant/<name>.")
-    return m.group(1), m.group(2)
+    return ev
 
 
-def _variant_exists(services, endpoint: str, variant: str) -> None:
+def _variant_exists(services: Services, endpoint: str, variant: str) -> None:
     try:
         ep = services.meta.get("endpoint", endpoint)
     except MissingResource:
@@ -55,7 +56,7 @@ def _variant_exists(services, endpoint: str, variant: str) -> None:
 
 
 @operation(SVC, "RegisterScalableTarget")
-def register_scalable_target(services, params: dict) -> dict:
+def register_scalable_target(services: Services, params: dict) -> dict:
     endpoint, variant = _check_target(services, params)
     _variant_exists(services, endpoint, variant)
     key = _key(params)
@@ -84,15 +85,8 @@ def register_scalable_target(services, params: dict) -> dict:
     return {"ScalableTargetARN": doc["ScalableTargetARN"]}
 
 
-def _all(services, kind: str, parent: str | None = None) -> list:
-    items, token = [], None
-    while True:
-        page = services.meta.list(kind, ListQuery(parent=parent, sort_by="created", descending=False,
-                                                  max_results=100, next_token=token))
-        items.extend(page.items)
-        token = page.next_token
-        if not token:
-            return items
+def _all(services: Services, kind: str, parent: str | None = None) -> list:
+    return all_of(services.meta, kind, parent)
 
 
 def _paged(items: list, params: dict, key: str) -> dict:
@@ -114,7 +108,7 @@ def _paged(items: list, params: dict, key: str) -> dict:
 
 
 @operation(SVC, "DescribeScalableTargets")
-def describe_scalable_targets(services, params: dict) -> dict:
+def describe_scalable_targets(services: Services, params: dict) -> dict:
     wanted = set(params.get("ResourceIds") or [])
     items = [r.doc for r in _all(services, TARGET)
              if r.doc["ServiceNamespace"] == params["ServiceNamespace"]
@@ -124,7 +118,7 @@ def describe_scalable_targets(services, params: dict) -> dict:
 
 
 @operation(SVC, "DeregisterScalableTarget")
-def deregister_scalable_target(services, params: dict) -> dict:
+def deregister_scalable_target(services: Services, params: dict) -> dict:
     _check_target(services, params)
     key = _key(params)
     if services.meta.find(TARGET, key) is None:
@@ -137,7 +131,7 @@ def deregister_scalable_target(services, params: dict) -> dict:
 
 
 @operation(SVC, "PutScalingPolicy")
-def put_scaling_policy(services, params: dict) -> dict:
+def put_scaling_policy(services: Services, params: dict) -> dict:
     _check_target(services, params)
     key = _key(params)
     if services.meta.find(TARGET, key) is None:
@@ -175,7 +169,7 @@ def put_scaling_policy(services, params: dict) -> dict:
 
 
 @operation(SVC, "DescribeScalingPolicies")
-def describe_scaling_policies(services, params: dict) -> dict:
+def describe_scaling_policies(services: Services, params: dict) -> dict:
     names = set(params.get("PolicyNames") or [])
     items = [r.doc for r in _all(services, POLICY)
              if (not params.get("ResourceId") or r.doc["ResourceId"] == params["ResourceId"])
@@ -184,7 +178,7 @@ def describe_scaling_policies(services, params: dict) -> dict:
 
 
 @operation(SVC, "DeleteScalingPolicy")
-def delete_scaling_policy(services, params: dict) -> dict:
+def delete_scaling_policy(services: Services, params: dict) -> dict:
     name = f"{_key(params)}|{params['PolicyName']}"
     if services.meta.find(POLICY, name) is None:
         raise ObjectNotFound(f"No scaling policy found for service namespace: sagemaker, resource ID: "
@@ -195,20 +189,8 @@ def delete_scaling_policy(services, params: dict) -> dict:
 
 
 @operation(SVC, "DescribeScalingActivities")
-def describe_scaling_activities(services, params: dict) -> dict:
+def describe_scaling_activities(services: Services, params: dict) -> dict:
     items = [r.doc for r in reversed(_all(services, ACTIVITY))
              if (not params.get("ResourceId") or r.doc["ResourceId"] == params["ResourceId"])]
     return _paged(items, params, "ScalingActivities")
 
-
-def record_activity(services, target: dict, old: int, new: int, cause: str) -> None:
-    now = time.time()
-    activity_id = str(uuid.uuid4())
-    doc = {"ActivityId": activity_id, "ServiceNamespace": "sagemaker", "ResourceId": target["ResourceId"],
-           "ScalableDimension": target["ScalableDimension"],
-           "Description": f"Setting desired instance count to {new}.",
-           "Cause": cause, "StartTime": now, "EndTime": now, "StatusCode": "Successful",
-           "StatusMessage": f"Successfully set desired instance count to {new}. Change successfully fulfilled by "
-                            "sagemaker.", "Details": f"from {old} to {new}"}
-    services.meta.create(ACTIVITY, activity_id, activity_id, "Successful", doc,
-                         parent=f"{target['ResourceId']}|{target['ScalableDimension']}")

@@ -4,17 +4,25 @@ CreateEndpoint and UpdateEndpoint take a *snapshot* (``_spec`` / ``_next``) of t
 their models' container definitions, so the endpoint keeps running, restarting and replacing instances even
 if the config or model is deleted later (allowed, as on AWS). The hosting controller
 (:mod:`shipyard.controllers.hosting`) does the work; these handlers only validate, record and wake it.
+Operations a controller also performs (UpdateEndpointWeightsAndCapacities, for autoscaling) live in
+:mod:`shipyard.resources.endpoint`; the handlers here are thin adapters over them.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ValidationError
+from ..resources import endpoint as endpoint_resource
+from ..resources.endpoint import get_endpoint, require_in_service
 from .listing import list_page
 from .models import NAME_TIME, containers_of, get_model, public
 from .registry import operation
+
+if TYPE_CHECKING:
+    from ..context import Services
 
 CONFIG = "endpoint-config"
 ENDPOINT = "endpoint"
@@ -22,7 +30,7 @@ ENDPOINT = "endpoint"
 
 # --- endpoint configs ---
 
-def get_config(services, name: str):
+def get_config(services: Services, name: str):
     try:
         return services.meta.get(CONFIG, name)
     except MissingResource:
@@ -30,7 +38,7 @@ def get_config(services, name: str):
 
 
 @operation("sagemaker", "CreateEndpointConfig")
-def create_endpoint_config(services, params: dict) -> dict:
+def create_endpoint_config(services: Services, params: dict) -> dict:
     name = params["EndpointConfigName"]
     variants = []
     seen = set()
@@ -64,12 +72,12 @@ def create_endpoint_config(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "DescribeEndpointConfig")
-def describe_endpoint_config(services, params: dict) -> dict:
+def describe_endpoint_config(services: Services, params: dict) -> dict:
     return public(get_config(services, params["EndpointConfigName"]).doc)
 
 
 @operation("sagemaker", "DeleteEndpointConfig")
-def delete_endpoint_config(services, params: dict) -> dict:
+def delete_endpoint_config(services: Services, params: dict) -> dict:
     name = params["EndpointConfigName"]
     try:
         services.meta.delete(CONFIG, name)
@@ -79,7 +87,7 @@ def delete_endpoint_config(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "ListEndpointConfigs")
-def list_endpoint_configs(services, params: dict) -> dict:
+def list_endpoint_configs(services: Services, params: dict) -> dict:
     return list_page(services, CONFIG, params, "EndpointConfigs",
                      lambda r: {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.created},
                      sort_fields=NAME_TIME)
@@ -87,7 +95,7 @@ def list_endpoint_configs(services, params: dict) -> dict:
 
 # --- endpoints ---
 
-def snapshot(services, config_name: str) -> dict:
+def snapshot(services: Services, config_name: str) -> dict:
     """What the controller needs to deploy ``config_name``, independent of the config and models' future."""
     config = get_config(services, config_name).doc
     variants = []
@@ -109,13 +117,6 @@ def snapshot(services, config_name: str) -> dict:
             "async_inference": config.get("AsyncInferenceConfig")}
 
 
-def get_endpoint(services, name: str):
-    try:
-        return services.meta.get(ENDPOINT, name)
-    except MissingResource:
-        raise MissingResource("endpoint", services.arn(ENDPOINT, name)) from None
-
-
 def _capture_summary(capture: dict | None) -> dict | None:
     if not capture:
         return None
@@ -126,7 +127,7 @@ def _capture_summary(capture: dict | None) -> dict | None:
 
 
 @operation("sagemaker", "CreateEndpoint")
-def create_endpoint(services, params: dict) -> dict:
+def create_endpoint(services: Services, params: dict) -> dict:
     name = params["EndpointName"]
     spec = snapshot(services, params["EndpointConfigName"])
     arn = services.arn(ENDPOINT, name)
@@ -146,25 +147,25 @@ def create_endpoint(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "DescribeEndpoint")
-def describe_endpoint(services, params: dict) -> dict:
+def describe_endpoint(services: Services, params: dict) -> dict:
     ep = get_endpoint(services, params["EndpointName"])
     doc = public(ep.doc)
-    spec = ep.doc.get("_spec") or {}
-    capture = _capture_summary(spec.get("data_capture"))  # follows UpdateEndpoint to a new config
+    state = EndpointState.from_doc(ep.doc)
+    spec = state.spec
+    capture = _capture_summary(spec.data_capture if spec else None)  # follows UpdateEndpoint
     if capture:
         doc["DataCaptureConfig"] = capture
     else:
         doc.pop("DataCaptureConfig", None)
-    desired = ep.doc.get("_desired") or {}  # UpdateEndpointWeightsAndCapacities in progress
-    if desired and doc.get("ProductionVariants"):
+    if state.desired and doc.get("ProductionVariants"):  # UpdateEndpointWeightsAndCapacities in progress
         doc["ProductionVariants"] = [dict(v) for v in doc["ProductionVariants"]]
         for v in doc["ProductionVariants"]:
-            want = desired.get(v["VariantName"]) or {}
-            if want.get("weight") is not None:
-                v["DesiredWeight"] = float(want["weight"])
-            if want.get("count") is not None:
-                v["DesiredInstanceCount"] = int(want["count"])
-    shadows = {v["name"] for v in spec.get("variants", []) if v.get("shadow")}
+            want = state.desired.get(v["VariantName"])
+            if want is not None and want.weight is not None:
+                v["DesiredWeight"] = float(want.weight)
+            if want is not None and want.count is not None:
+                v["DesiredInstanceCount"] = int(want.count)
+    shadows = {v.name for v in spec.variants if v.shadow} if spec else set()
     if shadows and doc.get("ProductionVariants"):  # the controller summarises all variants in one list
         doc["ShadowProductionVariants"] = [v for v in doc["ProductionVariants"] if v["VariantName"] in shadows]
         doc["ProductionVariants"] = [v for v in doc["ProductionVariants"] if v["VariantName"] not in shadows]
@@ -172,14 +173,14 @@ def describe_endpoint(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "ListEndpoints")
-def list_endpoints(services, params: dict) -> dict:
+def list_endpoints(services: Services, params: dict) -> dict:
     return list_page(services, ENDPOINT, params, "Endpoints", lambda r: {
         "EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.created,
         "LastModifiedTime": r.doc.get("LastModifiedTime", r.modified), "EndpointStatus": r.status})
 
 
 @operation("sagemaker", "DeleteEndpoint")
-def delete_endpoint(services, params: dict) -> dict:
+def delete_endpoint(services: Services, params: dict) -> dict:
     name = params["EndpointName"]
     ep = get_endpoint(services, name)
     if ep.status != "Deleting":
@@ -189,29 +190,23 @@ def delete_endpoint(services, params: dict) -> dict:
     return {}
 
 
-def _require_in_service(ep, action: str) -> None:
-    if ep.status != "InService":
-        state = {"Creating": "in-progress", "Updating": "in-progress", "Deleting": "deleting",
-                 "Failed": "failed"}.get(ep.status, ep.status.lower())
-        raise ValidationError(f'Cannot {action} {state} endpoint "{ep.arn}".')
-
-
 @operation("sagemaker", "UpdateEndpoint")
-def update_endpoint(services, params: dict) -> dict:
+def update_endpoint(services: Services, params: dict) -> dict:
     name = params["EndpointName"]
     ep = get_endpoint(services, name)
-    _require_in_service(ep, "update")
+    require_in_service(ep, "update")
     spec = snapshot(services, params["EndpointConfigName"])
     if params.get("RetainAllVariantProperties"):
-        current = {v["name"]: v for v in ep.doc["_spec"]["variants"]}
+        deployed = EndpointState.from_doc(ep.doc).spec
+        current = {v.name: v for v in deployed.variants} if deployed else {}
         excluded = {p.get("VariantPropertyType") for p in params.get("ExcludeRetainedVariantProperties") or []}
         for v in spec["variants"]:
             old = current.get(v["name"])
             if old is not None:
                 if "DesiredWeight" not in excluded:
-                    v["weight"] = old["weight"]
+                    v["weight"] = old.weight
                 if "DesiredInstanceCount" not in excluded:
-                    v["count"] = old["count"]
+                    v["count"] = old.count
     services.meta.update(ENDPOINT, name, {"_next": spec, "EndpointStatus": "Updating", "FailureReason": None,
                                           "LastModifiedTime": time.time()},
                          status="Updating", expect_status={"InService"})
@@ -220,21 +215,5 @@ def update_endpoint(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "UpdateEndpointWeightsAndCapacities")
-def update_weights_and_capacities(services, params: dict) -> dict:
-    name = params["EndpointName"]
-    ep = get_endpoint(services, name)
-    _require_in_service(ep, "update")
-    known = {v["name"] for v in ep.doc["_spec"]["variants"]}
-    desired: dict[str, dict] = {}
-    for d in params["DesiredWeightsAndCapacities"]:
-        if d["VariantName"] not in known:
-            raise ValidationError(f'The variant(s) "[{d["VariantName"]}]" is/are not present in endpoint '
-                                  f'"{ep.arn}".')
-        if d.get("DesiredWeight") is None and d.get("DesiredInstanceCount") is None:
-            raise ValidationError(f"Variant {d['VariantName']}: give DesiredWeight and/or DesiredInstanceCount.")
-        desired[d["VariantName"]] = {"weight": d.get("DesiredWeight"), "count": d.get("DesiredInstanceCount")}
-    services.meta.update(ENDPOINT, name, {"_desired": desired, "EndpointStatus": "Updating",
-                                          "LastModifiedTime": time.time()},
-                         status="Updating", expect_status={"InService"})
-    services.wake(ENDPOINT)
-    return {"EndpointArn": ep.arn}
+def update_weights_and_capacities(services: Services, params: dict) -> dict:
+    return endpoint_resource.update_weights_and_capacities(services, params)

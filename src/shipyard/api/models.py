@@ -8,12 +8,16 @@ its own copy of the container definitions when it was created (see :mod:`.endpoi
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingResource, ResourceInUse, ValidationError
 from ..objectstore.base import is_s3_uri
 from .listing import STANDARD_SORT, list_page
 from .registry import operation
+
+if TYPE_CHECKING:
+    from ..context import Services
+    from ..metastore.base import Resource
 
 NAME_TIME = {k: v for k, v in STANDARD_SORT.items() if k != "Status"}
 
@@ -24,7 +28,7 @@ def public(doc: dict) -> dict:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
-def get_model(services, name: str):
+def get_model(services: Services, name: str) -> Resource:
     try:
         return services.meta.get(KIND, name)
     except MissingResource:
@@ -53,7 +57,7 @@ def _check_container(c: dict) -> None:
 
 
 @operation("sagemaker", "CreateModel")
-def create_model(services, params: dict) -> dict:
+def create_model(services: Services, params: dict) -> dict:
     name = params["ModelName"]
     containers = containers_of(params)
     if not containers:
@@ -73,12 +77,12 @@ def create_model(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "DescribeModel")
-def describe_model(services, params: dict) -> dict:
+def describe_model(services: Services, params: dict) -> dict:
     return public(get_model(services, params["ModelName"]).doc)
 
 
 @operation("sagemaker", "DeleteModel")
-def delete_model(services, params: dict) -> dict:
+def delete_model(services: Services, params: dict) -> dict:
     name = params["ModelName"]
     try:
         services.meta.delete(KIND, name)
@@ -88,7 +92,7 @@ def delete_model(services, params: dict) -> dict:
 
 
 @operation("sagemaker", "ListModels")
-def list_models(services, params: dict) -> dict:
+def list_models(services: Services, params: dict) -> dict:
     return list_page(services, KIND, params, "Models",
                      lambda r: {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created},
                      sort_fields=NAME_TIME)

@@ -19,13 +19,17 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
+from ..domain.endpoint_state import EndpointState
 from ..errors import ConflictError, MissingResource, ServiceUnavailable
 from ..objectstore.base import parse_s3_uri
 from ..serving.async_inference import KIND, AsyncQueue
 from ..serving.deploy import token_headers
-from ..serving.router import Router
 from .base import Controller
+
+if TYPE_CHECKING:
+    from ..context import Services
 
 log = logging.getLogger("shipyard.controllers.async_inference")
 
@@ -41,14 +45,11 @@ class AsyncInferenceController(Controller):
     kind = KIND
     tick = 0.5
 
-    def __init__(self, services):
+    def __init__(self, services: Services):
         super().__init__(services)
-        router = services.extras.get("router")
-        if not isinstance(router, Router):
-            router = Router(services.account)
-            services.extras["router"] = router
-        self.router = router
-        router.async_queue = AsyncQueue(services)
+        self.services: Services = services
+        self.router = services.router
+        self.router.async_queue = AsyncQueue(services)
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="async-inference")
         self._running: set[str] = set()
         self._per_endpoint: dict[str, int] = {}
@@ -76,7 +77,8 @@ class AsyncInferenceController(Controller):
             n = sum(len(v.instances) for v in route.variants) if route is not None else 0
             if not n:
                 continue  # Creating, or between deployments: wait
-            client = ((ep.doc.get("_spec") or {}).get("async_inference") or {}).get("ClientConfig") or {}
+            spec = EndpointState.from_doc(ep.doc).spec
+            client = ((spec.async_inference if spec else None) or {}).get("ClientConfig") or {}
             limit = int(client.get("MaxConcurrentInvocationsPerInstance") or DEFAULT_PER_INSTANCE) * n
             with self._lock:
                 if self._per_endpoint.get(ep_name, 0) >= limit:

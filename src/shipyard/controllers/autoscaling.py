@@ -1,12 +1,13 @@
 """The autoscaling controller: applies target-tracking policies to endpoint variants' instance counts.
 
 Every tick, for each registered scalable target (``endpoint/<ep>/variant/<v>``), it reads the router's
-cumulative counters for the variant (same process: ``services.extras["router"]``) into a sliding window
+cumulative counters for the variant (same process: ``services.router``) into a sliding window
 (:mod:`shipyard.autoscaling.window`; ``SHIPYARD_AUTOSCALING_WINDOW`` seconds, 60 by default, as SageMaker's
 one-minute metrics), evaluates each TargetTrackingScaling policy with
 :func:`shipyard.autoscaling.policy.decide` and, when the desired count differs from the variant's current
-one, applies it through UpdateEndpointWeightsAndCapacities (the hosting controller then starts or stops
-model servers) and records a scaling activity.
+one, applies it through UpdateEndpointWeightsAndCapacities (the same operation a user's request calls,
+:func:`shipyard.resources.endpoint.update_weights_and_capacities`; the hosting controller then starts or
+stops model servers) and records a scaling activity (:mod:`shipyard.resources.scaling_policy`).
 
 Several policies on one target combine as Application Auto Scaling does: scale out if any policy asks for
 more (to the largest request), scale in only if every policy asks for less. ``SuspendedState`` switches
@@ -21,37 +22,32 @@ import logging
 import os
 import re
 import time
+from typing import TYPE_CHECKING
 
-from ..api.autoscaling import ACTIVITY, POLICY, TARGET, record_activity
 from ..autoscaling.policy import Observation, decide
 from ..autoscaling.window import MetricWindow, Reading
 from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import ListQuery
+from ..resources.endpoint import update_weights_and_capacities, variant_count
+from ..resources.scaling_policy import ACTIVITY, POLICY, TARGET, all_of, endpoint_variant, record_activity
 from .base import Controller
+
+if TYPE_CHECKING:
+    from ..context import Services
 
 log = logging.getLogger("shipyard.controllers.autoscaling")
 
-_RESOURCE = re.compile(r"^endpoint/([^/]+)/variant/([^/]+)$")
 _DETAILS = re.compile(r"^from (\d+) to (\d+)$")
 DEFAULT_COOLDOWN = 300.0
-
-
-def _all(meta, kind: str) -> list:
-    items, token = [], None
-    while True:
-        page = meta.list(kind, ListQuery(sort_by="created", descending=False, max_results=100, next_token=token))
-        items.extend(page.items)
-        token = page.next_token
-        if not token:
-            return items
 
 
 class AutoscalingController(Controller):
     kind = "autoscaling"
     tick = 1.0
 
-    def __init__(self, services):
+    def __init__(self, services: Services):
         super().__init__(services)
+        self.services: Services = services
         self.window = float(os.environ.get("SHIPYARD_AUTOSCALING_WINDOW") or 60.0)
         self._windows: dict[str, MetricWindow] = {}
         self._last: dict[str, list[float]] = {}  # target -> [last scale-out, last scale-in] (epoch seconds)
@@ -61,8 +57,7 @@ class AutoscalingController(Controller):
         w = self._windows.get(key)
         if w is None:
             w = self._windows[key] = MetricWindow(self.window)
-        router = self.services.extras.get("router")
-        route = router.routes.get(endpoint.lower()) if router is not None else None
+        route = self.services.router.routes.get(endpoint.lower())
         v = next((x for x in route.variants if x.name == variant), None) if route is not None else None
         if v is None:
             w.readings.clear()
@@ -90,7 +85,7 @@ class AutoscalingController(Controller):
     # --- the loop ---
     def reconcile_all(self) -> None:
         meta = self.services.meta
-        targets = _all(meta, TARGET)
+        targets = all_of(meta, TARGET)
         keys = {t.name for t in targets}
         for stale in [k for k in self._windows if k not in keys]:
             self._windows.pop(stale, None)
@@ -98,7 +93,7 @@ class AutoscalingController(Controller):
         if not targets:
             return
         policies: dict[str, list] = {}
-        for p in _all(meta, POLICY):
+        for p in all_of(meta, POLICY):
             policies.setdefault(f"{p.doc['ResourceId']}|{p.doc['ScalableDimension']}", []).append(p.doc)
         for t in targets:
             try:
@@ -107,18 +102,18 @@ class AutoscalingController(Controller):
                 log.exception("autoscaling %s failed", t.name)
 
     def _reconcile(self, key: str, target: dict, policies: list[dict]) -> None:
-        m = _RESOURCE.match(target["ResourceId"])
-        if not m:
+        ev = endpoint_variant(target["ResourceId"])
+        if ev is None:
             return
-        endpoint, variant = m.group(1), m.group(2)
+        endpoint, variant = ev
         window = self._observe(key, endpoint, variant)
         ep = self.services.meta.find("endpoint", endpoint)
         if ep is None or ep.status != "InService":
             return
-        spec_v = next((v for v in (ep.doc.get("_spec") or {}).get("variants", []) if v["name"] == variant), None)
-        if spec_v is None:
+        count = variant_count(ep, variant)
+        if count is None:
             return
-        current = int(spec_v["count"])
+        current = int(count)
         lo, hi = int(target["MinCapacity"]), int(target["MaxCapacity"])
         suspended = target.get("SuspendedState") or {}
         now = time.time()
@@ -160,8 +155,6 @@ class AutoscalingController(Controller):
 
     def _apply(self, key: str, target: dict, endpoint: str, variant: str, current: int, desired: int,
                cause: str, now: float) -> None:
-        from ..api.endpoints import update_weights_and_capacities
-
         try:
             update_weights_and_capacities(self.services, {
                 "EndpointName": endpoint,
@@ -169,6 +162,6 @@ class AutoscalingController(Controller):
         except (ValidationError, ConflictError, MissingResource) as e:  # became busy meanwhile: next tick
             log.info("autoscaling %s: could not set %d instances now: %s", key, desired, e)
             return
-        record_activity(self.services, target, current, desired, cause)
+        record_activity(self.services.meta, target, current, desired, cause)
         self._last_times(key)[0 if desired > current else 1] = now
         log.info("autoscaling %s: %d -> %d (%s)", key, current, desired, cause)

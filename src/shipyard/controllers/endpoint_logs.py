@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource
-from ..metastore.base import LogEvent
+from ..metastore.base import LogEvent, Resource
 from .base import Controller
 from .joblog import read_new_lines
+
+if TYPE_CHECKING:
+    from ..context import Services
 
 log = logging.getLogger("shipyard.controllers.endpoint_logs")
 
@@ -63,8 +69,14 @@ class EndpointLogController(Controller):
     kind = "endpoint-logs"
     tick = 1.0
 
+    def __init__(self, services: Services):
+        super().__init__(services)
+        self.services: Services = services
+
     def reconcile_all(self) -> None:
-        for r in self.services.meta.list_in_status(ENDPOINT, STATUSES):
+        # typed through a variable: MetaStore's own ``list`` method shadows the builtin in its annotation
+        rows: Iterable[Resource] = self.services.meta.list_in_status(ENDPOINT, STATUSES)
+        for r in rows:
             try:
                 self.ship(r)
             except MissingResource:
@@ -72,9 +84,9 @@ class EndpointLogController(Controller):
             except Exception:  # noqa: BLE001 - one endpoint's trouble must not stop the others
                 log.exception("shipping the logs of endpoint %s failed; retrying next tick", r.name)
 
-    def ship(self, r) -> int:
+    def ship(self, r: Resource) -> int:
         """Ship new lines of every instance log of endpoint ``r``; returns how many lines were shipped."""
-        offsets = dict(r.doc.get("_log_offsets") or {})
+        offsets = EndpointState.from_doc(r.doc).log_offsets
         changed: dict[str, int] = {}
         shipped = 0
         meta = self.services.meta
@@ -98,5 +110,5 @@ class EndpointLogController(Controller):
                 shipped += len(lines)
             changed[stream] = new_offset
         if changed:
-            meta.update(ENDPOINT, r.name, {"_log_offsets": {**offsets, **changed}})
+            meta.update(ENDPOINT, r.name, EndpointState(log_offsets={**offsets, **changed}).to_changes(["log_offsets"]))
         return shipped

@@ -14,6 +14,12 @@ Per endpoint status:
 
 Process handles (``_instances``, ``_starting``) are recorded in the row, so a restart in the middle of any
 step finds and stops or reuses them. Slow steps run on a thread per endpoint; the loop itself never blocks.
+
+This controller is the one owner of endpoint instances and of the route table (``services.router``). Others
+ask it through its public methods, reached as ``services.hosting`` (see
+:class:`shipyard.serving.serverless.EndpointHost`): :meth:`HostingController.scale_up` and
+:meth:`HostingController.scale_down` change a variant's running instances while holding the endpoint's busy
+mark, so they never interleave with this controller's own create/update/heal steps for the same endpoint.
 """
 
 from __future__ import annotations
@@ -22,15 +28,21 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import ConflictError, MissingResource
+from ..domain.endpoint_state import EndpointSpec, EndpointState, Instance, Prepared, VariantSpec
+from ..errors import ConflictError, MissingResource, ServiceUnavailable, ValidationError
+from ..metastore.base import Resource
 from ..runners.base import JobHandle
 from ..serving.capture import sink_for
 from ..serving.containers import prepare_variant
 from ..serving.deploy import DeployError, ping, start_instance, startup_timeout, wait_ready
-from ..serving.router import Router
 from .base import Controller
+
+if TYPE_CHECKING:
+    from ..context import Services
 
 log = logging.getLogger("shipyard.controllers.hosting")
 
@@ -38,19 +50,24 @@ KIND = "endpoint"
 ACTIVE = ("Creating", "Updating", "InService", "SystemUpdating", "Deleting")
 DRAIN_SECONDS = 1.0
 
+Started = tuple[JobHandle, Instance, VariantSpec]  # an instance started, not yet recorded as serving
+
+
+def _dicts(instances: list[Instance]) -> list[dict]:
+    return [i.to_dict() for i in instances]
+
 
 class HostingController(Controller):
     kind = KIND
     tick = 1.0
 
-    def __init__(self, services):
+    def __init__(self, services: Services):
         super().__init__(services)
+        self.services: Services = services
         self.meta = services.meta
         self.runner = services.runner
-        self.router = services.extras.get("router")
-        if not isinstance(self.router, Router):
-            self.router = Router(services.account)
-            services.extras["router"] = self.router
+        self.router = services.router
+        services.hosting = self  # the public interface others call (serverless scale-to-zero)
         self._handles: dict[str, JobHandle] = {}
         self._busy: set[str] = set()
         self._verified: set[str] = set()  # endpoints whose instances this process has checked
@@ -64,21 +81,26 @@ class HostingController(Controller):
     def _prime_routes(self) -> None:
         """Serve what the store says is live straight away after a restart; reconcile then verifies it."""
         try:
-            for r in self.meta.list_in_status(KIND, ("InService", "Updating")):
+            for r in self._rows(("InService", "Updating")):
                 self._publish(r.name, r.doc)
         except Exception:  # noqa: BLE001 - a store hiccup at start-up: the first reconcile retries
             log.exception("could not load endpoint routes")
 
+    def _rows(self, statuses: Iterable[str]) -> Iterable[Resource]:
+        # typed through a variable: MetaStore's own ``list`` method shadows the builtin in its annotation
+        rows: Iterable[Resource] = self.meta.list_in_status(KIND, statuses)
+        return rows
+
     def _publish(self, name: str, doc: dict) -> None:
-        spec, instances = doc.get("_spec") or {}, doc.get("_instances") or {}
+        state = EndpointState.from_doc(doc)
+        spec = state.spec
 
         def variants(shadow: bool) -> list:
-            return [(v["name"], v["weight"],
-                     [(i["host"], i["port"], i.get("token")) for i in instances.get(v["name"], [])])
-                    for v in spec.get("variants", []) if bool(v.get("shadow")) == shadow]
+            return [(v.name, v.weight, [(i.host, i.port, i.token) for i in state.instances.get(v.name, [])])
+                    for v in (spec.variants if spec is not None else []) if v.shadow == shadow]
 
-        self.router.set_route(name, variants(False), variants(True),
-                              sink_for(self.services, name, spec.get("data_capture")))
+        capture = spec.data_capture if spec is not None else None
+        self.router.set_route(name, variants(False), variants(True), sink_for(self.services, name, capture))
 
     def _handle(self, handle_id: str) -> JobHandle | None:
         h = self._handles.get(handle_id)
@@ -88,27 +110,39 @@ class HostingController(Controller):
                 self._handles[handle_id] = h
         return h
 
-    def _stop(self, instances, wait: float = 0.0) -> None:
-        handles = [h for h in (self._handle(i["id"]) for i in instances) if h is not None]
+    def _stop(self, instances: list[Instance], wait: float = 0.0) -> None:
+        handles = [h for h in (self._handle(i.id) for i in instances) if h is not None]
         for h in handles:
             h.stop(grace=10.0)
         deadline = time.monotonic() + wait
         while wait and time.monotonic() < deadline and any(h.poll() is None for h in handles):
             time.sleep(0.05)
         for i in instances:
-            self._handles.pop(i["id"], None)
+            self._handles.pop(i.id, None)
+
+    def _start(self, endpoint: str, v: VariantSpec, prepared: Prepared) -> tuple[JobHandle, Instance]:
+        handle, inst = start_instance(self.runner, endpoint, v.name, prepared.to_dict(), self._home(endpoint) / v.name)
+        self._handles[handle.id] = handle
+        return handle, Instance.from_dict(inst)
+
+    def _prepare(self, endpoint: str, v: VariantSpec, gen: int) -> Prepared:
+        return Prepared.from_dict(prepare_variant(self.services, v.to_dict(), self._home(endpoint) / v.name, gen))
 
     @staticmethod
-    def _variants_summary(spec: dict, instances: dict) -> list[dict]:
+    def _wait_ready(handle: JobHandle, inst: Instance, v: VariantSpec, log_path: str | None = None) -> None:
+        wait_ready(handle, inst.host, inst.port, startup_timeout(v.to_dict()), log_path, inst.token)
+
+    @staticmethod
+    def _variants_summary(spec: EndpointSpec, instances: dict[str, list[Instance]]) -> list[dict]:
         out = []
-        for v in spec["variants"]:
+        for v in spec.variants:
             images = [{"SpecifiedImage": c.get("Image", ""), "ResolvedImage": c.get("Image", ""),
-                       "ResolutionTime": time.time()} for c in v["containers"] if c.get("Image")]
-            n = len(instances.get(v["name"], []))
-            out.append({"VariantName": v["name"], "DeployedImages": images, "CurrentWeight": v["weight"],
-                        "DesiredWeight": v["weight"], "CurrentInstanceCount": n, "DesiredInstanceCount": v["count"]})
-            if v.get("serverless"):  # scale-to-zero variants (shipyard.serving.serverless)
-                out[-1].update({"CurrentServerlessConfig": v["serverless"], "DesiredServerlessConfig": v["serverless"]})
+                       "ResolutionTime": time.time()} for c in v.containers if c.get("Image")]
+            n = len(instances.get(v.name, []))
+            out.append({"VariantName": v.name, "DeployedImages": images, "CurrentWeight": v.weight,
+                        "DesiredWeight": v.weight, "CurrentInstanceCount": n, "DesiredInstanceCount": v.count})
+            if v.serverless:  # scale-to-zero variants (shipyard.serving.serverless)
+                out[-1].update({"CurrentServerlessConfig": v.serverless, "DesiredServerlessConfig": v.serverless})
         return out
 
     def _spawn(self, name: str, fn) -> None:
@@ -132,7 +166,7 @@ class HostingController(Controller):
 
     # --- the loop ---
     def reconcile_all(self) -> None:
-        for r in self.meta.list_in_status(KIND, ACTIVE):
+        for r in self._rows(ACTIVE):
             with self._lock:
                 if r.name in self._busy:
                     continue
@@ -145,16 +179,15 @@ class HostingController(Controller):
             elif self._needs_healing(r):
                 self._spawn(r.name, self._heal)
 
-    def _dead(self, inst: dict, check_ping: bool) -> bool:
-        h = self._handle(inst["id"])
+    def _dead(self, inst: Instance, check_ping: bool) -> bool:
+        h = self._handle(inst.id)
         if h is None or h.poll() is not None:
             return True
-        return check_ping and not ping(inst["host"], inst["port"], token=inst.get("token"))
+        return check_ping and not ping(inst.host, inst.port, token=inst.token)
 
-    def _needs_healing(self, r) -> bool:
+    def _needs_healing(self, r: Resource) -> bool:
         first = r.name not in self._verified
-        instances = r.doc.get("_instances") or {}
-        dead = any(self._dead(i, first) for insts in instances.values() for i in insts)
+        dead = any(self._dead(i, first) for i in EndpointState.from_doc(r.doc).all_instances())
         if not dead:
             self._verified.add(r.name)
             if first:
@@ -162,36 +195,34 @@ class HostingController(Controller):
         return dead
 
     # --- deploying ---
-    def _deploy(self, name: str, spec: dict, gen: int) -> tuple[dict, dict]:
+    def _deploy(self, name: str, spec: EndpointSpec, gen: int) -> tuple[dict[str, Prepared], dict[str, list[Instance]]]:
         """Start every instance of ``spec``; return (prepared per variant, instances per variant)."""
-        prepared: dict[str, dict] = {}
-        instances: dict[str, list[dict]] = {}
-        started: list[tuple[JobHandle, dict, dict]] = []
+        prepared: dict[str, Prepared] = {}
+        instances: dict[str, list[Instance]] = {}
+        started: list[Started] = []
         try:
-            for v in spec["variants"]:
-                vdir = self._home(name) / v["name"]
-                prepared[v["name"]] = p = prepare_variant(self.services, v, vdir, gen)  # pipeline/MME aware
-                for _ in range(v["count"]):
-                    handle, inst = start_instance(self.runner, name, v["name"], p, vdir)
-                    self._handles[handle.id] = handle
+            for v in spec.variants:
+                prepared[v.name] = p = self._prepare(name, v, gen)  # pipeline/MME aware
+                for _ in range(v.count):
+                    handle, inst = self._start(name, v, p)
                     started.append((handle, inst, v))
-                    instances.setdefault(v["name"], []).append(inst)
-            self.meta.update(KIND, name, {"_starting": [i for _, i, _ in started]})
+                    instances.setdefault(v.name, []).append(inst)
+            self.meta.update(KIND, name, EndpointState(starting=[i for _, i, _ in started]).to_changes(["starting"]))
             for handle, inst, v in started:
-                log_path = str(self._home(name) / v["name"] / f"instance-{inst['instance']}.log")
+                log_path = str(self._home(name) / v.name / f"instance-{inst.instance}.log")
                 try:
-                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), log_path, inst.get("token"))
+                    self._wait_ready(handle, inst, v, log_path)
                 except DeployError as e:
-                    raise DeployError(f"Variant {v['name']}: {e}") from None
+                    raise DeployError(f"Variant {v.name}: {e}") from None
         except BaseException:
             self._stop([i for _, i, _ in started])
             raise
         return prepared, instances
 
-    def _leftovers(self, doc: dict) -> None:
+    def _leftovers(self, state: EndpointState) -> None:
         """Stop processes a previous, interrupted step started but never recorded as serving."""
-        serving = {i["id"] for insts in (doc.get("_instances") or {}).values() for i in insts}
-        stale = [i for i in doc.get("_starting") or [] if i["id"] not in serving]
+        serving = {i.id for i in state.all_instances()}
+        stale = [i for i in state.starting or [] if i.id not in serving]
         if stale:
             self._stop(stale, wait=5.0)
 
@@ -199,9 +230,10 @@ class HostingController(Controller):
         r = self.meta.get(KIND, name)
         if r.status != "Creating":
             return
-        old = [i for insts in (r.doc.get("_instances") or {}).values() for i in insts]
-        self._stop(old + list(r.doc.get("_starting") or []), wait=5.0)
-        spec, gen = r.doc["_spec"], int(r.doc.get("_gen", 0))
+        state = EndpointState.from_doc(r.doc)
+        self._stop(state.all_instances() + list(state.starting or []), wait=5.0)
+        assert state.spec is not None  # CreateEndpoint records it
+        spec, gen = state.spec, state.gen or 0
         try:
             prepared, instances = self._deploy(name, spec, gen)
         except DeployError as e:
@@ -210,7 +242,8 @@ class HostingController(Controller):
                                           "_starting": None, "LastModifiedTime": time.time()},
                              status="Failed", expect_status={"Creating"})
             return
-        changes = {"_instances": instances, "_prepared": prepared, "_starting": None, "EndpointStatus": "InService",
+        new = EndpointState(instances=instances, prepared=prepared)
+        changes = {**new.to_changes(["instances", "prepared", "starting"]), "EndpointStatus": "InService",
                    "ProductionVariants": self._variants_summary(spec, instances), "LastModifiedTime": time.time()}
         try:
             r = self.meta.update(KIND, name, changes, status="InService", expect_status={"Creating"})
@@ -224,18 +257,20 @@ class HostingController(Controller):
         r = self.meta.get(KIND, name)
         if r.status != "Updating":
             return
-        self._leftovers(r.doc)
-        if r.doc.get("_next"):
-            self._blue_green(r)
-        elif r.doc.get("_desired"):
-            self._rescale(r)
+        state = EndpointState.from_doc(r.doc)
+        self._leftovers(state)
+        if state.next is not None:
+            self._blue_green(r, state)
+        elif state.desired:
+            self._rescale(r, state)
         else:
             self.meta.update(KIND, name, {"EndpointStatus": "InService"}, status="InService",
                              expect_status={"Updating"})
 
-    def _blue_green(self, r) -> None:
-        name, doc = r.name, r.doc
-        nxt, gen = doc["_next"], int(doc.get("_gen", 0)) + 1
+    def _blue_green(self, r: Resource, state: EndpointState) -> None:
+        name = r.name
+        assert state.next is not None
+        nxt, gen = state.next, (state.gen or 0) + 1
         try:
             prepared, instances = self._deploy(name, nxt, gen)
         except DeployError as e:  # roll back: the old deployment keeps serving
@@ -243,9 +278,10 @@ class HostingController(Controller):
                                           "_next": None, "_starting": None, "LastModifiedTime": time.time()},
                              status="InService", expect_status={"Updating"})
             return
-        old = [i for insts in (doc.get("_instances") or {}).values() for i in insts]
-        changes = {"_spec": nxt, "_next": None, "_gen": gen, "_instances": instances, "_prepared": prepared,
-                   "_starting": None, "EndpointConfigName": nxt["config"], "EndpointStatus": "InService",
+        old = state.all_instances()
+        new = EndpointState(spec=nxt, next=None, gen=gen, instances=instances, prepared=prepared)
+        changes = {**new.to_changes(["spec", "next", "gen", "instances", "prepared", "starting"]),
+                   "EndpointConfigName": nxt.config, "EndpointStatus": "InService",
                    "ProductionVariants": self._variants_summary(nxt, instances), "LastModifiedTime": time.time()}
         try:
             r = self.meta.update(KIND, name, changes, status="InService", expect_status={"Updating"})
@@ -255,54 +291,54 @@ class HostingController(Controller):
         self._publish(name, r.doc)  # new instances take every request from here on
         time.sleep(DRAIN_SECONDS)  # requests already sent to the old ones finish
         self._stop(old)
-        self._cleanup_models(name, doc.get("_prepared") or {}, prepared)
+        self._cleanup_models(name, state.prepared, prepared)
 
-    def _cleanup_models(self, name: str, old: dict, new: dict) -> None:
-        keep = {p["model_dir"] for p in new.values()}
+    def _cleanup_models(self, name: str, old: dict[str, Prepared], new: dict[str, Prepared]) -> None:
+        keep = {p.model_dir for p in new.values()}
         for p in old.values():
-            if p["model_dir"] not in keep:
-                shutil.rmtree(p["model_dir"], ignore_errors=True)
+            if p.model_dir not in keep:
+                shutil.rmtree(p.model_dir, ignore_errors=True)
 
-    def _rescale(self, r) -> None:
-        name, doc = r.name, r.doc
-        spec = {**doc["_spec"], "variants": [dict(v) for v in doc["_spec"]["variants"]]}
-        instances = {k: list(v) for k, v in (doc.get("_instances") or {}).items()}
-        prepared = doc.get("_prepared") or {}
-        removed: list[dict] = []
-        added: list[tuple[JobHandle, dict, dict]] = []
+    def _rescale(self, r: Resource, state: EndpointState) -> None:
+        name = r.name
+        assert state.spec is not None
+        spec = state.spec  # a fresh copy, parsed from the document: changing it changes nothing stored yet
+        instances = state.instances
+        prepared = state.prepared
+        removed: list[Instance] = []
+        added: list[Started] = []
         try:
-            for v in spec["variants"]:
-                want = doc["_desired"].get(v["name"])
-                if not want:
+            for v in spec.variants:
+                want = state.desired.get(v.name)
+                if want is None:
                     continue
-                if want.get("weight") is not None:
-                    v["weight"] = float(want["weight"])
-                if want.get("count") is not None:
-                    v["count"] = int(want["count"])
-                current = instances.setdefault(v["name"], [])
+                if want.weight is not None:
+                    v.weight = float(want.weight)
+                if want.count is not None:
+                    v.count = int(want.count)
+                current = instances.setdefault(v.name, [])
                 dead = [i for i in current if self._dead(i, False)]
                 if dead:  # scale from what actually runs
                     self._stop(dead)
                     current[:] = [i for i in current if i not in dead]
-                while len(current) > v["count"]:
+                while len(current) > v.count:
                     removed.append(current.pop())
-                vdir = self._home(name) / v["name"]
-                for _ in range(v["count"] - len(current)):
-                    handle, inst = start_instance(self.runner, name, v["name"], prepared[v["name"]], vdir)
-                    self._handles[handle.id] = handle
+                for _ in range(v.count - len(current)):
+                    handle, inst = self._start(name, v, prepared[v.name])
                     added.append((handle, inst, v))
             if added:
-                self.meta.update(KIND, name, {"_starting": [i for _, i, _ in added]})
+                self.meta.update(KIND, name, EndpointState(starting=[i for _, i, _ in added]).to_changes(["starting"]))
             for handle, inst, v in added:
-                wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), token=inst.get("token"))
-                instances[v["name"]].append(inst)
+                self._wait_ready(handle, inst, v)
+                instances[v.name].append(inst)
         except DeployError as e:
             self._stop([i for _, i, _ in added])
             self.meta.update(KIND, name, {"EndpointStatus": "InService", "FailureReason": str(e)[:1024],
                                           "_desired": None, "_starting": None}, status="InService",
                              expect_status={"Updating"})
             return
-        changes = {"_spec": spec, "_instances": instances, "_desired": None, "_starting": None,
+        new = EndpointState(spec=spec, instances=instances)
+        changes = {**new.to_changes(["spec", "instances", "desired", "starting"]),
                    "EndpointStatus": "InService", "ProductionVariants": self._variants_summary(spec, instances),
                    "LastModifiedTime": time.time()}
         r = self.meta.update(KIND, name, changes, status="InService", expect_status={"Updating"})
@@ -315,29 +351,25 @@ class HostingController(Controller):
         r = self.meta.get(KIND, name)
         if r.status not in ("InService", "SystemUpdating"):
             return
-        self._leftovers(r.doc)
+        state = EndpointState.from_doc(r.doc)
+        self._leftovers(state)
         check_ping = name not in self._verified
-        instances = {k: list(v) for k, v in (r.doc.get("_instances") or {}).items()}
-        prepared = r.doc.get("_prepared") or {}
-        variants = {v["name"]: v for v in r.doc["_spec"]["variants"]}
+        assert state.spec is not None
+        variants = {v.name: v for v in state.spec.variants}
         replaced = []
-        for vname, insts in instances.items():
+        for vname, insts in state.instances.items():
             for k, inst in enumerate(insts):
                 if not self._dead(inst, check_ping):
                     continue
-                log.warning("endpoint %s: instance %s of %s is gone; replacing it", name, inst["id"], vname)
+                log.warning("endpoint %s: instance %s of %s is gone; replacing it", name, inst.id, vname)
                 self._stop([inst])
-                vdir = self._home(name) / vname
-                p = prepared.get(vname)
-                if p is None or not Path(p["model_dir"]).exists():
-                    p = prepared[vname] = prepare_variant(self.services, variants[vname], vdir,
-                                                          int(r.doc.get("_gen", 0)))
-                handle, new = start_instance(self.runner, name, vname, p, vdir)
-                self._handles[handle.id] = handle
-                self.meta.update(KIND, name, {"_starting": [new]})
+                p = state.prepared.get(vname)
+                if p is None or not Path(p.model_dir).exists():
+                    p = state.prepared[vname] = self._prepare(name, variants[vname], state.gen or 0)
+                handle, new = self._start(name, variants[vname], p)
+                self.meta.update(KIND, name, EndpointState(starting=[new]).to_changes(["starting"]))
                 try:
-                    wait_ready(handle, new["host"], new["port"], startup_timeout(variants[vname]),
-                               token=new.get("token"))
+                    self._wait_ready(handle, new, variants[vname])
                 except DeployError:
                     self._stop([new])
                     raise
@@ -345,8 +377,9 @@ class HostingController(Controller):
                 replaced.append(new)
         try:
             # Updating too: an update requested meanwhile waits for us (busy) and then reads these instances
-            r = self.meta.update(KIND, name, {"_instances": instances, "_prepared": prepared, "_starting": None},
-                                 expect_status={"InService", "SystemUpdating", "Updating"})
+            changes = EndpointState(instances=state.instances, prepared=state.prepared).to_changes(
+                ["instances", "prepared", "starting"])
+            r = self.meta.update(KIND, name, changes, expect_status={"InService", "SystemUpdating", "Updating"})
         except (ConflictError, MissingResource):
             self._stop(replaced)
             return
@@ -358,15 +391,113 @@ class HostingController(Controller):
         if r.status != "Deleting":
             return
         self.router.remove(name)
-        instances = [i for insts in (r.doc.get("_instances") or {}).values() for i in insts]
-        self._stop(instances + list(r.doc.get("_starting") or []), wait=15.0)
-        for p in (r.doc.get("_prepared") or {}).values():
-            shutil.rmtree(p["model_dir"], ignore_errors=True)
+        state = EndpointState.from_doc(r.doc)
+        self._stop(state.all_instances() + list(state.starting or []), wait=15.0)
+        for p in state.prepared.values():
+            shutil.rmtree(p.model_dir, ignore_errors=True)
         try:
             self.meta.delete(KIND, name)
         except MissingResource:
             pass
         self._verified.discard(name)
+
+    # --- the public interface (services.hosting) ---
+    def _claim(self, name: str, wait: float) -> bool:
+        """Take the endpoint's busy mark (what the loop's own steps hold), waiting up to ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                if name not in self._busy:
+                    self._busy.add(name)
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            self._busy.discard(name)
+
+    def scale_up(self, endpoint: str, variants: Sequence[str], count: int = 1, wait: float = 120.0) -> list[str]:
+        """Bring each of ``variants`` of an InService endpoint to at least ``count`` running instances.
+
+        The new instances are started, health-checked, recorded and published before this returns; the
+        variants' configured counts (``_spec``) are left alone. Returns the variants it started instances for
+        (none when every one already had ``count``). Waits up to ``wait`` seconds for another step on the
+        endpoint to finish (``TimeoutError`` after); ``ServiceUnavailable`` when the endpoint is not
+        InService; ``DeployError`` when an instance does not start (whatever started is stopped).
+        """
+        if not self._claim(endpoint, wait):
+            raise TimeoutError(f"endpoint {endpoint} is busy with another step")
+        try:
+            r = self.meta.get(KIND, endpoint)
+            if r.status != "InService":
+                raise ServiceUnavailable(f"Endpoint {endpoint} is {r.status}, not InService.")
+            state = EndpointState.from_doc(r.doc)
+            assert state.spec is not None
+            spec = state.spec
+            unknown = [v for v in variants if spec.variant(v) is None]
+            if unknown:
+                raise ValidationError(f"Endpoint {endpoint} has no variant {', '.join(unknown)}.")
+            started: list[Started] = []
+            try:
+                for vname in variants:
+                    v = spec.variant(vname)
+                    assert v is not None
+                    missing = count - len(state.instances.get(vname, []))
+                    if missing <= 0:
+                        continue
+                    p = state.prepared.get(vname)
+                    if p is None or not Path(p.model_dir).exists():
+                        p = state.prepared[vname] = self._prepare(endpoint, v, state.gen or 0)
+                    for _ in range(missing):
+                        handle, inst = self._start(endpoint, v, p)
+                        started.append((handle, inst, v))
+                if not started:
+                    return []
+                self.meta.update(KIND, endpoint,
+                                 EndpointState(starting=[i for _, i, _ in started]).to_changes(["starting"]))
+                for handle, inst, v in started:
+                    self._wait_ready(handle, inst, v)
+                    state.instances.setdefault(v.name, []).append(inst)
+                state.starting = None
+                changes = {**state.to_changes(["instances", "prepared", "starting"]),
+                           "ProductionVariants": self._variants_summary(spec, state.instances)}
+                r = self.meta.update(KIND, endpoint, changes, expect_status={"InService"})
+            except BaseException:
+                self._stop([i for _, i, _ in started])
+                raise
+            self._publish(endpoint, r.doc)
+            return sorted({v.name for _, _, v in started})
+        finally:
+            self._release(endpoint)
+
+    def scale_down(self, endpoint: str, variants: Sequence[str], wait: float = 0.0, drain: float = 15.0) -> bool:
+        """Take every instance of ``variants`` of an InService endpoint out of service: unpublish, record zero
+        instances, then stop them (SIGTERM, waiting up to ``drain`` seconds so requests in progress finish).
+
+        Returns False, doing nothing, when the endpoint is busy with another step for longer than ``wait``
+        seconds or is not InService: the caller asks again later.
+        """
+        if not self._claim(endpoint, wait):
+            return False
+        try:
+            r = self.meta.get(KIND, endpoint)
+            if r.status != "InService":
+                return False
+            state = EndpointState.from_doc(r.doc)
+            assert state.spec is not None
+            removed = [i for vname in variants for i in state.instances.pop(vname, [])]
+            for vname in variants:
+                state.instances[vname] = []
+            changes = {**state.to_changes(["instances"]),
+                       "ProductionVariants": self._variants_summary(state.spec, state.instances)}
+            r = self.meta.update(KIND, endpoint, changes, expect_status={"InService"})
+            self._publish(endpoint, r.doc)  # no new request reaches them from here on
+            self._stop(removed, wait=drain)
+            return True
+        finally:
+            self._release(endpoint)
 
     def shutdown(self) -> None:
         """Model servers keep running across a server restart; only in-memory handles are dropped."""

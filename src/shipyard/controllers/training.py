@@ -15,6 +15,8 @@ Every tick it looks at the jobs that are InProgress or Stopping:
   while the server was down) fails with a reason that says so.
 
 All state is in the document, so a restarted server resumes: a handle that still runs is followed again.
+The private part of it (the ``_`` keys) is read and written through
+:class:`~shipyard.domain.training_state.TrainingState`.
 The executor enforces ``MaxRuntimeInSeconds`` itself; the controller only steps in if it overruns by far.
 """
 
@@ -26,13 +28,16 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from ..context import Services
 from ..domain import job_keys
 from ..domain.status import TRAINING_ACTIVE
+from ..domain.training_state import Failure, Host, TrainingState
 from ..errors import ConflictError, MissingResource
+from ..instance_types import job_request
 from ..metastore.base import LogEvent
-from ..resources import job_request
 from ..runners.base import JobSpec
 from ..training.metric_matcher import DEFAULT_BUDGET, MetricMatcher, warning_line
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
@@ -58,7 +63,7 @@ class TrainingController(Controller):
     tick = 0.5
     busy_tick = 0.2  # while jobs run: outcomes show up in Describe soon after the executor reports them
 
-    def __init__(self, services):
+    def __init__(self, services: Services):
         super().__init__(services)
         self._handles: dict[str, object] = {}
         settings = services.settings
@@ -94,15 +99,15 @@ class TrainingController(Controller):
     def reconcile_all(self) -> None:
         active = self.services.meta.list_in_status(KIND, TRAINING_ACTIVE)
         self.tick = self.busy_tick if active else type(self).tick
-        waiting = sorted((r for r in active if not r.doc.get("_handle") and r.status == "InProgress"),
+        waiting = sorted((r for r in active if not _started(r) and r.status == "InProgress"),
                          key=lambda r: (r.created, r.name))
         if waiting:
             try:
-                self._admit(waiting, [r for r in active if r.doc.get("_handle")])
+                self._admit(waiting, [r for r in active if _started(r)])
             except Exception:  # noqa: BLE001
                 log.exception("admitting training jobs failed; retrying next tick")
         for r in active:
-            if not r.doc.get("_handle") and r.status == "InProgress":
+            if not _started(r) and r.status == "InProgress":
                 continue
             try:
                 self.reconcile(r)
@@ -151,61 +156,64 @@ class TrainingController(Controller):
     # --- following ---
     def reconcile(self, r) -> None:
         doc = r.doc
-        if not doc.get("_handle"):
+        state = TrainingState.from_doc(doc)
+        if not state.handle:
             if r.status == "Stopping":
                 self._finish_unstarted(r)
             return
-        hosts = _hosts_of(doc)
+        hosts = state.current_hosts(r.name)
         handles = []
         for h in hosts:
-            handle = self._handles.get(h["handle"])
+            handle = self._handles.get(h.handle)
             if handle is None:
-                handle = self.services.runner.attach(h["handle"])
+                handle = self.services.runner.attach(h.handle)
                 if handle is not None:
-                    self._handles[h["handle"]] = handle
+                    self._handles[h.handle] = handle
             handles.append(handle)
         now = time.time()
         changes: dict = {}
-        if r.status == "Stopping" and not doc.get("_stop_sent"):
+        stop_sent = state.stop_sent
+        if r.status == "Stopping" and not stop_sent:
             self._stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
-            changes["_stop_sent"] = now
+            stop_sent = now
+            changes.update(state.changes(stop_sent=now))
         max_runtime = float((doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400)
-        started = float(doc.get("_first_started") or doc.get("_started") or r.created)
-        if not doc.get("_stop_sent") and now > started + max_runtime + self.stop_grace + UPLOAD_ALLOWANCE:
+        started = float(state.started_at or r.created)
+        if not state.stop_sent and now > started + max_runtime + self.stop_grace + UPLOAD_ALLOWANCE:
             log.warning("training job %s overran MaxRuntimeInSeconds; stopping it", r.name)
             self._stop_all(handles, 10.0)
-            changes.update(_stop_sent=now, _stop_reason="MaxRuntimeExceeded")
+            stop_sent = now
+            changes.update(state.changes(stop_sent=now, stop_reason="MaxRuntimeExceeded"))
         rcs = [h.poll() if h is not None else LOST_EXIT_CODE for h in handles]
-        statuses = [read_status(h["dir"]) or {} for h in hosts]
+        statuses = [read_status(h.dir) or {} for h in hosts]
         new_hosts = []
         for i, (h, rc) in enumerate(zip(hosts, rcs)):
             offset, tail_changes = self._tail(r, h, final=rc is not None, metrics=i == 0)
             changes.update(tail_changes)
-            new_hosts.append(dict(h, offset=offset))
+            new_hosts.append(replace(h, offset=offset))
         if new_hosts != hosts:
-            changes["_hosts"] = new_hosts
-            changes["_log_offset"] = new_hosts[0]["offset"]
+            changes.update(state.changes(hosts=new_hosts, log_offset=new_hosts[0].offset))
         # One host ending badly ends the job: the others are stopped (they would wait for it forever).
-        if not doc.get("_failure") and not doc.get("_stop_sent") and not changes.get("_stop_sent"):
+        failure = state.failure
+        if not failure and not stop_sent:
             for h, handle, rc, st in zip(hosts, handles, rcs, statuses):
                 if rc is None or (rc == 0 and st.get("outcome") in ("Completed", "Stopped")):
                     continue
                 failure = self._host_failure(r, h, handle, rc, st, len(hosts))
                 retries = int((doc.get("RetryStrategy") or {}).get("MaximumRetryAttempts") or 0)
-                failure["retry"] = failure["lost"] and int(doc.get("_attempt") or 0) < retries
-                changes["_failure"] = failure
+                failure.retry = failure.lost and state.attempt_number < retries
+                changes.update(state.changes(failure=failure))
                 if any(x is None for x in rcs):
                     self._stop_all(handles, 10.0)
                 break
-        failure = changes.get("_failure") or doc.get("_failure")
         if any(rc is None for rc in rcs):
-            if failure and failure.get("retry"):
+            if failure and failure.retry:
                 changes.update(self._restarting(r, failure))
             else:
                 changes.update(self._progress(r, statuses[0], doc))
             self._save(r, changes)
             return
-        if failure and failure.get("retry") and r.status == "InProgress":
+        if failure and failure.retry and r.status == "InProgress":
             self._restart(r, changes, failure)
             return
         self._finalize(r, statuses[0], changes=changes, rc=rcs[0], failure=failure, statuses=statuses)
@@ -218,25 +226,25 @@ class TrainingController(Controller):
                 except Exception:  # noqa: BLE001 - a host already gone needs no stop
                     log.debug("stopping a host failed", exc_info=True)
 
-    def _host_failure(self, r, host: dict, handle, rc: int, status: dict, count: int) -> dict:
+    def _host_failure(self, r, host: Host, handle, rc: int, status: dict, count: int) -> Failure:
         """Why one host ended badly, naming it when there are several."""
-        name = host["host"]
+        name = host.host
         if status.get("outcome") == "Failed":
             reason = status.get("failure_reason") or "AlgorithmError: the job failed."
             if count > 1:
                 kind, _, rest = reason.partition(": ")
                 reason = f"{kind}: host {name} failed: {rest or kind}"
-            return {"host": name, "reason": reason[:1024], "lost": False}
+            return Failure(host=name, reason=reason[:1024], lost=False)
         if status.get("outcome") == "Stopped":
-            return {"host": name, "reason": f"AlgorithmError: host {name} was stopped.", "lost": False}
-        why = getattr(handle, "lost_reason", "") if handle is not None else "its runner no longer knows it"
+            return Failure(host=name, reason=f"AlgorithmError: host {name} was stopped.", lost=False)
+        why = handle.lost_reason if handle is not None else "its runner no longer knows it"
         how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
         detail = why or f"its process ended ({how}) without reporting an outcome"
         if count > 1:
-            return {"host": name, "reason": f"AlgorithmError: host {name} was lost: {detail}"[:1024], "lost": True}
-        return {"host": name, "reason": LOST_REASON.format(how=f"({why or how})"), "lost": True}
+            return Failure(host=name, reason=f"AlgorithmError: host {name} was lost: {detail}"[:1024], lost=True)
+        return Failure(host=name, reason=LOST_REASON.format(how=f"({why or how})"), lost=True)
 
-    def _restarting(self, r, failure: dict) -> dict:
+    def _restarting(self, r, failure: Failure) -> dict:
         doc = r.doc
         if doc.get("SecondaryStatus") == "Restarting":
             return {}
@@ -244,31 +252,33 @@ class TrainingController(Controller):
         transitions = list(doc.get("SecondaryStatusTransitions") or [])
         _close(transitions, now)
         transitions.append({"Status": "Restarting", "StartTime": now,
-                            "StatusMessage": f"Restarting the training job: {failure['reason'][:400]}"})
+                            "StatusMessage": f"Restarting the training job: {failure.reason[:400]}"})
         return {"SecondaryStatus": "Restarting", "SecondaryStatusTransitions": transitions}
 
-    def _restart(self, r, changes: dict, failure: dict) -> None:
+    def _restart(self, r, changes: dict, failure: Failure) -> None:
         """Every host of the attempt has ended: give its resources back and queue the job again."""
         self.services.runner.release_group(_group_name(r))
         changes.update(self._restarting(r, failure))
         transitions = changes.get("SecondaryStatusTransitions") or list(r.doc.get("SecondaryStatusTransitions") or [])
-        for h in _hosts_of(r.doc):
-            self._handles.pop(h["handle"], None)
-        changes.update({"_handle": None, "_hosts": None, "_failure": None, "SecondaryStatus": "Restarting",
-                        "SecondaryStatusTransitions": transitions, "_prior_transitions": transitions,
-                        "_attempt": int(r.doc.get("_attempt") or 0) + 1})
+        state = TrainingState.from_doc(r.doc)
+        for h in state.current_hosts(r.name):
+            self._handles.pop(h.handle, None)
+        changes.update({"SecondaryStatus": "Restarting", "SecondaryStatusTransitions": transitions})
+        changes.update(state.changes(handle=None, hosts=None, failure=None, prior_transitions=transitions,
+                                     attempt=state.attempt_number + 1))
         self._save(r, changes)
-        log.info("training job %s: restarting (%s)", r.name, failure["reason"])
+        log.info("training job %s: restarting (%s)", r.name, failure.reason)
         self.services.wake(KIND)
 
     # --- starting ---
     def _start(self, r, addresses: list[str]) -> None:
         doc = r.doc
-        attempt = int(doc.get("_attempt") or 0)
+        state = TrainingState.from_doc(doc)
+        attempt = state.attempt_number
         per, count = job_request(doc.get("ResourceConfig") or {})
         names = [f"algo-{i + 1}" for i in range(count)]
         job_dir = self.job_dir(r.name)
-        port = int(doc.get("_master_port") or 0) or _free_port()
+        port = int(state.master_port or 0) or _free_port()
         settings = self.services.settings
         request = {k: v for k, v in doc.items() if not k.startswith("_")}
         now = time.time()
@@ -286,7 +296,7 @@ class TrainingController(Controller):
                 job = {"request": request, "arn": r.arn, "program": doc["_program"],
                        "object_store_url": settings.object_store_url, "region": settings.region,
                        "stop_grace": self.stop_grace, "aws_env": _aws_env(settings, self._job_key(r)),
-                       "hosts": names, "isolate": self.isolate,
+                       "hosts": names, "isolate": self.isolate, "archive_caps": settings.archive_caps(),
                        "host_index": i, "host_addresses": dict(zip(names, addresses)), "master_port": port,
                        "attempt": attempt}
                 text = json.dumps(job)
@@ -300,22 +310,21 @@ class TrainingController(Controller):
                                env={"SHIPYARD_TRAINING_JOB": r.name}, workdir=str(hdir),
                                log_path=str(hdir / LOG_FILE), cpus=per.cpus, gpus=per.gpus,
                                memory_mb=per.memory_mb,
-                               extra={"files": {JOB_FILE: text}, "sync_back": ["status.json"],
-                                      "group": [_group_name(r), i]})
+                               files={JOB_FILE: text}, sync_back=["status.json"], group=(_group_name(r), i))
                 handle = self.services.runner.start(spec)
                 marker.write_text(handle.id)
             self._handles[handle.id] = handle
-            hosts.append({"host": host, "handle": handle.id, "dir": str(hdir), "offset": 0,
-                          "address": addresses[i], "stream": f"{r.name}/{host}-{epoch}"})
-        changes = {"_handle": hosts[0]["handle"], "_hosts": hosts, "_job_dir": hosts[0]["dir"],
-                   "_log_stream": hosts[0]["stream"], "_log_offset": 0, "_started": now, "_master_port": port,
-                   "_admitted": {"cpus": per.cpus * count, "gpus": per.gpus * count}}
-        if not doc.get("_first_started"):
-            changes["_first_started"] = now
+            hosts.append(Host(host=host, handle=handle.id, dir=str(hdir), offset=0, address=addresses[i],
+                              stream=f"{r.name}/{host}-{epoch}"))
+        changes = state.changes(handle=hosts[0].handle, hosts=hosts, job_dir=hosts[0].dir,
+                                log_stream=hosts[0].stream, log_offset=0, started=now, master_port=port,
+                                admitted={"cpus": per.cpus * count, "gpus": per.gpus * count})
+        if not state.first_started:
+            changes.update(state.changes(first_started=now))
         if doc.get("SecondaryStatus") in ("Pending", "Restarting"):
             prior = list(doc.get("SecondaryStatusTransitions") or [])
             _close(prior, now)
-            changes["_prior_transitions"] = prior
+            changes.update(state.changes(prior_transitions=prior))
         self._save(r, changes)
 
     def _finish_unstarted(self, r) -> None:
@@ -326,7 +335,7 @@ class TrainingController(Controller):
                             "StatusMessage": MESSAGES["Stopped"]})
         self.services.runner.release_group(_group_name(r))
         self._save(r, {"SecondaryStatus": "Stopped", "SecondaryStatusTransitions": transitions,
-                       "TrainingEndTime": now, "_done": True}, status="Stopped")
+                       "TrainingEndTime": now, **TrainingState().changes(done=True)}, status="Stopped")
 
     def _progress(self, r, status: dict, doc: dict | None = None) -> dict:
         """algo-1's status.json -> SecondaryStatus and transitions (after those of earlier attempts)."""
@@ -334,7 +343,7 @@ class TrainingController(Controller):
         changes: dict = {}
         transitions = status.get("transitions")
         if transitions:
-            transitions = list(doc.get("_prior_transitions") or []) + transitions
+            transitions = list(TrainingState.from_doc(doc).prior_transitions or []) + transitions
             if transitions != doc.get("SecondaryStatusTransitions"):
                 changes["SecondaryStatusTransitions"] = transitions
         secondary = status.get("secondary")
@@ -346,12 +355,11 @@ class TrainingController(Controller):
             changes["TrainingStartTime"] = status["training_start"]
         return changes
 
-    def _tail(self, r, host: dict, final: bool, metrics: bool) -> tuple[int, dict]:
+    def _tail(self, r, host: Host, final: bool, metrics: bool) -> tuple[int, dict]:
         """New complete log lines of one host -> log events in its stream (and, for algo-1, metric points);
         returns (new offset, document changes)."""
-        doc = r.doc
-        path = Path(host["dir"]) / LOG_FILE
-        offset = int(host.get("offset") or 0)
+        path = Path(host.dir) / LOG_FILE
+        offset = host.offset
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
@@ -370,10 +378,10 @@ class TrainingController(Controller):
         raws = [raw.rstrip("\r") for raw in chunk.decode("utf-8", "replace").split("\n")]
         raws = [raw for raw in raws if raw.strip()]
         events = [LogEvent(timestamp=now, message=cap_event(raw.replace("\t", "#011"))) for raw in raws]
-        defs = (doc.get("_metric_definitions") or []) if metrics else []
+        defs = (TrainingState.from_doc(r.doc).metric_definitions or []) if metrics else []
         points, changes = self._match_metrics(r, defs, raws, now, events) if defs and raws else ([], {})
         if events:
-            self.services.meta.append_logs(LOG_GROUP, host.get("stream") or f"{r.name}/algo-1-0", events)
+            self.services.meta.append_logs(LOG_GROUP, host.stream or f"{r.name}/algo-1-0", events)
         if points:
             self.services.meta.append_metrics(r.name, points)
         return offset + end, changes
@@ -384,7 +392,8 @@ class TrainingController(Controller):
         patterns). The regexes run in the matcher's worker process under a time budget: a pattern that
         overruns it is disabled for this job, with a warning line appended to ``events``."""
         doc = r.doc
-        disabled = list(doc.get("_metric_disabled") or [])
+        state = TrainingState.from_doc(doc)
+        disabled = list(state.metric_disabled or [])
         try:
             result = self._matcher.match(defs, raws, disabled=disabled)
         except Exception:  # noqa: BLE001 - no metrics this time rather than a stuck job (never match in-process)
@@ -399,9 +408,9 @@ class TrainingController(Controller):
                                                                        self.metric_budget)))
             disabled.append(rx)
         if result.disabled:
-            changes["_metric_disabled"] = disabled
+            changes.update(state.changes(metric_disabled=disabled))
         latest = {m["MetricName"]: m for m in doc.get("FinalMetricDataList") or []}
-        steps = dict(doc.get("_metric_steps") or {})
+        steps = dict(state.metric_steps or {})
         points = []
         for _, k, value in result.hits:
             name = defs[k]["Name"]
@@ -413,23 +422,25 @@ class TrainingController(Controller):
             order = [d["Name"] for d in defs]
             changes["FinalMetricDataList"] = sorted(
                 latest.values(), key=lambda m: order.index(m["MetricName"]) if m["MetricName"] in order else 99)
-            changes["_metric_steps"] = steps
+            changes.update(state.changes(metric_steps=steps))
         return points, changes
 
     # --- finishing ---
     def _finalize(self, r, status: dict | None, changes: dict | None = None, rc: int | None = None,
-                  lost: str | None = None, reason: str | None = None, failure: dict | None = None,
+                  lost: str | None = None, reason: str | None = None, failure: Failure | None = None,
                   statuses: list[dict] | None = None) -> None:
         changes = dict(changes or {})
         status = status or {}
         now = time.time()
         outcome = status.get("outcome")
-        prior = list(r.doc.get("_prior_transitions") or [])
+        state = TrainingState.from_doc(r.doc)
+        prior = list(state.prior_transitions or [])
         transitions = (prior + list(status["transitions"]) if status.get("transitions")
                        else list(r.doc.get("SecondaryStatusTransitions") or []))
-        stopped = (r.doc.get("_stop_sent") or r.status == "Stopping") and lost is None
-        if stopped and (outcome is None or (failure and not r.doc.get("_stop_reason") and r.status == "Stopping")):
-            outcome, secondary = "Stopped", r.doc.get("_stop_reason") or "Stopped"
+        stop_reason = state.stop_reason
+        stopped = (state.stop_sent or r.status == "Stopping") and lost is None
+        if stopped and (outcome is None or (failure and not stop_reason and r.status == "Stopping")):
+            outcome, secondary = "Stopped", stop_reason or "Stopped"
             if status.get("secondary") not in ("Stopped", "MaxRuntimeExceeded"):
                 _close(transitions, now)
                 transitions.append({"Status": secondary, "StartTime": now, "EndTime": now,
@@ -437,7 +448,7 @@ class TrainingController(Controller):
         elif failure or outcome is None or (statuses and any(st.get("outcome") != "Completed" for st in statuses)
                                             and outcome == "Completed"):
             if failure:
-                changes["FailureReason"] = failure["reason"]
+                changes["FailureReason"] = failure.reason
             elif outcome == "Failed":
                 changes["FailureReason"] = status.get("failure_reason") or "AlgorithmError: the job failed."
             else:
@@ -454,7 +465,7 @@ class TrainingController(Controller):
                 changes["FailureReason"] = status.get("failure_reason") or "AlgorithmError: the job failed."
         end = status.get("updated") or now
         changes.update(SecondaryStatus=secondary, SecondaryStatusTransitions=transitions, TrainingEndTime=end,
-                       _done=True)
+                       **state.changes(done=True))
         if status.get("model_artifacts"):
             changes["ModelArtifacts"] = {"S3ModelArtifacts": status["model_artifacts"]}
         if status.get("training_start"):
@@ -467,8 +478,8 @@ class TrainingController(Controller):
         self.services.runner.release_group(_group_name(r))
         if r.parent:  # a tuning job's child: its tuning job reacts now, not at its next tick
             self.services.wake("hyper-parameter-tuning-job")
-        for h in _hosts_of(r.doc):
-            self._handles.pop(h["handle"], None)
+        for h in state.current_hosts(r.name):
+            self._handles.pop(h.handle, None)
         self.services.wake(KIND)  # resources were freed: a Pending job may start now
         log.info("training job %s: %s (%s)", r.name, outcome, secondary)
 
@@ -493,18 +504,12 @@ class TrainingController(Controller):
 
 def _group_name(r) -> str:
     """The runner reservation of the job's current attempt (a retry reserves anew)."""
-    return f"{KIND}/{r.name}/{int(r.doc.get('_attempt') or 0)}"
+    return f"{KIND}/{r.name}/{TrainingState.from_doc(r.doc).attempt_number}"
 
 
-def _hosts_of(doc: dict) -> list[dict]:
-    """The hosts of the current attempt; a job started by an older server has only ``_handle``."""
-    if doc.get("_hosts"):
-        return doc["_hosts"]
-    if not doc.get("_handle"):
-        return []
-    name = doc.get("TrainingJobName", "")
-    return [{"host": "algo-1", "handle": doc["_handle"], "dir": doc.get("_job_dir", ""),
-             "offset": int(doc.get("_log_offset") or 0), "stream": doc.get("_log_stream") or f"{name}/algo-1-0"}]
+def _started(r) -> bool:
+    """Whether the job's current attempt has been started (it has a runner handle)."""
+    return bool(TrainingState.from_doc(r.doc).handle)
 
 
 def _free_port() -> int:
@@ -520,9 +525,7 @@ def _free_port() -> int:
 def _aws_env(settings, key: job_keys.JobKey) -> dict[str, str]:
     """What a training program's boto3 needs to reach this server, as an instance role would provide on AWS:
     the job's own key, scoped to the job (never the server's)."""
-    return {"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": key.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
-            "AWS_REGION": settings.region}
+    return job_keys.aws_env(settings.endpoint_url, settings.region, key)
 
 
 def _folder(uri: str) -> str:
@@ -555,7 +558,7 @@ def job_scope(name: str, doc: dict) -> job_keys.JobScope:
         if extra:
             write.append(extra)
     return job_keys.JobScope(kind=KIND, name=name, read=read, write=write, log_group=LOG_GROUP,
-                             log_stream_prefix=f"{name}/",
+                             log_stream_prefix=f"{name}/", role_arn=str(doc.get("RoleArn") or ""),
                              own=[["sagemaker", "DescribeTrainingJob", "TrainingJobName"]])
 
 

@@ -1,7 +1,7 @@
 """Admission control for training jobs: FIFO, all of a job's instances or none, Pending with a reason.
 
 A job that has not started yet is admitted when its ``InstanceCount`` x ``InstanceType`` resources
-(:mod:`shipyard.resources`) fit what the runner has free, strictly in creation order: a job never jumps an
+(:mod:`shipyard.instance_types`) fit what the runner has free, strictly in creation order: a job never jumps an
 earlier one that waits (no starvation of big jobs). While it waits it is ``SecondaryStatus: Pending`` with a
 ``StatusMessage`` saying what for ("Waiting for 4 CPUs: the cluster has 2 free").
 
@@ -14,7 +14,7 @@ A job that could never fit the cluster is refused at CreateTrainingJob (:func:`c
 
 A runner whose ``resources()`` says ``"instance_types": "labels"`` (the local runner by default) treats an
 instance type as a label for accounting: a job's request is capped at the machine
-(:func:`~shipyard.resources.fit_to_machine`), so no job is refused for its instance type, each job alone runs,
+(:func:`~shipyard.instance_types.fit_to_machine`), so no job is refused for its instance type, each job alone runs,
 and jobs queue only when together they exceed the machine. ``SHIPYARD_STRICT_INSTANCE_TYPES=1`` turns that off
 (``"strict"``): the instance type's figures count in full, as on Ray, whose resource table is authoritative.
 """
@@ -22,7 +22,7 @@ and jobs queue only when together they exceed the machine. ``SHIPYARD_STRICT_INS
 from __future__ import annotations
 
 from ..errors import ResourceLimitExceeded
-from ..resources import InstanceResources, fit_to_machine, job_request, never_fits, shortfall
+from ..instance_types import InstanceResources, fit_to_machine, job_request, never_fits, shortfall
 
 EARLIER = "Waiting for earlier training jobs to be placed first (first come, first served)"
 

@@ -2,6 +2,11 @@
 
 State lives in the job's document (``_handle``, ``_log_offset``), so a restarted server follows a running
 transform again; one whose process vanished without an outcome fails with a reason that says so.
+
+Like a training job, a transform job never holds the server's key nor the object store's location: it gets a
+key of its own (:mod:`shipyard.domain.job_keys`) that may read its input and its model, write its output
+prefix and its log streams, and describe itself, and reaches objects through the server's S3 API with it. The
+key is revoked when the job ends (and, on start, for jobs that ended while the server was down).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import ConflictError, MissingResource
+from ..domain import job_keys
+from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import LogEvent
+from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobSpec
 from ..training.status import JOB_FILE, LOG_FILE, read_status
 from .base import Controller
@@ -33,6 +40,21 @@ class TransformController(Controller):
     def __init__(self, services):
         super().__init__(services)
         self._handles: dict[str, object] = {}
+        settings = services.settings
+        extra = getattr(settings, "extra", {}) or {}
+        self.keys = job_keys.for_home(settings.home)
+        # the model servers see only the job's folder of the home, as a training program does
+        self.isolate = str(extra.get("job_isolation") or os.environ.get("SHIPYARD_JOB_ISOLATION")
+                           or "on").strip().lower() not in ("0", "off", "false", "no")
+        self.keys.prune(self._key_in_use)
+
+    def _key_in_use(self, kind: str, name: str) -> bool:
+        if kind != KIND:
+            return True  # another kind's controller decides
+        try:
+            return self.services.meta.get(KIND, name).status in ("InProgress", "Stopping")
+        except MissingResource:
+            return False
 
     def reconcile_all(self) -> None:
         for r in self.services.meta.list_in_status(KIND, ("InProgress", "Stopping")):
@@ -75,18 +97,37 @@ class TransformController(Controller):
         job_dir = self.job_dir(r.name)
         job_dir.mkdir(parents=True, exist_ok=True)
         request = {k: v for k, v in r.doc.items() if not k.startswith("_")}
+        settings = self.services.settings
+        key = self.keys.for_job(KIND, r.name) or self.keys.issue(
+            transform_scope(r.name, request, model, self._manifest_base(request)))
         text = json.dumps({"request": request, "model": {k: v for k, v in model.items() if not k.startswith("_")},
-                           "object_store_url": self.services.settings.object_store_url})
+                           "aws_env": job_keys.aws_env(settings.endpoint_url, settings.region, key),
+                           "isolate": self.isolate, "archive_caps": settings.archive_caps()})
         tmp = job_dir / (JOB_FILE + ".tmp")
-        tmp.write_text(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         os.replace(tmp, job_dir / JOB_FILE)
         spec = JobSpec(name=f"{KIND}/{r.name}", command=[sys.executable, "-m", "shipyard.transform.executor",
                                                          "{workdir}"],
                        env={"SHIPYARD_TRANSFORM_JOB": r.name}, workdir=str(job_dir), log_path=str(job_dir / LOG_FILE),
-                       cpus=1.0, extra={"files": {JOB_FILE: text}, "sync_back": ["status.json"]})
+                       cpus=1.0, files={JOB_FILE: text}, sync_back=["status.json"])
         handle = self.services.runner.start(spec)
         self._handles[r.name] = handle
         self._save(r, {"_handle": handle.id, "_log_offset": 0, "TransformStartTime": time.time()})
+
+    def _manifest_base(self, request: dict) -> str:
+        """The ``prefix`` a ManifestFile input names (its objects may lie outside the manifest's folder), or ""."""
+        source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+        if source.get("S3DataType") != "ManifestFile":
+            return ""
+        bucket, _, key = _object_prefix(source.get("S3Uri") or "").partition("/")
+        try:
+            entries = json.loads(self.services.objects.get_bytes(bucket, key))
+        except Exception:  # noqa: BLE001 - the executor reports an unreadable manifest as the job's failure
+            return ""
+        first = entries[0] if isinstance(entries, list) and entries else None
+        return str(first.get("prefix") or "") if isinstance(first, dict) else ""
 
     def _tail(self, r, final: bool) -> dict:
         lines, offset = read_new_lines(self.job_dir(r.name) / LOG_FILE, int(r.doc.get("_log_offset") or 0), final)
@@ -114,6 +155,8 @@ class TransformController(Controller):
         self._handles.pop(r.name, None)
 
     def _save(self, r, changes: dict, status: str | None = None) -> None:
+        if status in ("Completed", "Failed", "Stopped"):
+            self.keys.revoke(KIND, r.name)  # the job's key dies with it
         meta = self.services.meta
         for _ in range(5):
             try:
@@ -124,3 +167,36 @@ class TransformController(Controller):
                 if status is None and r.status == "Stopping":
                     continue
         meta.update(KIND, r.name, changes, status=status)
+
+
+def transform_scope(name: str, request: dict, model: dict, manifest_base: str = "") -> job_keys.JobScope:
+    """A transform job's execution role: read its input (and a manifest's objects) and its model's artifacts
+    and code, write under its output path, its log streams, and DescribeTransformJob on itself."""
+    read: list[str] = []
+    source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+    for uri in (source.get("S3Uri") or "", manifest_base):
+        if _object_prefix(uri):
+            read.append(_object_prefix(uri))
+    containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else list(model.get("Containers") or [])
+    for container in containers:
+        data = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+        code = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY") or ""
+        for uri in (container.get("ModelDataUrl") or "", data.get("S3Uri") or "", code):
+            prefix = _object_prefix(uri)
+            if prefix:
+                read.append(prefix)
+    output = _object_prefix((request.get("TransformOutput") or {}).get("S3OutputPath") or "")
+    output = output.rstrip("/") + "/" if output else ""
+    return job_keys.JobScope(kind=KIND, name=name, read=read, write=[output] if output else [],
+                             log_group=LOG_GROUP, log_stream_prefix=f"{name}/", metrics=False,
+                             role_arn=str(model.get("ExecutionRoleArn") or ""),
+                             own=[["sagemaker", "DescribeTransformJob", "TransformJobName"]])
+
+
+def _object_prefix(uri: str) -> str:
+    """``bucket/key`` of an S3 URI in any form a model may name (``s3://``, S3's https URLs), or ""."""
+    try:
+        bucket, key = parse_s3_uri(uri) if uri else ("", "")
+    except ValidationError:
+        return ""
+    return f"{bucket}/{key}" if bucket else ""

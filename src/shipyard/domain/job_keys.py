@@ -38,9 +38,19 @@ class JobScope:
     # read-only calls on the job's own resource, e.g. ("sagemaker", "DescribeTrainingJob", "TrainingJobName")
     own: list[list[str]] = field(default_factory=list)
     metrics: bool = True           # CloudWatch PutMetricData
+    role_arn: str = ""             # the job's execution role (what GetCallerIdentity names as assumed)
 
     def buckets(self) -> set[str]:
         return {p.split("/", 1)[0] for p in self.read + self.write}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a request, as a handler that asks for it (a ``caller`` parameter) is told: the access key
+    id and, for a job's key, the job's scope (None: the server's own key)."""
+
+    access_key_id: str
+    job: JobScope | None = None
 
 
 def s3_prefix(uri: str) -> str:
@@ -48,6 +58,14 @@ def s3_prefix(uri: str) -> str:
     if not uri or not uri.startswith("s3://"):
         return ""
     return uri[5:]
+
+
+def aws_env(endpoint_url: str, region: str, key: "JobKey") -> dict[str, str]:
+    """What a job's boto3 needs to reach the server with the job's own key, as an instance role gives a
+    container on AWS (never the server's key)."""
+    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": key.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region}
 
 
 @dataclass

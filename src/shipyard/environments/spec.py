@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ValidationError
 from . import catalog
+from .image_uri import repository_and_tag
 
-_URI = re.compile(r"^(?:[^/]+\.amazonaws\.com(?:\.cn)?/)?(?P<repo>[^:@]+)(?:[:@](?P<tag>.+))?$")
 # Shipyard's short names for framework images (``sklearn``, ``pytorch``) -> the ECR repository they stand for.
 SHORT_NAMES = {"sklearn": "sagemaker-scikit-learn", "scikit-learn": "sagemaker-scikit-learn",
                "pytorch": "pytorch-training", "tensorflow": "tensorflow-training"}
@@ -69,11 +69,8 @@ class EnvSpec:
 
 def parse_image(image: str) -> tuple[str, str]:
     """(repository, tag) of an image URI; the tag is "" when the URI names none."""
-    m = _URI.match(image.strip())
-    if not m:
-        return image.strip().lower(), ""
-    repo = m.group("repo").rsplit("/", 1)[-1].lower()
-    return SHORT_NAMES.get(repo, repo), (m.group("tag") or "")
+    repo, tag = repository_and_tag(image)
+    return SHORT_NAMES.get(repo, repo), tag
 
 
 def tag_version(repo: str, tag: str) -> str:

@@ -6,6 +6,9 @@ That is a model.tar.gz for an endpoint, a transform job or a multi-model endpoin
 - the bytes written (counted as they are written, not taken from the headers) stay under
   ``SHIPYARD_MAX_EXTRACT_BYTES`` (default 20 GiB), the members under ``SHIPYARD_MAX_EXTRACT_MEMBERS``
   (default 100,000): a small archive that expands to fill the disk is refused, not unpacked;
+- extended headers (GNU long names, PAX attributes), which tarfile reads into memory whole, count against
+  both caps *before* they are read, and one over 1 MiB is refused outright: a 1 GB PAX header costs a
+  header block to refuse, not a gigabyte of memory;
 - every member lands inside ``dest`` (:func:`shipyard.domain.paths.safe_join`): no absolute names, no ``..``
   climbing out, no writing through a symbolic link that points outside;
 - symbolic links must point inside ``dest``; hard links must name a member already unpacked (the file is
@@ -14,6 +17,12 @@ That is a model.tar.gz for an endpoint, a transform job or a multi-model endpoin
 
 A refused archive raises :class:`~shipyard.errors.ArchiveRefused`, whose message is the FailureReason; what was
 unpacked before the refusal is left for the caller to remove (callers unpack into a temporary or fresh folder).
+
+The caps are the *server's* settings (:class:`shipyard.config.Settings`), never the unpacking process's
+environment: a job's or model's ``Environment`` reaches the processes that unpack its archives, and must not
+raise its own cap. The server calls :func:`configure` at start, and passes the caps to each job in its
+``job.json`` (``archive_caps``), whose executor calls :func:`configure` with them; a process that was told
+nothing uses the defaults.
 """
 
 from __future__ import annotations
@@ -31,28 +40,55 @@ from ..errors import ArchiveRefused, UnsafePath
 
 DEFAULT_MAX_BYTES = 20 << 30
 DEFAULT_MAX_MEMBERS = 100_000
-BYTES_SETTING = "SHIPYARD_MAX_EXTRACT_BYTES"
+BYTES_SETTING = "SHIPYARD_MAX_EXTRACT_BYTES"      # the server's settings that set the caps (config.py)
 MEMBERS_SETTING = "SHIPYARD_MAX_EXTRACT_MEMBERS"
 _CHUNK = 1 << 20
 
 
-def _setting(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+MAX_HEADER_BYTES = 1 << 20  # one GNU long name or PAX header: names and attributes are never this long
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The caps on what one archive may unpack to (the server's settings)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_members: int = DEFAULT_MAX_MEMBERS
+
+    def to_json(self) -> dict[str, int]:
+        return {"max_bytes": self.max_bytes, "max_members": self.max_members}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "Caps":
+        """Caps from a job.json entry; a missing or invalid value is the default."""
+        data = data if isinstance(data, dict) else {}
+        return cls(max_bytes=_positive(data.get("max_bytes"), DEFAULT_MAX_BYTES),
+                   max_members=_positive(data.get("max_members"), DEFAULT_MAX_MEMBERS))
+
+
+def _positive(value, default: int) -> int:
     try:
-        value = int(raw)
-    except ValueError:
+        number = int(value)
+    except (TypeError, ValueError):
         return default
-    return value if value > 0 else default
+    return number if number > 0 else default
+
+
+_caps = Caps()
+
+
+def configure(caps: Caps) -> None:
+    """Set this process's caps: the server from its Settings, an executor from its job.json."""
+    global _caps
+    _caps = caps
 
 
 def max_extract_bytes() -> int:
-    return _setting(BYTES_SETTING, DEFAULT_MAX_BYTES)
+    return _caps.max_bytes
 
 
 def max_extract_members() -> int:
-    return _setting(MEMBERS_SETTING, DEFAULT_MAX_MEMBERS)
+    return _caps.max_members
 
 
 @dataclass
@@ -83,13 +119,16 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, max_byt
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     done = Extracted()
+    budget = _Budget(done, max_bytes, max_members, what)
+    # a TarInfo class of this call's own, so the extended headers tarfile reads are counted before they are read
+    capped = type("CappedTarInfo", (_CappedTarInfo,), {"budget": budget})
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with tarfile.open(archive, "r:*", tarinfo=capped) as tar:
             for member in tar:  # streamed: members are read one at a time, never all headers up front
-                done.members += 1
-                if done.members > max_members:
-                    raise ArchiveRefused(f"The {what} has more than {max_members} members ({MEMBERS_SETTING}).")
+                budget.member()
                 _extract_member(tar, member, dest, done, max_bytes, what)
+    except RecursionError:  # a chain of extended headers, each naming the next
+        raise ArchiveRefused(f"The {what} holds a chain of extended tar headers too long to read.") from None
     except tarfile.TarError as e:
         raise ArchiveRefused(f"The {what} is not a readable tar archive: {e}") from None
     except UnsafePath as e:
@@ -97,6 +136,46 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, max_byt
     except (EOFError, OSError, ValueError) as e:  # truncated gzip, bad zlib data, a full disk
         raise ArchiveRefused(f"The {what} could not be unpacked: {type(e).__name__}: {e}") from None
     return done
+
+
+@dataclass
+class _Budget:
+    """What one archive may still unpack: members and bytes, extended headers included."""
+
+    done: Extracted
+    max_bytes: int
+    max_members: int
+    what: str
+
+    def member(self) -> None:
+        self.done.members += 1
+        if self.done.members > self.max_members:
+            raise ArchiveRefused(f"The {self.what} has more than {self.max_members} members ({MEMBERS_SETTING}).")
+
+    def header(self, kind: str, size: int) -> None:
+        """An extended header of ``size`` bytes is about to be read into memory: count it first."""
+        if size > MAX_HEADER_BYTES:
+            raise ArchiveRefused(f"The {self.what} holds a {kind} header of {_human(size)}; at most "
+                                 f"{_human(MAX_HEADER_BYTES)} is read (names and attributes are never that long).")
+        self.member()
+        self.done.bytes += size
+        if self.done.bytes > self.max_bytes:
+            raise ArchiveRefused(f"The {self.what} expands to more than {_human(self.max_bytes)} ({self.max_bytes} "
+                                 f"bytes, {BYTES_SETTING}); refused before unpacking the rest.")
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """tarfile's TarInfo, counting GNU long-name and PAX headers against the budget before reading them."""
+
+    budget: _Budget
+
+    def _proc_gnulong(self, tarfile):
+        self.budget.header("GNU long-name", self.size)
+        return super()._proc_gnulong(tarfile)
+
+    def _proc_pax(self, tarfile):
+        self.budget.header("PAX", self.size)
+        return super()._proc_pax(tarfile)
 
 
 def _member_name(member: tarfile.TarInfo) -> str:

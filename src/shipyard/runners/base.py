@@ -35,21 +35,46 @@ def inherited_environment() -> dict[str, str]:
 
 @dataclass
 class JobSpec:
+    """What to run, and everything it may read: a runner on another machine sees only this.
+
+    ``command``, ``env`` values and ``files`` texts may say ``{workdir}``: the runner puts the folder the work
+    runs in there (the local runner: ``workdir`` itself; the Ray runner: a node-local folder of its own). So a
+    spec never names a path of the server's that a node could not see, except ``workdir``/``log_path`` (where
+    the server keeps the work's output) and the sources of ``inputs`` (which the runner delivers). ``{host}``
+    in ``command`` and ``env`` is the address the work's host is reached at (what :meth:`JobHandle.address`
+    answers): a service binds there, so the server can connect to it from another machine.
+    """
+
     name: str                      # unique among running work, e.g. "training-job/my-job"
     command: list[str]
     env: dict[str, str]
-    workdir: str
+    workdir: str                   # the server's folder for the work: output and ``sync_back`` files land here
     log_path: str
     cpus: float = 1.0
     gpus: float = 0.0
     memory_mb: int = 0
     service: bool = False          # long-running (a model server) rather than run-to-completion
-    node_hint: str = ""            # placement preference (Ray: spread instances)
-    extra: dict = field(default_factory=dict)
+    # relative path in the work's folder -> text, written before the command starts (mode 0600: they may
+    # hold credentials or a token); a file already there is kept (the local runner's workdir may hold it)
+    files: dict[str, str] = field(default_factory=dict)
+    # relative path in the work's folder -> a file or folder on the server, delivered before the command
+    # starts (local runner: a symlink, or nothing when it is that path already; Ray: through the object store)
+    inputs: dict[str, str] = field(default_factory=dict)
+    # files (relative paths) the runner copies back into ``workdir`` while the work runs and once it ends
+    sync_back: list[str] = field(default_factory=list)
+    # one slot of a gang reservation: (reservation name, slot index), see :meth:`Runner.reserve_group`
+    group: tuple[str, int] | None = None
+    # work with the same non-empty key runs on different hosts where the runner can (a variant's instances:
+    # losing one host never takes every instance down)
+    spread: str = ""
 
 
 class JobHandle(abc.ABC):
+    """Follows one piece of work. ``lost_reason`` says why work ended without an exit code of its own (its
+    host was lost, the runner forgot it); empty when unknown or not lost."""
+
     id: str
+    lost_reason: str = ""
 
     @abc.abstractmethod
     def poll(self) -> int | None: ...
@@ -85,7 +110,7 @@ class Runner(abc.ABC):
 
         Returns each slot's host address once every slot is placed, None while the runner waits for room.
         Idempotent by ``name``: a restarted server finds its reservation again. Work runs in slot ``i`` with
-        ``spec.extra["group"] = [name, i]``."""
+        ``spec.group = (name, i)``."""
         return ["127.0.0.1"] * len(bundles)
 
     def release_group(self, name: str) -> None:

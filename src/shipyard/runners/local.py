@@ -54,8 +54,24 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _substitute(value: str, workdir: str) -> str:
-    """``{workdir}`` in a command or env value: portable specs (the Ray runner chooses its own folder)."""
-    return value.replace("{workdir}", workdir)
+    """``{workdir}`` and ``{host}`` in a command or env value: portable specs (the Ray runner chooses its own
+    folder and node). Work here is reached on loopback, as :meth:`JobHandle.address` says."""
+    return value.replace("{workdir}", workdir).replace("{host}", "127.0.0.1")
+
+
+def _deliver(source: Path, dest: Path) -> None:
+    """An input on this machine: nothing to do when the spec names it where it already is (a model server's
+    folder is its variant's), else a symlink; what the work writes through it lands in the source."""
+    if not source.exists():
+        raise FileNotFoundError(f"job input {source} does not exist")
+    if dest.resolve() == source.resolve():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        raise FileExistsError(f"job input {dest} is in the way (a folder of the work's)")
+    dest.symlink_to(source.resolve())
 
 
 class LocalHandle(JobHandle):
@@ -162,11 +178,15 @@ class LocalRunner(Runner):
     def start(self, spec: JobSpec) -> LocalHandle:
         workdir = spec.workdir
         Path(workdir).mkdir(parents=True, exist_ok=True)
-        for rel, text in (spec.extra.get("files") or {}).items():  # same spec shape as the Ray runner
+        for rel, text in spec.files.items():  # same spec shape as the Ray runner
             path = safe_join(workdir, rel, what="job file")
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(_substitute(text, workdir))
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # may hold a credential
+                with os.fdopen(fd, "w") as f:
+                    f.write(_substitute(text, workdir))
+        for rel, source in spec.inputs.items():
+            _deliver(Path(source), safe_join(workdir, rel, what="job input"))
         log_path = Path(_substitute(spec.log_path, workdir))
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = self.state_dir / f"exit-{uuid.uuid4().hex}"

@@ -3,14 +3,19 @@
 Each piece of work becomes one *detached, named* Ray actor (``shipyard/<spec.name>``) that starts the command
 as a subprocess on whichever node Ray places it, with the spec's CPU/GPU/memory request as the actor's
 resources. Because the actor is detached and named, a restarted Shipyard server finds it again with
-:meth:`RayRunner.attach`. The actor keeps the work's output and the files named in
-``spec.extra["sync_back"]`` (e.g. the executor's ``status.json``); every :meth:`RayHandle.poll` pulls what is new
-into ``spec.log_path`` and ``spec.workdir`` on the server's side, so logs and results live in Shipyard's stores,
-not Ray's: replacing the Ray cluster loses nothing that was already reported (ray#35202).
+:meth:`RayRunner.attach`. The actor keeps the work's output and the files named in ``spec.sync_back`` (e.g. the
+executor's ``status.json``); every :meth:`RayHandle.poll` pulls what is new into ``spec.log_path`` and
+``spec.workdir`` on the server's side, so logs and results live in Shipyard's stores, not Ray's: replacing the
+Ray cluster loses nothing that was already reported (ray#35202).
 
-Files the command needs are sent with the spec (``spec.extra["files"]``: relative path -> text) and written into
-a node-local working folder, so a worker node needs no shared file system. The object store and metadata store
-are reached by URL, as from any host.
+A worker node needs no shared file system: the work runs in a node-local folder of its own (``mkdtemp``, under
+the node's ``TMPDIR``), which ``{workdir}`` in the command, env and files names. ``spec.files`` (relative path
+-> text) are written there, and ``spec.inputs`` (files and folders on the server: an endpoint's unpacked model)
+travel through Ray's object store as one tar and are unpacked there. Nothing the command gets names a path of
+the server's. The object store and metadata store are reached by URL, as from any host. Once the work has
+ended and the server has pulled its last output and ``sync_back`` files, the folder is removed and the actor
+freed. Work with the same ``spec.spread`` key (a variant's instances) is placed on the node running fewest
+of them (soft node affinity that spills over: a node without room does not hold the start back).
 
 A node that dies takes its actors with it: ``poll`` then reports ``-9`` and ``lost_reason`` names the node,
 so the controller can fail or retry the job with a reason.
@@ -39,41 +44,69 @@ _PREFIX = "shipyard/"
 class _WorkActor:
     """Runs one command on its node and keeps its output until the server has read it."""
 
-    def __init__(self, command: list[str], env: dict[str, str], workdir: str, files: dict[str, str],
+    def __init__(self, command: list[str], env: dict[str, str], files: dict[str, str], inputs: bytes | None,
                  sync_back: list[str]):
         import subprocess
         import tempfile
 
-        self.workdir = workdir if os.path.isdir(workdir) and not files else tempfile.mkdtemp(prefix="shipyard-")
+        # Always a folder of this node's own: the server's paths may not exist here (no shared file system).
+        self.workdir = tempfile.mkdtemp(prefix="shipyard-")
+        if inputs:
+            _unpack(inputs, self.workdir)
         for rel, text in files.items():
             path = os.path.join(self.workdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # may hold a credential or token
+            with os.fdopen(fd, "w") as f:
                 f.write(text.replace("{workdir}", self.workdir))
         self.sync_back = sync_back
         self.log_path = os.path.join(self.workdir, ".ray-output.log")
         self._log = open(self.log_path, "ab")
-        full_env = inherited_environment()  # never the server's secrets
-        full_env.update({k: v.replace("{workdir}", self.workdir) for k, v in env.items()})
-        full_env["PYTHONUNBUFFERED"] = "1"
-        args = [a.replace("{workdir}", self.workdir) for a in command]
-        self.proc = subprocess.Popen(args, env=full_env, cwd=self.workdir, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.node = ray.get_runtime_context().get_node_id()
-        self.host = ray.util.get_node_ip_address()
+        self.host = ray.util.get_node_ip_address()  # where the server connects: a service binds here
 
-    def poll(self, log_offset: int) -> tuple[int | None, bytes, dict[str, str], tuple[str, str]]:
+        def place(value: str) -> str:
+            return value.replace("{workdir}", self.workdir).replace("{host}", self.host)
+
+        full_env = inherited_environment()  # never the server's secrets
+        full_env.update({k: place(v) for k, v in env.items()})
+        full_env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen([place(a) for a in command], env=full_env, cwd=self.workdir, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def poll(self, log_offset: int) -> tuple[int | None, bytes, dict[str, str], tuple[str, str], str]:
         rc = self.proc.poll()
-        with open(self.log_path, "rb") as f:
-            f.seek(log_offset)
-            new = f.read(8 << 20)
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(log_offset)
+                new = f.read(8 << 20)
+        except FileNotFoundError:  # finished and removed meanwhile (another handle freed it)
+            new = b""
         synced = {}
         for rel in self.sync_back:
             path = os.path.join(self.workdir, rel)
             if os.path.exists(path):
                 with open(path) as f:
                     synced[rel] = f.read()
-        return rc, new, synced, (self.node, self.host)
+        return rc, new, synced, (self.node, self.host), self.workdir
+
+    def finish(self) -> str:
+        """The server has everything: end what is left of the work and remove its folder (returns the path)."""
+        import shutil
+        import signal
+
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except Exception:
+                pass
+        self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.workdir
 
     def stop(self, grace: float) -> None:
         import signal
@@ -100,6 +133,30 @@ class _WorkActor:
         return self.node, self.host
 
 
+def _pack(inputs: dict[str, str]) -> bytes:
+    """``spec.inputs`` as one uncompressed tar, each under its relative path (models compress poorly and the
+    object store moves bytes, not files)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel, source in inputs.items():
+            if not os.path.exists(source):
+                raise FileNotFoundError(f"job input {source} does not exist")
+            tar.add(source, arcname=rel)
+    return buf.getvalue()
+
+
+def _unpack(blob: bytes, dest: str) -> None:
+    """Unpack :func:`_pack`'s tar into ``dest``; the ``data`` filter refuses members that leave the folder."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
+        tar.extractall(dest, filter="data")
+
+
 class RayHandle(JobHandle):
     """Follows one actor. A pump thread pulls output every ``PUMP_INTERVAL`` while the work runs, so the log on
     our side grows line by line as on the local runner; the exit code, once seen, is written to the state file
@@ -115,6 +172,7 @@ class RayHandle(JobHandle):
         self.workdir = workdir
         self.state_file = state_file
         self.lost_reason = ""
+        self.node_folder = ""  # the work's folder on its node, learnt on the first pull (tests check it goes)
         self._rc: int | None = rc
         self._lock = threading.Lock()
         self._where: tuple[str, str] | None = None  # (node id, node address), learnt on the first pull
@@ -133,7 +191,8 @@ class RayHandle(JobHandle):
             fcntl.flock(log, fcntl.LOCK_EX)
             try:
                 offset = os.fstat(log.fileno()).st_size
-                rc, new, synced, self._where = ray.get(self.actor.poll.remote(offset), timeout=30)
+                rc, new, synced, self._where, self.node_folder = ray.get(self.actor.poll.remote(offset),
+                                                                         timeout=30)
                 if new:
                     log.write(new)
             finally:
@@ -166,10 +225,7 @@ class RayHandle(JobHandle):
             if rc is not None and pulled < (8 << 20):
                 self._rc = rc
                 _write_state(self.state_file, self.log_path, self.workdir, rc)
-                try:  # the work is over and its output is with us: free the actor's resources
-                    ray.kill(self.actor)
-                except Exception:
-                    pass
+                _finish(self.actor)  # the work is over and its output is with us: free its folder and actor
             return self._rc
 
     def stop(self, grace: float = 10.0) -> None:
@@ -194,6 +250,18 @@ class RayHandle(JobHandle):
     def address(self) -> str:
         where = self.where()
         return where[1] if where else "127.0.0.1"
+
+
+def _finish(actor, timeout: float = 30.0) -> None:
+    """Remove the work's node-local folder, then free the actor (a node that does not answer: just the latter)."""
+    try:
+        ray.get(actor.finish.remote(), timeout=timeout)
+    except Exception:  # noqa: BLE001 - gone or unreachable: its folder went with its node
+        pass
+    try:
+        ray.kill(actor)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _recorded_rc(path: str) -> int | None:
@@ -236,23 +304,23 @@ class RayRunner(Runner):
         }
         if spec.memory_mb:
             options["memory"] = spec.memory_mb * 1024 * 1024
-        if spec.extra.get("group"):  # one bundle of a gang reservation (see reserve_group)
+        if spec.group:  # one bundle of a gang reservation (see reserve_group)
             from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-            group, index = spec.extra["group"]
+            group, index = spec.group
             options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                 ray.util.get_placement_group(_PREFIX + group), placement_group_bundle_index=int(index))
-        elif spec.extra.get("scheduling_strategy") is not None:
-            options["scheduling_strategy"] = spec.extra["scheduling_strategy"]
-        elif spec.extra.get("spread"):
-            options["scheduling_strategy"] = "SPREAD"
-        # A finished actor of the same name (e.g. a retried job) is replaced.
+        elif spec.spread:
+            options["scheduling_strategy"] = self._spread_strategy(spec.spread)
+        for rel in [*spec.files, *spec.inputs, *spec.sync_back]:  # refused here, before anything starts
+            safe_join(spec.workdir, rel, what="job file")
+        inputs = ray.put(_pack(spec.inputs)) if spec.inputs else None
+        # A finished actor of the same name (e.g. a retried job) is replaced, its folder removed.
         try:
-            ray.kill(ray.get_actor(_PREFIX + spec.name, namespace=NAMESPACE))
+            _finish(ray.get_actor(_PREFIX + spec.name, namespace=NAMESPACE), timeout=10.0)
         except ValueError:
             pass
-        actor = _WorkActor.options(**options).remote(
-            spec.command, spec.env, spec.workdir, spec.extra.get("files", {}), spec.extra.get("sync_back", []))
+        actor = _WorkActor.options(**options).remote(spec.command, spec.env, spec.files, inputs, spec.sync_back)
         # What attach needs after a restart: where the log and synced files go on our side.
         state = self._state_file(spec.name)
         _write_state(state, spec.log_path, spec.workdir)
@@ -260,6 +328,35 @@ class RayRunner(Runner):
         with self._lock:
             self._handles[handle.id] = handle
         return handle
+
+    def _spread_strategy(self, key: str):
+        """Soft affinity to the alive node running fewest live actors whose name starts with ``key/`` (Ray's
+        own SPREAD is round robin over all work, so two instances of one variant may still meet)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        alive = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+        if len(alive) < 2:
+            return "DEFAULT"
+        prefix = _PREFIX + key + "/"
+        siblings = []
+        for entry in ray.util.list_named_actors(all_namespaces=True):
+            if entry.get("namespace") == NAMESPACE and entry.get("name", "").startswith(prefix):
+                try:
+                    siblings.append(ray.get_actor(entry["name"], namespace=NAMESPACE))
+                except ValueError:
+                    continue
+        count = dict.fromkeys(alive, 0)
+        for actor in siblings:
+            try:
+                node, _ = ray.get(actor.where.remote(), timeout=10)
+            except Exception:  # noqa: BLE001 - dying or unreachable: it holds no place
+                continue
+            if node in count:
+                count[node] += 1
+        least = min(alive, key=lambda n: count[n])
+        # soft + spill: a node without room now (or gone) sends the work elsewhere rather than making it wait
+        # (Ray Serve places replicas the same way)
+        return NodeAffinitySchedulingStrategy(node_id=least, soft=True, _spill_on_unavailable=True)
 
     def _state_file(self, name: str) -> str:
         return os.path.join(self.state_dir, name.replace("/", "__") + ".ray")
@@ -322,9 +419,11 @@ class RayRunner(Runner):
                     rb["memory"] = float(b["memory"]) * (1 << 20)
                 ray_bundles.append(rb)
             pg = placement_group(ray_bundles, strategy="SPREAD", name=_PREFIX + name, lifetime="detached")
-        if not pg.wait(timeout_seconds=0):
-            return None
+        # The table, not pg.wait(0): a zero-timeout wait races its own RPC and answers False for about a
+        # third of calls on a group Ray placed long ago (the conformance suite's idempotency check saw it).
         table = placement_group_table(pg)
+        if table.get("state") != "CREATED":
+            return None
         ips = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}
         nodes = table.get("bundles_to_node_id") or {}
         return [ips.get(nodes.get(i, ""), "127.0.0.1") for i in range(len(bundles))]

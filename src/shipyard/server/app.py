@@ -27,8 +27,10 @@ the connection limit are set where uvicorn is started (``shipyard.server.main``)
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -57,9 +59,10 @@ from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
 from . import landing, metrics_route
+from .limits import STS_XMLNS, env_positive
 from ..domain import job_keys as _job_keys
-from .auth import (authorize_call, authorize_s3, claimed_access_key, parse_credential_service, parse_query,
-                   precheck, verify)
+from .auth import (SignedRequest, authorize_call, authorize_s3, check_parsed, claimed_access_key, parse_auth,
+                   parse_credential_service, parse_query, verify)
 
 log = logging.getLogger("shipyard.server")
 
@@ -69,20 +72,11 @@ MAX_QUERY_BYTES = 1024 * 1024
 MAX_S3_OBJECT_BYTES = 5 * 1024 ** 3  # S3's single PUT / UploadPart limit
 
 
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 # A body that stops arriving: no new bytes for BODY_IDLE_TIMEOUT seconds (every body, S3 uploads included),
 # or a non-S3 body (at most 32 MB) not complete after BODY_TIMEOUT seconds, is answered RequestTimeout and
 # its connection closed. Header timeouts are uvicorn's side: see ``shipyard.server.main``.
-BODY_IDLE_TIMEOUT = _env_seconds("SHIPYARD_BODY_IDLE_TIMEOUT", 30.0)
-BODY_TIMEOUT = _env_seconds("SHIPYARD_BODY_TIMEOUT", 120.0)
-STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+BODY_IDLE_TIMEOUT = env_positive("SHIPYARD_BODY_IDLE_TIMEOUT", 30.0)
+BODY_TIMEOUT = env_positive("SHIPYARD_BODY_TIMEOUT", 120.0)
 # The query protocol (STS) names auth failures differently from the JSON services.
 QUERY_AUTH_CODES = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
@@ -369,22 +363,34 @@ class ShipyardApp:
             await _send(send, *wire_errors.render_rest_json(exc, request_id),
                         close=body is None and _has_body(headers))
 
-    def _principal(self, scope, headers, query_string) -> tuple[str, str]:
-        """The key pair a request claims: the server's, or a job's (whose scope is kept in the ASGI scope for
-        :meth:`_authorize`). An unknown key resolves to the server's id, so verification refuses it."""
-        if "shipyard.key" in scope:
-            return scope["shipyard.key"]
-        claimed = claimed_access_key(headers, query_string)
-        job_key = self.job_keys.lookup(claimed) if claimed and claimed != self.key_id else None
+    def _caller(self, scope, access_key: str) -> _job_keys.Caller:
+        """Who a request claims to be: the server's key, or a job's (whose scope is kept in the ASGI scope for
+        :meth:`_authorize`, and whose secret checks the signature). An unknown key resolves to the server's id,
+        so the key check refuses it."""
+        job_key = self.job_keys.lookup(access_key) if access_key and access_key != self.key_id else None
         if job_key is not None:
-            scope["shipyard.job_scope"] = job_key.scope
-            pair = (job_key.access_key_id, job_key.secret_access_key)
+            caller = _job_keys.Caller(job_key.access_key_id, job_key.scope)
+            secret = job_key.secret_access_key
         else:
-            scope["shipyard.job_scope"] = None
-            pair = (self.key_id, self.secret)
-        scope["shipyard.key"] = pair
-        scope["shipyard.signing_secret"] = pair[1]  # aws-chunked bodies are signed with the same secret
-        return pair
+            caller = _job_keys.Caller(self.key_id)
+            secret = self.secret
+        scope["shipyard.caller"] = caller
+        scope["shipyard.job_scope"] = caller.job
+        scope["shipyard.signing_secret"] = secret  # aws-chunked bodies are signed with the same secret
+        return caller
+
+    def _authenticate(self, scope, headers, query_string, s3: bool) -> SignedRequest | None:
+        """Parse the request's credentials once and check all but the signature (known key, form, time):
+        the parsed claim goes on to :meth:`_verify`. None for S3's Signature Version 2, which
+        :func:`~.auth.verify` parses and checks in one go."""
+        query = parse_query(query_string)
+        authorization = headers.get("authorization")
+        if s3 and ((authorization or "").startswith("AWS ") or (not authorization and "AWSAccessKeyId" in query)):
+            self._caller(scope, claimed_access_key(headers, query_string))
+            return None
+        claim = parse_auth(authorization, query, s3)
+        caller = self._caller(scope, claim.access_key)
+        return check_parsed(claim, headers=headers, access_key_id=caller.access_key_id, s3=s3)
 
     @staticmethod
     def _authorize(scope, service: str, operation: str, params) -> None:
@@ -393,13 +399,18 @@ class ShipyardApp:
         if job_scope is not None:
             authorize_call(job_scope, service, operation, params if isinstance(params, dict) else {})
 
-    def _verify(self, scope, headers, query_string, payload_hash, s3: bool, claim=None):
+    def _verify(self, scope, headers, query_string, payload_hash, s3: bool, claim: SignedRequest | None):
         raw_path = scope.get("raw_path")
         raw = raw_path.decode("latin-1") if raw_path else scope["path"]
-        key_id, secret = self._principal(scope, headers, query_string)
         return verify(method=scope["method"], raw_path=raw, query_string=query_string, headers=headers,
-                      payload_hash=payload_hash, access_key_id=key_id,
-                      secret_access_key=secret, s3=s3, claim=claim)
+                      payload_hash=payload_hash, access_key_id=scope["shipyard.caller"].access_key_id,
+                      secret_access_key=scope["shipyard.signing_secret"], s3=s3, claim=claim)
+
+    def _call(self, handler, params: dict, caller: _job_keys.Caller):
+        """Run a handler; one with a ``caller`` parameter (GetCallerIdentity) is told who signed the request."""
+        if _wants_caller(handler):
+            return handler(self.services, params, caller=caller)
+        return handler(self.services, params)
 
     async def _signed_body(self, scope, receive, headers, query_string, limit: int,
                            too_large=RequestTooLarge) -> bytes:
@@ -409,8 +420,7 @@ class ShipyardApp:
         read, and a declared Content-Length over ``limit`` is refused at once: an unsigned client can neither
         make the server buffer a body nor hold a connection open waiting for one.
         """
-        key_id, _ = self._principal(scope, headers, query_string)
-        claim = precheck(query_string=query_string, headers=headers, access_key_id=key_id, s3=False)
+        claim = self._authenticate(scope, headers, query_string, s3=False)
         length = _declared_length(headers)
         if length is not None and length > limit:
             raise too_large(f"Request body of {length} bytes exceeds the maximum of {limit} bytes.")
@@ -441,7 +451,7 @@ class ShipyardApp:
                 raise OperationNotImplemented(f"Operation {op} of {service} is not supported by Shipyard.")
             params = validate_input(model.input_shape, params)
             self._authorize(scope, service, op, params)
-            result = await run_in_threadpool(handler, self.services, params)
+            result = await run_in_threadpool(self._call, handler, params, scope["shipyard.caller"])
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
             _log_failure(exc, target)
@@ -465,7 +475,7 @@ class ShipyardApp:
                 raise OperationNotImplemented(f"Operation {model.name} of {service} is not supported by Shipyard.")
             params = validate_input(model.input_shape, rpcv2.decode_request(body))
             self._authorize(scope, service, model.name, params)
-            result = await run_in_threadpool(handler, self.services, params)
+            result = await run_in_threadpool(self._call, handler, params, scope["shipyard.caller"])
             out = rpcv2.encode_response(result, model.output_shape)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"rpc-v2 {scope['path']}")
@@ -526,7 +536,7 @@ class ShipyardApp:
             if handler is None or operation_model("sts", action) is None:
                 raise UnknownOperation(f"Could not find operation {action}")  # the query protocol's InvalidAction
             self._authorize(scope, "sts", action, form)
-            result = await run_in_threadpool(handler, self.services, form)
+            result = await run_in_threadpool(self._call, handler, form, scope["shipyard.caller"])
             out = render_query_response(action, result, request_id, STS_XMLNS)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, "sts")
@@ -542,7 +552,8 @@ class ShipyardApp:
         request_id = wire_errors.new_request_id()
         started = False
         try:
-            self._verify(scope, headers, query_string, None, s3=True)
+            self._verify(scope, headers, query_string, None, s3=True,
+                         claim=self._authenticate(scope, headers, query_string, s3=True))
             if scope.get("shipyard.job_scope") is not None:
                 authorize_s3(scope["shipyard.job_scope"], method=scope["method"], path=scope["path"],
                              query=parse_query(query_string), headers=headers)
@@ -571,6 +582,15 @@ class ShipyardApp:
                         close=_has_body(headers) and (not started or isinstance(exc, RequestTimeout)))
             return
         await response(scope, body_receive, send)
+
+
+@functools.lru_cache(maxsize=None)
+def _wants_caller(handler) -> bool:
+    """Whether a handler takes ``caller`` (asked once per handler)."""
+    try:
+        return "caller" in inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _invoke_too_large(message: str) -> ShipyardError:

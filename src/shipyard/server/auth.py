@@ -213,7 +213,15 @@ def precheck(*, query_string: str, headers: dict[str, str], access_key_id: str, 
 def check_claim(*, query: dict[str, str], headers: dict[str, str], access_key_id: str, s3: bool,
                 now: _dt.datetime | None = None) -> SignedRequest:
     """Parse the claim and check its key and time (no signature): raises :class:`AuthError`."""
-    claim = parse_auth(headers.get("authorization"), query, s3)
+    return check_parsed(parse_auth(headers.get("authorization"), query, s3), headers=headers,
+                        access_key_id=access_key_id, s3=s3, now=now)
+
+
+def check_parsed(claim: SignedRequest, *, headers: dict[str, str], access_key_id: str, s3: bool,
+                 now: _dt.datetime | None = None) -> SignedRequest:
+    """Check an already parsed claim's key and time (no signature): raises :class:`AuthError`. The server
+    parses a request's Authorization header once (:func:`parse_auth`), learns the key from it, checks it here
+    before the body is read and passes it on to :func:`verify`."""
     if claim.access_key != access_key_id:
         raise _err(s3, "UnrecognizedClientException", "InvalidAccessKeyId",
                    "The security token included in the request is invalid.",

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..config import Settings, load_settings
+from .limits import busy_app, env_positive
 
 log = logging.getLogger("shipyard.server")
 
@@ -117,21 +118,13 @@ def _remove_server_info(settings: Settings) -> None:
         pass
 
 
-def _env_number(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 # Connection limits (environment variables, read at start): a client must finish its request line and headers
 # within HEADER_TIMEOUT seconds of connecting (or of its next request's first byte) and keep them under
 # MAX_HEADER_BYTES; an idle keep-alive connection is closed after KEEP_ALIVE seconds; at most MAX_CONNECTIONS
 # connections are served at once (more get 503). Body read timeouts live in the app (``shipyard.server.app``).
-HEADER_TIMEOUT = _env_number("SHIPYARD_HEADER_TIMEOUT", 15.0)
-KEEP_ALIVE = int(_env_number("SHIPYARD_KEEP_ALIVE_TIMEOUT", 30))
-MAX_CONNECTIONS = int(_env_number("SHIPYARD_MAX_CONNECTIONS", 1000))
+HEADER_TIMEOUT = env_positive("SHIPYARD_HEADER_TIMEOUT", 15.0)
+KEEP_ALIVE = int(env_positive("SHIPYARD_KEEP_ALIVE_TIMEOUT", 30))
+MAX_CONNECTIONS = int(env_positive("SHIPYARD_MAX_CONNECTIONS", 1000))
 MAX_HEADER_BYTES = 64 * 1024
 
 
@@ -141,9 +134,13 @@ def header_timeout_protocol(header_timeout: float = HEADER_TIMEOUT, max_header_b
     uvicorn times out an idle keep-alive connection, but not a connection that never sends a request, nor one
     that sends its headers a byte at a time (slow loris), nor headers without end. This subclass arms a timer
     when a connection opens and when a request's first byte arrives, cancels it when the headers are complete,
-    and closes the connection (``408``) if it fires; headers over ``max_header_bytes`` get ``431``.
+    and closes the connection (``408``) if it fires; headers over ``max_header_bytes`` get ``431``. A request
+    over the connection limit gets an AWS error (``SlowDown`` / ``ServiceUnavailable``, see
+    :mod:`shipyard.server.limits`) rather than uvicorn's plain-text 503.
     """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, service_unavailable
+
+    busy = busy_app(MAX_CONNECTIONS)
 
     class HeaderTimeoutProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -180,6 +177,11 @@ def header_timeout_protocol(header_timeout: float = HEADER_TIMEOUT, max_header_b
             self._in_headers = False
             self._cancel_header_timer()
             super().on_headers_complete()
+
+        def _start_asgi_task(self, cycle, app) -> None:
+            if app is service_unavailable:  # over the connection limit: an AWS error boto3 can name and retry
+                app = busy
+            super()._start_asgi_task(cycle, app)
 
         def _arm_header_timer(self) -> None:
             self._cancel_header_timer()
@@ -226,6 +228,10 @@ def run_server(settings: Settings, log_level: str = "info") -> None:
     from .app import create_app
 
     configure_logging(settings.home, log_level)
+    from ..io import archives
+
+    # archives the server unpacks itself (an endpoint's model) under its settings' caps; jobs get them in job.json
+    archives.configure(archives.Caps.from_json(settings.archive_caps()))
     # uvicorn restores the previous SIGTERM handler and raises the signal again once it has shut down: with
     # the default handler that kills the process before the clean-up below runs (server.json would stay).
     if threading.current_thread() is threading.main_thread():

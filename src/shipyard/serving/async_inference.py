@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 
+from ..domain.endpoint_state import EndpointState
 from ..errors import S3Error, ValidationError
 from ..objectstore.base import parse_s3_uri
 
@@ -54,7 +55,8 @@ class AsyncQueue:
         ep = svc.meta.find("endpoint", endpoint)
         if ep is None:
             raise _invalid(f"Endpoint {endpoint} of account {svc.account} not found.")
-        config = (ep.doc.get("_spec") or {}).get("async_inference")
+        spec = EndpointState.from_doc(ep.doc).spec
+        config = spec.async_inference if spec is not None else None
         if not config:
             raise _invalid(f"Endpoint {endpoint} is not configured for asynchronous inference: its endpoint "
                            "configuration has no AsyncInferenceConfig.")

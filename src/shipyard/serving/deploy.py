@@ -5,8 +5,15 @@ script mode, the source dir), :func:`start_instance` (one model server through t
 loopback port) and :func:`wait_ready` (``/ping`` until 200, the process's death, or the timeout).
 
 Each instance gets a secret of its own (:func:`new_token`), handed to its model server through a 0600 file the
-server deletes once read (:func:`write_token_file`) and recorded with the instance (``inst["token"]``) for the
-router: the model server refuses every request without it. Why a token over TCP rather than a Unix socket:
+server deletes once read (the spec's ``files``, written by the runner) and recorded with the instance
+(``inst["token"]``) for the router: the model server refuses every request without it.
+
+Where the model server runs is the runner's business: its spec names no path of the server's. What it reads
+from the variant's folder (the unpacked model, a script-mode source dir, a pipeline's stages) goes in the spec's
+``inputs`` and its command says ``{workdir}/model`` (:func:`portable_spec`): on the local runner that is the
+variant's folder itself (nothing is copied), on Ray a node-local folder the model arrives in through Ray's
+object store. Instances of one variant share a ``spread`` key, so a cluster runner places them on different
+nodes and losing one node never takes the whole variant down. Why a token over TCP rather than a Unix socket:
 an instance may run on another node (the Ray runner), which a socket file cannot reach; and the router's pool,
 health checks and the async/transform clients stay one code path. The cost is one header per request.
 """
@@ -30,6 +37,7 @@ from ..errors import ArchiveRefused, UnsafePath, ValidationError
 from ..io.archives import safe_extract
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobHandle, JobSpec
+from .httpserver import TOKEN_HEADER
 
 DEFAULT_STARTUP_TIMEOUT = 120.0
 
@@ -131,26 +139,66 @@ def write_token_file(path: Path, token: str) -> str:
     return str(path)
 
 
+class _Portable:
+    """Rewrites paths in the variant's folder as ``{workdir}/<rel>`` and collects, as ``inputs``, the top-level
+    entries of the folder they lie in (``model``, ``code-1``, ``pipeline``...)."""
+
+    def __init__(self, variant_dir: Path):
+        self.root = os.path.normpath(str(variant_dir))
+        self.inputs: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if not value.startswith("/"):
+            return value
+        rel = os.path.relpath(os.path.normpath(value), self.root)
+        if rel == "." or rel.startswith(".."):
+            return value
+        top = rel.split(os.sep, 1)[0]
+        self.inputs[top] = os.path.join(self.root, top)
+        return "{workdir}/" + rel.replace(os.sep, "/")
+
+
+def portable_spec(prepared: dict, variant_dir: Path) -> tuple[str, list[str], dict[str, str], dict[str, str],
+                                                               dict[str, str]]:
+    """``prepared`` with every path in ``variant_dir`` as ``{workdir}/...``: (model dir, args, env, inputs,
+    files). A pipeline's spec file names its stages' folders: its text is rewritten the same way and sent as a
+    file (the local runner keeps the original, which names the same folders)."""
+    port = _Portable(variant_dir)
+    model_dir = port(prepared["model_dir"])
+    args = [port(a) for a in prepared["args"]]
+    env = {k: port(v) for k, v in prepared["env"].items()}
+    files: dict[str, str] = {}
+    if "--pipeline" in prepared["args"]:
+        spec_path = prepared["args"][prepared["args"].index("--pipeline") + 1]
+        rel = port(spec_path)
+        if rel != spec_path:
+            text = Path(spec_path).read_text().replace(port.root + os.sep, "{workdir}/")
+            files[rel.removeprefix("{workdir}/")] = text
+    return model_dir, args, env, port.inputs, files
+
+
 def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_dir: Path) -> tuple[JobHandle, dict]:
     port = free_port()
     instance_id = uuid.uuid4().hex[:8]
     token = new_token()
-    token_file = write_token_file(Path(variant_dir) / f".token-{instance_id}", token)
-    env = {**prepared["env"], "SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": prepared["model_dir"],
-           "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant}
+    token_name = f".token-{instance_id}"  # written 0600 by the runner where the model server runs
+    model_dir, args, env, inputs, files = portable_spec(prepared, Path(variant_dir))
+    env.update({"SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": model_dir,
+                "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant})
     python = prepared.get("python") or sys.executable  # a framework image's environment (serving.containers)
-    command = [python, "-m", "shipyard.serving.model_server", "--model-dir", prepared["model_dir"],
-               "--port", str(port), "--token-file", token_file, *prepared["args"]]
+    command = [python, "-m", "shipyard.serving.model_server", "--model-dir", model_dir,
+               "--host", "{host}", "--port", str(port), "--token-file", "{workdir}/" + token_name, *args]
     spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
                    workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),
-                   service=True, node_hint=f"{endpoint}/{variant}")
+                   service=True, files={**files, token_name: token}, inputs=inputs,
+                   spread=f"endpoint/{endpoint}/{variant}")
     handle = runner.start(spec)
     return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id,
                     "token": token}
 
 
 def token_headers(token: str | None) -> dict[str, str]:
-    return {"X-Shipyard-Token": token} if token else {}
+    return {TOKEN_HEADER: token} if token else {}
 
 
 def ping(host: str, port: int, timeout: float = 2.0, token: str | None = None) -> bool:

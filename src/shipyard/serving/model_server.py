@@ -29,7 +29,7 @@ import signal
 import sys
 from typing import Any
 
-from .httpserver import HttpServer, Request, Response, run_forever
+from .httpserver import TOKEN_HEADER, HttpServer, Request, Response, run_forever
 
 log = logging.getLogger("shipyard.serving")
 
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipeline", help="JSON spec of an inference pipeline's containers (see .pipeline)")
     p.add_argument("--multi-model", help="S3 prefix of a multi-model endpoint's models (see .multimodel)")
     p.add_argument("--token-file", help="read (then delete) the secret every request must carry in "
-                                        "X-Shipyard-Token")
+                                        f"{TOKEN_HEADER}")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:

@@ -15,6 +15,8 @@ from collections import defaultdict
 
 import httptools
 
+from .httpserver import TOKEN_HEADER
+
 MAX_IDLE_PER_TARGET = 64
 
 
@@ -107,7 +109,7 @@ class Pool:
         """POST ``body`` to ``path``; ``token`` is the instance's secret (``X-Shipyard-Token``, see .model_server)."""
         head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
         if token:
-            head.append(f"X-Shipyard-Token: {token}")
+            head.append(f"{TOKEN_HEADER}: {token}")
         head.extend(f"{k}: {v}" for k, v in headers)
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         key = (host, port)

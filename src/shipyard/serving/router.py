@@ -1,6 +1,7 @@
 """The endpoint router: InvokeEndpoint -> a variant (by weight or TargetVariant) -> an instance (round robin).
 
-It lives in the Shipyard server process as ``services.extras["router"]``. The hosting controller owns the
+It lives in the Shipyard server process as ``services.router`` (built once, in :mod:`shipyard.context`; also
+published as ``services.extras["router"]``). The hosting controller owns the
 route table and replaces an endpoint's :class:`Route` whole (one dict assignment, atomic under the GIL)
 whenever instances change, so a request never sees half a deployment and never reads the database.
 Model servers are reached over pooled keep-alive connections (:mod:`.pool`), each request carrying the
@@ -11,13 +12,18 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from ..errors import ModelError, ServiceUnavailable, ValidationError
 from .metrics import MetricsRegistry, VariantMetrics
 from .pool import ConnectFailed, Pool
 from .shadow import ShadowMirror
+
+if TYPE_CHECKING:
+    from .async_inference import AsyncQueue
 
 FORWARD = ("x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id",
            "x-amzn-sagemaker-target-model", "x-amzn-sagemaker-target-container-hostname")  # MME, pipelines
@@ -74,8 +80,8 @@ class Router:
         self.metrics = MetricsRegistry()  # per-variant counters, kept across route replacements
         self.shadow = ShadowMirror(self.pool)
         # async (endpoint) -> bool: start an instance of a scaled-to-zero (serverless) endpoint; see .serverless
-        self.wake_hook = None
-        self.async_queue = None  # .async_inference.AsyncQueue: InvokeEndpointAsync
+        self.wake_hook: Callable[[str], Awaitable[bool]] | None = None
+        self.async_queue: AsyncQueue | None = None  # InvokeEndpointAsync
 
     # --- route table (called by the hosting controller, from its thread) ---
     def set_route(self, endpoint: str, variants: list[tuple[str, float, list[tuple]]],

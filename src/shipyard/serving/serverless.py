@@ -12,8 +12,10 @@
   Concurrent cold requests share one start. Each cold start's duration is logged and kept in
   ``cold_starts`` (``bench/bench_serverless.py`` reports it).
 
-Both steps change the endpoint's ``_instances`` while holding the hosting controller's per-endpoint busy
-mark, so they never interleave with its create/update/heal steps for the same endpoint.
+Both steps go through the hosting controller's public interface (:class:`EndpointHost`, passed in
+explicitly: ``services.hosting``), which owns endpoint instances and holds its per-endpoint busy mark while it
+changes them, so they never interleave with its create/update/heal steps for the same endpoint. This module
+decides *when* (idle detection, cold-start coalescing, timing); the hosting controller does *how*.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
+from ..domain.endpoint_state import EndpointState
 from ..errors import ServiceUnavailable
-from .containers import prepare_variant
-from .deploy import start_instance, startup_timeout, wait_ready
+
+if TYPE_CHECKING:
+    from ..metastore.base import MetaStore
+    from .router import Router
 
 log = logging.getLogger("shipyard.serving.serverless")
 
@@ -38,11 +44,25 @@ def idle_seconds() -> float:
     return float(os.environ.get("SHIPYARD_SERVERLESS_IDLE_SECONDS", "300"))
 
 
+class EndpointHost(Protocol):
+    """What serverless scaling needs from the owner of endpoint instances (the hosting controller)."""
+
+    def scale_up(self, endpoint: str, variants: Sequence[str], count: int = 1, wait: float = 120.0) -> list[str]:
+        """Start instances until each variant has ``count``; published before it returns. Returns the variants
+        it started instances for."""
+        ...
+
+    def scale_down(self, endpoint: str, variants: Sequence[str], wait: float = 0.0, drain: float = 15.0) -> bool:
+        """Unpublish, record and stop every instance of ``variants``; False when the endpoint is busy."""
+        ...
+
+
 class ServerlessManager:
-    def __init__(self, services, router):
-        self.services = services
+    def __init__(self, meta: MetaStore, router: Router, host: EndpointHost, idle: float | None = None):
+        self.meta = meta
         self.router = router
-        self.idle = idle_seconds()
+        self.host = host
+        self.idle = idle_seconds() if idle is None else idle
         self.endpoints: dict[str, str] = {}  # lower-case name -> name, serverless endpoints in service
         self.cold_starts: list[float] = []
         self._activity: dict[tuple[str, str], tuple[int, float]] = {}  # (endpoint, variant) -> (count, when)
@@ -50,38 +70,15 @@ class ServerlessManager:
 
     # --- which endpoints are serverless ---
     @staticmethod
-    def serverless_variants(doc: dict) -> list[dict]:
-        return [v for v in (doc.get("_spec") or {}).get("variants", []) if v.get("serverless")]
+    def serverless_variants(doc: dict) -> list[str]:
+        """The names of the endpoint's variants that scale to zero (those with a ServerlessConfig)."""
+        spec = EndpointState.from_doc(doc).spec
+        return [v.name for v in spec.serverless_variants] if spec is not None else []
 
     def refresh(self) -> list:
-        rows = [r for r in self.services.meta.list_in_status(KIND, ("InService",)) if self.serverless_variants(r.doc)]
+        rows = [r for r in self.meta.list_in_status(KIND, ("InService",)) if self.serverless_variants(r.doc)]
         self.endpoints = {r.name.lower(): r.name for r in rows}
         return rows
-
-    # --- the hosting controller's per-endpoint mark ---
-    def _hosting(self):
-        loop = self.services.controllers
-        for c in getattr(loop, "controllers", []):
-            if type(c).__name__ == "HostingController":
-                return c
-        raise ServiceUnavailable("The hosting controller is not running.")
-
-    @contextmanager
-    def _exclusive(self, ctrl, name: str, wait: float):
-        deadline = time.monotonic() + wait
-        while True:
-            with ctrl._lock:
-                if name not in ctrl._busy:
-                    ctrl._busy.add(name)
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"endpoint {name} is busy")
-            time.sleep(0.02)
-        try:
-            yield
-        finally:
-            with ctrl._lock:
-                ctrl._busy.discard(name)
 
     # --- cold start (router side) ---
     async def wake(self, endpoint_name: str) -> bool:
@@ -101,87 +98,46 @@ class ServerlessManager:
 
     def _scale_up(self, name: str) -> float:
         t0 = time.perf_counter()
-        ctrl = self._hosting()
-        meta = self.services.meta
-        with self._exclusive(ctrl, name, 120.0):
-            r = meta.get(KIND, name)
-            if r.status != "InService":
-                raise ServiceUnavailable(f"endpoint is {r.status}")
-            instances = {k: list(v) for k, v in (r.doc.get("_instances") or {}).items()}
-            prepared = dict(r.doc.get("_prepared") or {})
-            started = []
-            try:
-                for v in self.serverless_variants(r.doc):
-                    if instances.get(v["name"]):
-                        continue
-                    vdir = ctrl._home(name) / v["name"]
-                    p = prepared.get(v["name"])
-                    if p is None or not os.path.exists(p["model_dir"]):
-                        p = prepared[v["name"]] = prepare_variant(self.services, v, vdir, int(r.doc.get("_gen", 0)))
-                    handle, inst = start_instance(self.services.runner, name, v["name"], p, vdir)
-                    ctrl._handles[handle.id] = handle
-                    started.append((handle, inst, v))
-                meta.update(KIND, name, {"_starting": [i for _, i, _ in started]})
-                for handle, inst, v in started:
-                    wait_ready(handle, inst["host"], inst["port"], startup_timeout(v), token=inst.get("token"))
-                    instances.setdefault(v["name"], []).append(inst)
-                r = meta.update(KIND, name, {"_instances": instances, "_prepared": prepared, "_starting": None,
-                                             "ProductionVariants": ctrl._variants_summary(r.doc["_spec"], instances)},
-                                expect_status={"InService"})
-            except BaseException:
-                ctrl._stop([i for _, i, _ in started])
-                raise
-            ctrl._publish(name, r.doc)
+        r = self.meta.get(KIND, name)
+        variants = self.serverless_variants(r.doc)
+        started = self.host.scale_up(name, variants, 1, wait=120.0)
         seconds = time.perf_counter() - t0
-        for _, _, v in started:
-            self._activity.pop((name, v["name"]), None)  # idle time counts from the next tick
-        self.cold_starts.append(seconds)
-        log.info("serverless endpoint %s: cold start took %.3f s", name, seconds)
+        for vname in started:
+            self._activity.pop((name, vname), None)  # idle time counts from the next tick
+        if started:
+            self.cold_starts.append(seconds)
+            log.info("serverless endpoint %s: cold start took %.3f s", name, seconds)
         return seconds
 
     # --- idle scale-down (controller side) ---
     def scale_idle_down(self) -> None:
         now = time.monotonic()
         for r in self.refresh():
-            instances = r.doc.get("_instances") or {}
+            instances = EndpointState.from_doc(r.doc).instances
             idle_variants = []
-            for v in self.serverless_variants(r.doc):
-                if not instances.get(v["name"]):
+            for vname in self.serverless_variants(r.doc):
+                if not instances.get(vname):
                     continue
-                m = self.router.metrics.find(r.name, v["name"])
+                m = self.router.metrics.find(r.name, vname)
                 count = m.invocations if m is not None else 0
-                key = (r.name, v["name"])
+                key = (r.name, vname)
                 seen = self._activity.get(key)
                 if seen is None or seen[0] != count or (m is not None and m.in_flight > 0):
                     self._activity[key] = (count, now)
                 elif now - seen[1] >= self.idle:
-                    idle_variants.append(v["name"])
+                    idle_variants.append(vname)
             if idle_variants:
                 threading.Thread(target=self._scale_down, args=(r.name, idle_variants), daemon=True,
                                  name=f"serverless-down-{r.name}").start()
 
     def _scale_down(self, name: str, variants: list[str]) -> None:
-        ctrl = self._hosting()
-        meta = self.services.meta
         try:
-            with self._exclusive(ctrl, name, 0.0):
-                r = meta.get(KIND, name)
-                if r.status != "InService":
-                    return
-                instances = {k: list(v) for k, v in (r.doc.get("_instances") or {}).items()}
-                removed = [i for vname in variants for i in instances.pop(vname, [])]
-                for vname in variants:
-                    instances[vname] = []
-                r = meta.update(KIND, name, {"_instances": instances,
-                                             "ProductionVariants": ctrl._variants_summary(r.doc["_spec"], instances)},
-                                expect_status={"InService"})
-                ctrl._publish(name, r.doc)  # no new request reaches them from here on
-                ctrl._stop(removed, wait=15.0)  # SIGTERM: requests in progress finish first
-                for vname in variants:
-                    self._activity.pop((name, vname), None)
-                log.info("serverless endpoint %s: variants %s idle for %g s, scaled to zero", name,
-                         ", ".join(variants), self.idle)
-        except TimeoutError:
-            pass  # the hosting controller is working on it; the next tick looks again
+            if not self.host.scale_down(name, variants, wait=0.0):
+                return  # the hosting controller is working on it (or it left service): the next tick looks again
         except Exception:  # noqa: BLE001
             log.exception("serverless endpoint %s: scale-down failed", name)
+            return
+        for vname in variants:
+            self._activity.pop((name, vname), None)
+        log.info("serverless endpoint %s: variants %s idle for %g s, scaled to zero", name, ", ".join(variants),
+                 self.idle)

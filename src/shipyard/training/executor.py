@@ -432,6 +432,9 @@ def main(argv: list[str]) -> int:
         return 2
     job_dir = Path(argv[0]).resolve()
     job = json.loads((job_dir / JOB_FILE).read_text())
+    from ..io import archives
+
+    archives.configure(archives.Caps.from_json(job.get("archive_caps")))  # the server's caps, not our environment
     return Executor(job_dir, job).run()
 
 

@@ -9,6 +9,13 @@ The model is prepared as an endpoint's would be (:func:`shipyard.serving.deploy.
 ``Containers`` as an inference pipeline), and a script-mode model of a framework image runs its model servers
 on that image's environment (:func:`shipyard.serving.containers.with_environment`, see
 :mod:`shipyard.environments`), its preparation logged into the job's log stream as a training job's is.
+
+It holds no secret of the server's: ``job.json`` carries the job's own key (``aws_env``, scoped to its input,
+model and output, see :func:`shipyard.controllers.transform.transform_scope`), and objects are read and
+written through the server's S3 API with it. The model servers (the user's inference code) get that key as an
+execution role's credentials, none of the server's ``SHIPYARD_*`` secrets or ``AWS_*`` settings, and run
+where the home is hidden but for the job's folder and no other process is visible
+(:mod:`shipyard.training.isolation`), as a training program does.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +34,7 @@ import time
 from pathlib import Path
 
 from ..errors import ModelError, ShipyardError
+from ..io import archives
 from ..objectstore import open_objectstore
 from ..training.status import JOB_FILE, StatusWriter
 from .engine import TransformSpec, run_transform
@@ -36,11 +45,35 @@ from ..training.script import home_of
 READY_TIMEOUT = 120.0
 
 
+def _private_variable(name: str) -> bool:
+    """Variables of the executor's environment a model server never inherits: whatever AWS credentials or
+    settings the executor runs with (the job's own key is added back) and the server's secret settings."""
+    return name.startswith("AWS_") or bool(_SECRET_SETTING.match(name))
+
+
+_SECRET_SETTING = re.compile(r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL)")
+
+
+def open_job_store(job: dict):
+    """The object store as this job may see it: the server's S3 API with the job's key (``aws_env``). A job
+    started by an older server (``object_store_url`` in its job.json) still opens that store."""
+    aws = job.get("aws_env")
+    if not aws:
+        return open_objectstore(job["object_store_url"])
+    from ..objectstore.s3 import S3ObjectStore
+
+    return S3ObjectStore(endpoint_url=aws["AWS_ENDPOINT_URL"], region=aws.get("AWS_REGION") or "us-east-1",
+                         access_key=aws["AWS_ACCESS_KEY_ID"], secret_key=aws["AWS_SECRET_ACCESS_KEY"])
+
+
 class ModelServers:
-    """N model-server processes on loopback, and a thread-safe round-robin ``invoke``."""
+    """N model-server processes on loopback, and a thread-safe round-robin ``invoke``.
+
+    ``wrap`` turns a model server's command into its isolated form (or returns it as it is)."""
 
     def __init__(self, args: list[str], count: int, env: dict[str, str], workdir: Path, timeout: float,
-                 python: str = sys.executable):
+                 python: str = sys.executable, wrap=None):
+        self.wrapped = False
         self.procs: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self.timeout = timeout
@@ -52,7 +85,9 @@ class ModelServers:
             token_file = write_token_file(workdir / f".token-{i}", self.token)
             cmd = [python, "-m", "shipyard.serving.model_server", *args, "--port", "0",
                    "--ready-file", str(ready), "--token-file", token_file]
-            self.procs.append(subprocess.Popen(cmd, env=env, start_new_session=True))
+            launch = wrap(cmd) if wrap is not None else cmd
+            self.wrapped = launch is not cmd
+            self.procs.append(subprocess.Popen(launch, env=env, start_new_session=True))
             self.ports.append(0)
         deadline = time.monotonic() + READY_TIMEOUT
         for i, proc in enumerate(self.procs):
@@ -102,7 +137,10 @@ class ModelServers:
         for p in self.procs:
             if p.poll() is None:
                 try:
-                    os.killpg(p.pid, signal.SIGTERM)
+                    if self.wrapped:  # the wrapper passes one SIGTERM on; its group would get a second
+                        p.send_signal(signal.SIGTERM)
+                    else:
+                        os.killpg(p.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         for p in self.procs:
@@ -142,16 +180,39 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
+def isolation_wrapper(job: dict, workdir: Path):
+    """How a model server's command is wrapped so that the home is hidden but for this job's folder (and the
+    environments), and no other process is visible; None when the job does not ask for it."""
+    if not job.get("isolate"):
+        return None
+    from ..training import isolation
+
+    home = home_of(workdir)
+    if home is None or not isolation.available():
+        _log("note: the model servers run without a private view of the Shipyard home "
+             "(no mount namespace available here)")
+        return None
+    from ..environments.builder import root_for
+
+    environments = root_for(home)
+
+    def wrap(cmd: list[str]) -> list[str]:
+        return isolation.wrap(cmd, home, workdir, workdir, environments) or cmd
+
+    return wrap
+
+
 def main(job_dir: str) -> int:
     workdir = Path(job_dir)
     job = json.loads((workdir / JOB_FILE).read_text())
+    archives.configure(archives.Caps.from_json(job.get("archive_caps")))  # the server's caps, not our environment
     request = job["request"]
     status = StatusWriter(workdir)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     servers = None
     try:
-        store = open_objectstore(job["object_store_url"])
+        store = open_job_store(job)
         status.transition("Preparing", "Downloading the model")
         try:
             prepared = prepare_model(store, job["model"], workdir, log=_log)
@@ -161,14 +222,16 @@ def main(job_dir: str) -> int:
         count = int(request.get("TransformResources", {}).get("InstanceCount", 1))
         max_concurrent = int(request.get("MaxConcurrentTransforms") or 1)
         spec = TransformSpec.from_request(request, max_concurrent * count)
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
+        env.update(job.get("aws_env") or {})
         env.update(prepared["env"])
         env.update(request.get("Environment") or {})
         env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(spec.max_payload_mb),
                     "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD" if spec.batch_strategy == "MultiRecord"
                     else "SINGLE_RECORD", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(max_concurrent)})
         timeout = float((request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds", 600))
-        servers = ModelServers(args, count, env, workdir, timeout, prepared.get("python") or sys.executable)
+        servers = ModelServers(args, count, env, workdir, timeout, prepared.get("python") or sys.executable,
+                               wrap=isolation_wrapper(job, workdir))
         status.transition("Transforming", "Transforming the input data")
         invoke = servers.invoke_factory(spec.content_type, spec.accept)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...errors import ValidationError
 from ..base import Algorithm, Param, TestProblem
-from ..builtin import metric_defs
+from ..builtin import INFERENCE_ACCEPTS, INFERENCE_CONTENT_TYPES, TRAINING_CONTENT_TYPES, metric_defs
 
 
 def cross_check(h: dict) -> None:
@@ -48,14 +48,12 @@ ALGORITHM = Algorithm(
     handler="shipyard.algorithms.kmeans.handler:KMeansHandler",
     hyperparameters=HYPERPARAMETERS,
     metrics=metric_defs({"test:msd": "Minimize", "test:ssd": "Minimize"}),
-    input_content_types=("application/x-recordio-protobuf", "text/csv"),
+    input_content_types=TRAINING_CONTENT_TYPES,
     supports_pipe=True,
     cross_check=cross_check,
     supports_sparse=True,
-    inference_content_types=("text/csv", "application/json", "application/jsonlines",
-                             "application/x-recordio-protobuf"),
-    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
-                       "text/csv"),
+    inference_content_types=INFERENCE_CONTENT_TYPES,
+    inference_accepts=INFERENCE_ACCEPTS,
     test_problem=TestProblem(
         kind="clusters", labelled_channels=(),
         hyperparameters={"k": "3", "feature_dim": "6", "mini_batch_size": "50", "epochs": "2",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ...errors import ValidationError
 from ..base import Algorithm, Param, TestProblem
-from ..builtin import metric_defs
+from ..builtin import INFERENCE_ACCEPTS, INFERENCE_CONTENT_TYPES, TRAINING_CONTENT_TYPES, metric_defs
 
 
 def cross_check(h: dict) -> None:
@@ -54,14 +54,12 @@ ALGORITHM = Algorithm(
     handler="shipyard.algorithms.knn.handler:KNNHandler",
     hyperparameters=HYPERPARAMETERS,
     metrics=metric_defs({"test:accuracy": "Maximize", "test:mse": "Minimize"}),
-    input_content_types=("application/x-recordio-protobuf", "text/csv"),
+    input_content_types=TRAINING_CONTENT_TYPES,
     supports_pipe=True,
     cross_check=cross_check,
     supports_sparse=True,
-    inference_content_types=("text/csv", "application/json", "application/jsonlines",
-                             "application/x-recordio-protobuf"),
-    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
-                       "text/csv"),
+    inference_content_types=INFERENCE_CONTENT_TYPES,
+    inference_accepts=INFERENCE_ACCEPTS,
     test_problem=TestProblem(
         kind="multiclass", channels=("train", "test"),
         hyperparameters={"feature_dim": "6", "k": "5", "predictor_type": "classifier", "sample_size": "200",

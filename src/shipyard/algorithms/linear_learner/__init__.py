@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...errors import ValidationError
 from ..base import Algorithm, Param, TestProblem
-from ..builtin import metric_defs
+from ..builtin import INFERENCE_ACCEPTS, INFERENCE_CONTENT_TYPES, TRAINING_CONTENT_TYPES, metric_defs
 
 LOSSES = ("auto", "logistic", "squared_loss", "absolute_loss", "hinge_loss", "eps_insensitive_squared_loss",
           "eps_insensitive_absolute_loss", "quantile_loss", "huber_loss", "softmax_loss")
@@ -107,14 +107,12 @@ ALGORITHM = Algorithm(
     handler="shipyard.algorithms.linear_learner.handler:LinearLearnerHandler",
     hyperparameters=HYPERPARAMETERS,
     metrics=metric_defs(_METRICS),
-    input_content_types=("application/x-recordio-protobuf", "text/csv"),
+    input_content_types=TRAINING_CONTENT_TYPES,
     supports_pipe=True,
     cross_check=cross_check,
     supports_sparse=True,
-    inference_content_types=("text/csv", "application/json", "application/jsonlines",
-                             "application/x-recordio-protobuf"),
-    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
-                       "text/csv"),
+    inference_content_types=INFERENCE_CONTENT_TYPES,
+    inference_accepts=INFERENCE_ACCEPTS,
     test_problem=TestProblem(
         kind="binary",
         hyperparameters={"predictor_type": "binary_classifier", "mini_batch_size": "32", "epochs": "8",

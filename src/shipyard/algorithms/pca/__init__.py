@@ -8,6 +8,7 @@ random directions, for wide data where D x D does not fit. ``subtract_mean`` cen
 from __future__ import annotations
 
 from ..base import Algorithm, Param, TestProblem
+from ..builtin import INFERENCE_ACCEPTS, INFERENCE_CONTENT_TYPES, TRAINING_CONTENT_TYPES
 
 HYPERPARAMETERS = {
     "feature_dim": Param("int", required=True, min=1),
@@ -25,13 +26,11 @@ ALGORITHM = Algorithm(
     handler="shipyard.algorithms.pca.handler:PCAHandler",
     hyperparameters=HYPERPARAMETERS,
     metrics={},
-    input_content_types=("application/x-recordio-protobuf", "text/csv"),
+    input_content_types=TRAINING_CONTENT_TYPES,
     supports_pipe=True,
     supports_sparse=True,
-    inference_content_types=("text/csv", "application/json", "application/jsonlines",
-                             "application/x-recordio-protobuf"),
-    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
-                       "text/csv"),
+    inference_content_types=INFERENCE_CONTENT_TYPES,
+    inference_accepts=INFERENCE_ACCEPTS,
     test_problem=TestProblem(
         kind="clusters", labelled_channels=(),
         hyperparameters={"feature_dim": "6", "num_components": "2", "mini_batch_size": "64"},

@@ -12,7 +12,7 @@ anomaly is a score above mean + 3 std of the training points' scores (as SageMak
 from __future__ import annotations
 
 from ..base import Algorithm, Param, TestProblem
-from ..builtin import metric_defs
+from ..builtin import INFERENCE_ACCEPTS, INFERENCE_CONTENT_TYPES, TRAINING_CONTENT_TYPES, metric_defs
 
 HYPERPARAMETERS = {
     "feature_dim": Param("int", required=True, min=1, max=10000),
@@ -31,13 +31,11 @@ ALGORITHM = Algorithm(
     hyperparameters=HYPERPARAMETERS,
     metrics=metric_defs({"test:f1": "Maximize", "test:precision": "Maximize", "test:recall": "Maximize",
                          "test:accuracy": "Maximize"}),
-    input_content_types=("application/x-recordio-protobuf", "text/csv"),
+    input_content_types=TRAINING_CONTENT_TYPES,
     supports_pipe=True,
     supports_sparse=True,
-    inference_content_types=("text/csv", "application/json", "application/jsonlines",
-                             "application/x-recordio-protobuf"),
-    inference_accepts=("application/json", "application/jsonlines", "application/x-recordio-protobuf",
-                       "text/csv"),
+    inference_content_types=INFERENCE_CONTENT_TYPES,
+    inference_accepts=INFERENCE_ACCEPTS,
     test_problem=TestProblem(
         kind="anomaly", channels=("train", "test"), labelled_channels=("test",),
         hyperparameters={"feature_dim": "6", "num_trees": "50", "num_samples_per_tree": "64",
