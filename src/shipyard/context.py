@@ -5,10 +5,10 @@ router and the controllers. The server builds it from :class:`~shipyard.config.S
 picks concrete backends, with the CLI); tests build it the same way with their own settings.
 
 The router is built here, once, so the hosting, serverless, async-inference and autoscaling controllers all
-share the one route table instead of each building (or fishing for) its own. It is also published as
-``extras["router"]`` for the readers that look it up there (the runtime routes, ``/metrics``, CloudWatch
-metrics) and so that server shutdown closes its connection pool; a plugin may replace that entry (the tests'
-stub router does) without changing what the controllers drive.
+share the one route table instead of each building (or fishing for) its own; the runtime routes, ``/metrics``
+and CloudWatch's endpoint metrics read ``services.router`` too. It is also kept as ``extras["router"]`` so that
+server shutdown closes its connection pool. A plugin may replace ``services.router`` (the tests' stub router
+does): the readers then call it, while the controllers keep driving the one they took when they were built.
 """
 
 from __future__ import annotations

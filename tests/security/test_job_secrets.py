@@ -28,6 +28,7 @@ from shipyard.training import isolation  # noqa: E402
 
 SERVER_KEY = ("AKIASECURITYTEST0001", "security-secret-" + "y" * 24)
 HOST_AWS = ("AKIAHOSTCREDENTIALS1", "host-aws-secret-" + "z" * 24)
+EXTRACT_CAP = 1_000_000  # the server's archive cap (bytes unpacked per archive)
 pytestmark = pytest.mark.integration  # a server of its own, jobs and model servers
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -96,7 +97,8 @@ def keyed_server(tmp_path_factory):
 
     proc = ShipyardProcess(tmp_path_factory.mktemp("security-home"),
                            env={"SHIPYARD_ACCESS_KEY_ID": SERVER_KEY[0], "SHIPYARD_SECRET_ACCESS_KEY": SERVER_KEY[1],
-                                "AWS_ACCESS_KEY_ID": HOST_AWS[0], "AWS_SECRET_ACCESS_KEY": HOST_AWS[1]})
+                                "AWS_ACCESS_KEY_ID": HOST_AWS[0], "AWS_SECRET_ACCESS_KEY": HOST_AWS[1],
+                                "SHIPYARD_MAX_EXTRACT_BYTES": str(EXTRACT_CAP)})
     proc.start()
     try:
         yield proc
@@ -208,9 +210,107 @@ def test_endpoint_model_server_holds_no_server_secret(endpoint_report):
     assert endpoint_report["aws_key"] != SERVER_KEY[0] and endpoint_report["aws_secret"] != SERVER_KEY[1]
 
 
-@pytest.mark.xfail(strict=True, reason="known hole: runners/base.inherited_environment() passes the server's "
-                   "AWS_* variables on to every piece of work, endpoint model servers included (to be fixed "
-                   "in runners/, which filters only SHIPYARD_* secrets today)")
 def test_endpoint_model_server_holds_no_aws_credentials(endpoint_report):
     assert endpoint_report["aws_key"] is None and endpoint_report["aws_secret"] is None, endpoint_report["aws_key"]
     assert not any(secret in value for value in endpoint_report["values"] for secret in HOST_AWS)
+
+
+# --- multi-model endpoints: the model server reaches its models with a read-only key of its own ---
+
+def _job_keys(server) -> dict:
+    return json.loads((server.home / "job_keys.json").read_text())["keys"]
+
+
+def _keys_of(server, endpoint: str) -> dict:
+    return {k: v for k, v in _job_keys(server).items()
+            if v["scope"]["kind"] == "endpoint-model" and v["scope"]["name"].startswith(f"{endpoint}/")}
+
+
+def _as(server, key_id: str, secret: str, service: str):
+    session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1")
+    return session.client(service, endpoint_url=server.url,
+                          config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+
+
+def _code(call) -> str:
+    try:
+        call()
+        return "allowed"
+    except ClientError as e:
+        return f"{e.response['Error']['Code']} {e.response['ResponseMetadata']['HTTPStatusCode']}"
+
+
+@pytest.fixture(scope="module")
+def mme_endpoint(keyed_server):
+    s3, sm = keyed_server.client("s3"), keyed_server.client("sagemaker")
+    name, bucket = f"sec-mme-{uuid.uuid4().hex[:8]}", "security-mme"
+    models = f"{name}/models/"
+    upload(s3, bucket, models + "probe.tar.gz", tarball({"code/inference.py": PROBE}))
+    upload(s3, bucket, models + "big.tar.gz",
+           tarball({"code/inference.py": PROBE, "weights.bin": bytes(2 * EXTRACT_CAP)}))
+    s3.put_object(Bucket=bucket, Key="private/secret.txt", Body=b"not yours")
+    # the model's Environment tries to raise the archive cap: the server's setting is what counts
+    sm.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/Shipyard",
+                    PrimaryContainer={"Image": SKLEARN_IMAGE, "Mode": "MultiModel",
+                                      "ModelDataUrl": f"s3://{bucket}/{models}",
+                                      "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                                      "SERVER_PID": str(keyed_server.pid),
+                                                      "SHIPYARD_MAX_EXTRACT_BYTES": str(1 << 40)}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "main", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    wait_in_service(sm, name)
+    yield name, bucket, models
+    try:
+        sm.delete_endpoint(EndpointName=name)
+    except ClientError:
+        pass  # the last test deleted it
+
+
+def test_multi_model_server_loads_through_a_read_only_key_of_its_own(keyed_server, mme_endpoint):
+    name, bucket, models = mme_endpoint
+    runtime = keyed_server.client("sagemaker-runtime")
+    report = json.loads(runtime.invoke_endpoint(EndpointName=name, TargetModel="probe.tar.gz", Body=b"1,2",
+                                                ContentType="text/csv", Accept="application/json")["Body"].read())
+    assert not any(secret in value for value in report["values"] for secret in (*SERVER_KEY, *HOST_AWS))
+    assert "SHIPYARD_SECRET_ACCESS_KEY" not in report["shipyard_vars"]
+    assert report["aws_key"] is None and report["aws_secret"] is None  # the model's code never sees the key
+    assert not any(v.startswith(("s3://?", "file:")) for v in report["values"]), "the server's object store leaked"
+
+    ((key_id, item),) = _keys_of(keyed_server, name).items()
+    assert item["scope"]["name"] == f"{name}/main/0"
+    assert (item["scope"]["read"], item["scope"]["write"]) == ([f"{bucket}/{models}"], [])
+    s3, sm = _as(keyed_server, key_id, item["secret"], "s3"), _as(keyed_server, key_id, item["secret"], "sagemaker")
+    assert {
+        "read-a-model": _code(lambda: s3.get_object(Bucket=bucket, Key=models + "probe.tar.gz")),
+        "read-elsewhere": _code(lambda: s3.get_object(Bucket=bucket, Key="private/secret.txt")),
+        "write-a-model": _code(lambda: s3.put_object(Bucket=bucket, Key=models + "evil.tar.gz", Body=b"x")),
+        "list-buckets": _code(lambda: s3.list_buckets()),
+        "describe-endpoint": _code(lambda: sm.describe_endpoint(EndpointName=name)),
+    } == {
+        "read-a-model": "allowed",
+        "read-elsewhere": "AccessDenied 403",
+        "write-a-model": "AccessDenied 403",
+        "list-buckets": "AccessDenied 403",
+        "describe-endpoint": "AccessDeniedException 403",
+    }
+
+
+def test_multi_model_server_unpacks_under_the_servers_archive_cap(keyed_server, mme_endpoint):
+    name, _, _ = mme_endpoint
+    runtime = keyed_server.client("sagemaker-runtime")
+    with pytest.raises(runtime.exceptions.ValidationError, match="big.tar.gz"):
+        runtime.invoke_endpoint(EndpointName=name, TargetModel="big.tar.gz", Body=b"1,2", ContentType="text/csv")
+
+
+def test_multi_model_key_is_revoked_with_the_endpoint(keyed_server, mme_endpoint):
+    name, bucket, models = mme_endpoint
+    ((key_id, item),) = _keys_of(keyed_server, name).items()
+    sm = keyed_server.client("sagemaker")
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    assert _keys_of(keyed_server, name) == {}
+    with pytest.raises(ClientError) as e:
+        _as(keyed_server, key_id, item["secret"], "s3").get_object(Bucket=bucket, Key=models + "probe.tar.gz")
+    assert (e.value.response["ResponseMetadata"]["HTTPStatusCode"], e.value.response["Error"]["Code"]) == \
+        (403, "InvalidAccessKeyId")

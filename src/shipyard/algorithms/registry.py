@@ -7,6 +7,7 @@ Any account, region and tag map alike: ``<acct>.dkr.ecr.<region>.amazonaws.com/s
 from __future__ import annotations
 
 import importlib
+import os
 
 from ..environments.image_uri import repository_and_tag
 from ..errors import ValidationError
@@ -83,10 +84,40 @@ def check_image(image: str) -> None:
     _check(image)
 
 
+def is_container_image(image: str) -> bool:
+    """A bring-your-own image: an ECR URI (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``, mapped to
+    the local registry when the job runs), or an image the local container engine has. Asked only of images
+    that name no built-in algorithm or framework (those win by repository name, as :func:`resolve` says)."""
+    from ..containers import uris
+
+    try:
+        if uris.is_ecr(image):
+            return True
+        uris.parse(image)
+    except uris.ImageUriError:
+        return False
+    if image in _ENGINE_IMAGES:
+        return True
+    from ..containers.engine import find_engine
+
+    engine = find_engine(os.environ.get("SHIPYARD_CONTAINER_ENGINE", ""))
+    if engine is not None and engine.has_image(image):
+        _ENGINE_IMAGES.add(image)
+        return True
+    return False
+
+
+# Local-engine images seen (each DescribeTrainingJob resolves its image again: one `docker image inspect` per
+# name, not per call). An image removed since still resolves; its job then fails saying it cannot be pulled.
+_ENGINE_IMAGES: set[str] = set()
+
+
 def resolve(image: str, hyperparameters: dict[str, str], environment: dict[str, str] | None = None
             ) -> tuple[str, Algorithm | None]:
-    """Return ("builtin", algo) or ("script", None). Script mode wins when an entry point is named, so the
-    XGBoost image runs a user's script in framework mode as on AWS."""
+    """Return ("builtin", algo), ("script", None) or ("container", None). Script mode wins when an entry point
+    is named, so the XGBoost image runs a user's script in framework mode as on AWS; a built-in or framework
+    repository name wins over a bring-your-own image of the same name; anything else that is an ECR URI or an
+    image of the local engine runs as a container (:func:`is_container_image`)."""
     environment = environment or {}
     check_image(image)
     if "sagemaker_program" in hyperparameters or "SAGEMAKER_PROGRAM" in environment:
@@ -103,6 +134,9 @@ def resolve(image: str, hyperparameters: dict[str, str], environment: dict[str, 
         raise ValidationError(
             f"The '{repository(image)}' built-in algorithm (TrainingImage {image!r}) is not available in Shipyard "
             f"yet; the built-ins available are {known}.")
+    if is_container_image(image):
+        return "container", None
     raise ValidationError(
-        f"TrainingImage {image!r} is not a built-in algorithm ({known}) or a framework image "
-        f"({', '.join(sorted(FRAMEWORK_REPOS))}).")
+        f"TrainingImage {image!r} is not a built-in algorithm ({known}), a framework image "
+        f"({', '.join(sorted(FRAMEWORK_REPOS))}), an ECR image URI "
+        "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>) or an image of the local container engine.")

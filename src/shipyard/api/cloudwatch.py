@@ -10,7 +10,7 @@ SageMaker publishes endpoint metrics to namespace ``AWS/SageMaker`` with dimensi
 VariantName (both, exactly; a shadow variant under its own name): Invocations, InvocationsPerInstance,
 Invocation4XXErrors, Invocation5XXErrors (unit None) and ModelLatency, OverheadLatency (unit Microseconds).
 Here they come from the router's per-variant :class:`~shipyard.serving.metrics.Series` (same process:
-``services.extras["router"]``), kept in memory: a server restart starts them afresh. As on AWS every request
+``services.router``), kept in memory: a server restart starts them afresh. As on AWS every request
 is one sample: Invocations 1; Invocation4XXErrors/5XXErrors 1 or 0 (their Average is the error rate);
 InvocationsPerInstance 1/the variant's instance count; the latencies in microseconds. All five statistics
 are served; a percentile only where CloudWatch can give one from such aggregated samples (all samples of the
@@ -104,10 +104,7 @@ def _variant_series(services, namespace: str, dimensions: list[dict]):
     dims = {d.get("Name"): d.get("Value") for d in dimensions or []}
     if len(dimensions or []) != 2 or set(dims) != set(ENDPOINT_DIMENSIONS) or not all(dims.values()):
         return None
-    router = services.extras.get("router")
-    if router is None:
-        return None
-    return router.metrics.series(dims["EndpointName"], dims["VariantName"])
+    return services.router.metrics.series(dims["EndpointName"], dims["VariantName"])
 
 
 def _points(services, namespace: str, metric: str, dimensions: list[dict], start: float, end: float,
@@ -118,7 +115,7 @@ def _points(services, namespace: str, metric: str, dimensions: list[dict], start
     if namespace == SAGEMAKER_NAMESPACE:
         spec = ENDPOINT_METRICS.get(metric)
         series = _variant_series(services, namespace, dimensions) if spec else None
-        if series is None:
+        if spec is None or series is None:
             return unit or "None", []
         own, stat = spec
         if unit not in (None, own):
@@ -271,9 +268,7 @@ def _training_series(services, job: str | None):
 
 def _endpoint_metrics(services) -> list[dict]:
     """Every AWS/SageMaker endpoint metric with data in the last 15 days (as ListMetrics lists them)."""
-    router = services.extras.get("router")
-    if router is None:
-        return []
+    router = services.router
     out = []
     for series in sorted(router.metrics.all_series(), key=lambda s: (s.endpoint, s.variant)):
         if not series.last:

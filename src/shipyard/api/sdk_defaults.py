@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 
+from ..domain.training_state import TrainingState
+
 CHANNEL_DEFAULTS = {"CompressionType": "None", "RecordWrapperType": "None"}
 
 
@@ -20,9 +22,10 @@ def training_job(out: dict, doc: dict) -> dict:
     if isinstance(spec, dict):
         spec = out["AlgorithmSpecification"] = dict(spec)
         spec.setdefault("TrainingInputMode", "File")
-        if (doc.get("_program") or {}).get("kind") == "builtin" and "MetricDefinitions" not in spec:
+        state = TrainingState.from_doc(doc)
+        if (state.program or {}).get("kind") == "builtin" and "MetricDefinitions" not in spec:
             # a built-in algorithm's own metric definitions, as SageMaker shows them
-            spec["MetricDefinitions"] = list(doc.get("_metric_definitions") or [])
+            spec["MetricDefinitions"] = list(state.metric_definitions or [])
         # none given to a script-mode job: an empty list, so TrainingJobAnalytics yields an empty frame
         # rather than a KeyError
         spec.setdefault("MetricDefinitions", [])
@@ -96,6 +99,6 @@ def builtin_metric_definitions(spec: dict, hyperparameters: dict, environment: d
         kind, algo = resolve(image, {k: str(v) for k, v in hyperparameters.items()}, environment)
     except Exception:  # noqa: BLE001 - validated at create time; a Describe must not fail on it
         return []
-    if kind != "builtin":
+    if kind != "builtin" or algo is None:
         return []
     return [{"Name": n, "Regex": rx} for n, (rx, _) in algo.metrics.items()]

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 from ..context import Services
 from ..resources import training_job
-from ..resources.training_job import KIND, check_s3_uri, public
 from . import sdk_defaults
 from .registry import operation
-
-# what api.transform imports (it checks S3 URIs as CreateTrainingJob does)
-_check_s3_uri = check_s3_uri
-
-__all__ = ["KIND", "public", "_check_s3_uri"]
 
 
 @operation("sagemaker", "CreateTrainingJob")

@@ -11,9 +11,9 @@ import time
 
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
+from ..resources.training_job import check_s3_uri, public
 from .listing import list_page
 from .registry import operation
-from .training import _check_s3_uri, public
 
 KIND = "transform-job"
 
@@ -36,8 +36,8 @@ def create_transform_job(services, params: dict) -> dict:
     src = tin["DataSource"].get("S3DataSource")
     if not src:
         raise ValidationError("TransformInput.DataSource must have an S3DataSource.")
-    _check_s3_uri(services, src["S3Uri"], "TransformInput.DataSource.S3DataSource.S3Uri")
-    _check_s3_uri(services, tout["S3OutputPath"], "TransformOutput.S3OutputPath")
+    check_s3_uri(services, src["S3Uri"], "TransformInput.DataSource.S3DataSource.S3Uri")
+    check_s3_uri(services, tout["S3OutputPath"], "TransformOutput.S3OutputPath")
     split = tin.get("SplitType", "None")
     if split not in ("None", "Line", "RecordIO"):
         raise ValidationError(f"SplitType {split!r} is not supported by Shipyard; use None, Line or RecordIO.")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,9 +73,7 @@ class EndpointLogController(Controller):
         self.services: Services = services
 
     def reconcile_all(self) -> None:
-        # typed through a variable: MetaStore's own ``list`` method shadows the builtin in its annotation
-        rows: Iterable[Resource] = self.services.meta.list_in_status(ENDPOINT, STATUSES)
-        for r in rows:
+        for r in self.services.meta.list_in_status(ENDPOINT, STATUSES):
             try:
                 self.ship(r)
             except MissingResource:

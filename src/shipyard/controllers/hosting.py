@@ -32,13 +32,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..domain import job_keys
 from ..domain.endpoint_state import EndpointSpec, EndpointState, Instance, Prepared, VariantSpec
 from ..errors import ConflictError, MissingResource, ServiceUnavailable, ValidationError
 from ..metastore.base import Resource
 from ..runners.base import JobHandle
 from ..serving.capture import sink_for
+from ..serving import container_instance as byo
 from ..serving.containers import prepare_variant
 from ..serving.deploy import DeployError, ping, start_instance, startup_timeout, wait_ready
+from ..serving.multimodel import KEY_KIND, model_key_env, model_key_name, revoke_model_keys
 from .base import Controller
 
 if TYPE_CHECKING:
@@ -73,6 +76,7 @@ class HostingController(Controller):
         self._verified: set[str] = set()  # endpoints whose instances this process has checked
         self._lock = threading.Lock()
         self._prime_routes()
+        job_keys.for_home(services.settings.home).prune(self._model_key_in_use)  # multi-model servers' keys
 
     # --- helpers ---
     def _home(self, endpoint: str) -> Path:
@@ -87,9 +91,7 @@ class HostingController(Controller):
             log.exception("could not load endpoint routes")
 
     def _rows(self, statuses: Iterable[str]) -> Iterable[Resource]:
-        # typed through a variable: MetaStore's own ``list`` method shadows the builtin in its annotation
-        rows: Iterable[Resource] = self.meta.list_in_status(KIND, statuses)
-        return rows
+        return self.meta.list_in_status(KIND, statuses)
 
     def _publish(self, name: str, doc: dict) -> None:
         state = EndpointState.from_doc(doc)
@@ -120,13 +122,29 @@ class HostingController(Controller):
         for i in instances:
             self._handles.pop(i.id, None)
 
+    def _model_key_in_use(self, kind: str, name: str) -> bool:
+        """Whether a multi-model server's key (named endpoint/variant/gen) belongs to a recorded deployment."""
+        if kind != KEY_KIND:
+            return True  # another kind's controller decides
+        try:
+            r = self.meta.get(KIND, name.split("/", 1)[0])
+        except MissingResource:
+            return False
+        prepared = EndpointState.from_doc(r.doc).prepared.values()
+        return r.status in ACTIVE and name in {model_key_name(p.to_dict()) for p in prepared}
+
     def _start(self, endpoint: str, v: VariantSpec, prepared: Prepared) -> tuple[JobHandle, Instance]:
-        handle, inst = start_instance(self.runner, endpoint, v.name, prepared.to_dict(), self._home(endpoint) / v.name)
+        spec = prepared.to_dict()
+        spec["env"] = {**spec["env"], **model_key_env(self.services, spec)}  # a multi-model server's own key
+        start = byo.start_instance if byo.is_container_instance(spec) else start_instance  # bring-your-own image
+        handle, inst = start(self.runner, endpoint, v.name, spec, self._home(endpoint) / v.name)
         self._handles[handle.id] = handle
         return handle, Instance.from_dict(inst)
 
     def _prepare(self, endpoint: str, v: VariantSpec, gen: int) -> Prepared:
-        return Prepared.from_dict(prepare_variant(self.services, v.to_dict(), self._home(endpoint) / v.name, gen))
+        variant, folder = v.to_dict(), self._home(endpoint) / v.name
+        prepared = byo.prepare_variant(self.services, variant, folder, gen)  # None: not a bring-your-own image
+        return Prepared.from_dict(prepared or prepare_variant(self.services, variant, folder, gen))
 
     @staticmethod
     def _wait_ready(handle: JobHandle, inst: Instance, v: VariantSpec, log_path: str | None = None) -> None:
@@ -241,6 +259,7 @@ class HostingController(Controller):
             self.meta.update(KIND, name, {"EndpointStatus": "Failed", "FailureReason": str(e)[:1024],
                                           "_starting": None, "LastModifiedTime": time.time()},
                              status="Failed", expect_status={"Creating"})
+            revoke_model_keys(self.services, name)
             return
         new = EndpointState(instances=instances, prepared=prepared)
         changes = {**new.to_changes(["instances", "prepared", "starting"]), "EndpointStatus": "InService",
@@ -249,6 +268,7 @@ class HostingController(Controller):
             r = self.meta.update(KIND, name, changes, status="InService", expect_status={"Creating"})
         except (ConflictError, MissingResource):  # deleted while we were starting
             self._stop([i for insts in instances.values() for i in insts])
+            revoke_model_keys(self.services, name)
             return
         self._verified.add(name)
         self._publish(name, r.doc)
@@ -277,6 +297,7 @@ class HostingController(Controller):
             self.meta.update(KIND, name, {"EndpointStatus": "InService", "FailureReason": str(e)[:1024],
                                           "_next": None, "_starting": None, "LastModifiedTime": time.time()},
                              status="InService", expect_status={"Updating"})
+            revoke_model_keys(self.services, name, keep=self._key_names(state.prepared))
             return
         old = state.all_instances()
         new = EndpointState(spec=nxt, next=None, gen=gen, instances=instances, prepared=prepared)
@@ -292,6 +313,11 @@ class HostingController(Controller):
         time.sleep(DRAIN_SECONDS)  # requests already sent to the old ones finish
         self._stop(old)
         self._cleanup_models(name, state.prepared, prepared)
+        revoke_model_keys(self.services, name, keep=self._key_names(prepared))
+
+    @staticmethod
+    def _key_names(prepared: dict[str, Prepared]) -> set[str]:
+        return {n for n in (model_key_name(p.to_dict()) for p in prepared.values()) if n}
 
     def _cleanup_models(self, name: str, old: dict[str, Prepared], new: dict[str, Prepared]) -> None:
         keep = {p.model_dir for p in new.values()}
@@ -395,6 +421,7 @@ class HostingController(Controller):
         self._stop(state.all_instances() + list(state.starting or []), wait=15.0)
         for p in state.prepared.values():
             shutil.rmtree(p.model_dir, ignore_errors=True)
+        revoke_model_keys(self.services, name)
         try:
             self.meta.delete(KIND, name)
         except MissingResource:
@@ -495,6 +522,7 @@ class HostingController(Controller):
             r = self.meta.update(KIND, endpoint, changes, expect_status={"InService"})
             self._publish(endpoint, r.doc)  # no new request reaches them from here on
             self._stop(removed, wait=drain)
+            revoke_model_keys(self.services, endpoint, variants=set(variants))
             return True
         finally:
             self._release(endpoint)

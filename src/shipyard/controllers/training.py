@@ -22,7 +22,6 @@ The executor enforces ``MaxRuntimeInSeconds`` itself; the controller only steps 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,12 +32,14 @@ from pathlib import Path
 
 from ..context import Services
 from ..domain import job_keys
+from ..domain.job_file import TrainingJobFile, write_private
 from ..domain.status import TRAINING_ACTIVE
 from ..domain.training_state import Failure, Host, TrainingState
 from ..errors import ConflictError, MissingResource
 from ..instance_types import job_request
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
+from ..runners.sandbox import Sandbox
 from ..training.metric_matcher import DEFAULT_BUDGET, MetricMatcher, warning_line
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
 from .base import Controller
@@ -293,24 +294,21 @@ class TrainingController(Controller):
             if marker.exists():  # started before a crash that lost the document update: follow that one
                 handle = self.services.runner.attach(marker.read_text().strip())
             if handle is None:
-                job = {"request": request, "arn": r.arn, "program": doc["_program"],
-                       "object_store_url": settings.object_store_url, "region": settings.region,
-                       "stop_grace": self.stop_grace, "aws_env": _aws_env(settings, self._job_key(r)),
-                       "hosts": names, "isolate": self.isolate, "archive_caps": settings.archive_caps(),
-                       "host_index": i, "host_addresses": dict(zip(names, addresses)), "master_port": port,
-                       "attempt": attempt}
-                text = json.dumps(job)
-                tmp = hdir / (JOB_FILE + ".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                os.replace(tmp, hdir / JOB_FILE)
+                job = TrainingJobFile(
+                    request=request, arn=r.arn, program=dict(doc["_program"]),
+                    object_store_url=settings.object_store_url, region=settings.region,
+                    stop_grace=self.stop_grace, aws_env=_aws_env(settings, self._job_key(r)), hosts=names,
+                    isolate=self.isolate, archive_caps=settings.archive_caps(), host_index=i,
+                    host_addresses=dict(zip(names, addresses)), master_port=port, attempt=attempt)
+                text = job.to_json()
+                write_private(hdir, text)  # 0600: it holds the job's credentials
                 spec = JobSpec(name=f"{KIND}/{r.name}" if single else f"{KIND}/{r.name}/{attempt}/{host}",
                                command=[sys.executable, "-m", "shipyard.training.executor", "{workdir}"],
                                env={"SHIPYARD_TRAINING_JOB": r.name}, workdir=str(hdir),
                                log_path=str(hdir / LOG_FILE), cpus=per.cpus, gpus=per.gpus,
                                memory_mb=per.memory_mb,
-                               files={JOB_FILE: text}, sync_back=["status.json"], group=(_group_name(r), i))
+                               files={JOB_FILE: text}, sync_back=["status.json"], group=(_group_name(r), i),
+                               sandbox=self._sandbox(doc, per) if self.isolate else None)
                 handle = self.services.runner.start(spec)
                 marker.write_text(handle.id)
             self._handles[handle.id] = handle
@@ -326,6 +324,19 @@ class TrainingController(Controller):
             _close(prior, now)
             changes.update(state.changes(prior_transitions=prior))
         self._save(r, changes)
+
+    def _sandbox(self, doc: dict, per) -> Sandbox:
+        """What the job's program may see and use: its folder at /opt/ml, the home hidden (the environments
+        shown read-only), no network under EnableNetworkIsolation, its instance type's memory and CPU share,
+        VolumeSizeInGB watched. The executor applies it to the program (it downloads and uploads outside)."""
+        from ..environments.builder import root_for
+
+        rc = doc.get("ResourceConfig") or {}
+        home = self.services.settings.home
+        return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))],
+                       network=not doc.get("EnableNetworkIsolation"), memory_mb=per.memory_mb, cpus=per.cpus,
+                       volume_gb=int(rc.get("VolumeSizeInGB") or 0), instance_type=rc.get("InstanceType") or "",
+                       applies_to="program")
 
     def _finish_unstarted(self, r) -> None:
         now = time.time()

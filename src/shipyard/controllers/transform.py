@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 
 from ..domain import job_keys
+from ..domain.job_file import TransformJobFile, write_private
+from ..environments.builder import root_for
 from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import LogEvent
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobSpec
+from ..runners.sandbox import Sandbox
 from ..training.status import JOB_FILE, LOG_FILE, read_status
 from .base import Controller
 from .joblog import read_new_lines
@@ -100,18 +103,18 @@ class TransformController(Controller):
         settings = self.services.settings
         key = self.keys.for_job(KIND, r.name) or self.keys.issue(
             transform_scope(r.name, request, model, self._manifest_base(request)))
-        text = json.dumps({"request": request, "model": {k: v for k, v in model.items() if not k.startswith("_")},
-                           "aws_env": job_keys.aws_env(settings.endpoint_url, settings.region, key),
-                           "isolate": self.isolate, "archive_caps": settings.archive_caps()})
-        tmp = job_dir / (JOB_FILE + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the job's credentials
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, job_dir / JOB_FILE)
+        text = TransformJobFile(request=request, model={k: v for k, v in model.items() if not k.startswith("_")},
+                                aws_env=job_keys.aws_env(settings.endpoint_url, settings.region, key),
+                                isolate=self.isolate, archive_caps=settings.archive_caps()).to_json()
+        write_private(job_dir, text)  # 0600: it holds the job's credentials
         spec = JobSpec(name=f"{KIND}/{r.name}", command=[sys.executable, "-m", "shipyard.transform.executor",
                                                          "{workdir}"],
                        env={"SHIPYARD_TRANSFORM_JOB": r.name}, workdir=str(job_dir), log_path=str(job_dir / LOG_FILE),
-                       cpus=1.0, files={JOB_FILE: text}, sync_back=["status.json"])
+                       cpus=1.0, files={JOB_FILE: text}, sync_back=["status.json"],
+                       sandbox=Sandbox(opt_ml="{workdir}", hide=[str(settings.home)],
+                                       read_only=[str(root_for(settings.home))],
+                                       instance_type=(request.get("TransformResources") or {}).get("InstanceType", ""),
+                                       applies_to="program") if self.isolate else None)
         handle = self.services.runner.start(spec)
         self._handles[r.name] = handle
         self._save(r, {"_handle": handle.id, "_log_offset": 0, "TransformStartTime": time.time()})

@@ -4,7 +4,8 @@ A job never holds the server's key. When a job is launched its controller asks f
 (:meth:`JobKeys.issue`) with a :class:`JobScope`: the S3 prefixes it may read (input channels, checkpoints,
 its output), the prefixes it may write (checkpoints, output), its CloudWatch Logs stream prefix and its own
 resource name. The key is revoked when the job ends (:meth:`JobKeys.revoke`) and, on server start, keys of
-jobs that are no longer running are revoked (:meth:`JobKeys.prune`).
+jobs that are no longer running are revoked (:meth:`JobKeys.prune`). A multi-model endpoint's model servers
+get one the same way (:mod:`shipyard.serving.multimodel`): read-only on the endpoint's model prefix.
 
 Keys live in ``<home>/job_keys.json`` (mode 0600), written only by the server process; every request signed
 with a job key is authorized against its scope by :mod:`shipyard.server.auth` after the signature is checked.
@@ -124,6 +125,16 @@ class JobKeys:
     def revoke(self, kind: str, name: str) -> int:
         with self._lock:
             gone = [k for k, v in self._keys.items() if (v.scope.kind, v.scope.name) == (kind, name)]
+            for k in gone:
+                del self._keys[k]
+            if gone:
+                self._persist()
+        return len(gone)
+
+    def revoke_where(self, match: Callable[[JobScope], bool]) -> int:
+        """Revoke every key whose scope ``match`` selects (e.g. all keys of one endpoint's model servers)."""
+        with self._lock:
+            gone = [k for k, v in self._keys.items() if match(v.scope)]
             for k in gone:
                 del self._keys[k]
             if gone:

@@ -23,6 +23,7 @@ Contract (every backend; checked by ``shipyard.testing.metastore.MetaStoreConfor
 from __future__ import annotations
 
 import abc
+import builtins
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -106,35 +107,37 @@ class MetaStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, kind: str, name: str) -> None: ...
 
+    # Named as the store's operation; it shadows the builtin inside this class body, so the annotations
+    # below it say ``builtins.list``.
     @abc.abstractmethod
     def list(self, kind: str, query: ListQuery | None = None) -> Page: ...
 
     @abc.abstractmethod
-    def list_in_status(self, kind: str, statuses: Iterable[str]) -> list[Resource]:
+    def list_in_status(self, kind: str, statuses: Iterable[str]) -> builtins.list[Resource]:
         """All resources of a kind whose status is in ``statuses`` (for controllers; unpaged)."""
 
     # --- logs (the CloudWatch Logs subset) ---
     @abc.abstractmethod
-    def append_logs(self, group: str, stream: str, events: list[LogEvent]) -> None: ...
+    def append_logs(self, group: str, stream: str, events: builtins.list[LogEvent]) -> None: ...
 
     @abc.abstractmethod
     def get_logs(self, group: str, stream: str, start_from_head: bool = True, next_token: str | None = None,
                  limit: int = 10000, start_time: float | None = None,
-                 end_time: float | None = None) -> tuple[list[LogEvent], str, str]:
+                 end_time: float | None = None) -> tuple[builtins.list[LogEvent], str, str]:
         """Return (events, next_forward_token, next_backward_token)."""
 
     @abc.abstractmethod
     def list_log_streams(self, group: str, prefix: str = "", limit: int = 50,
                          next_token: str | None = None, descending: bool = False,
-                         order_by: str = "LogStreamName") -> tuple[list[LogStream], str | None]: ...
+                         order_by: str = "LogStreamName") -> tuple[builtins.list[LogStream], str | None]: ...
 
     # --- metric series (per training job, for tuning's early stopping and Describe) ---
     @abc.abstractmethod
-    def append_metrics(self, job: str, points: list[tuple[str, float, float, int]]) -> None:
+    def append_metrics(self, job: str, points: builtins.list[tuple[str, float, float, int]]) -> None:
         """Append (metric name, value, timestamp, step) points for a job."""
 
     @abc.abstractmethod
-    def get_metrics(self, job: str, name: str | None = None) -> list[tuple[str, float, float, int]]: ...
+    def get_metrics(self, job: str, name: str | None = None) -> builtins.list[tuple[str, float, float, int]]: ...
 
     def close(self) -> None:
         """Release connections."""

@@ -99,12 +99,22 @@ def program_of(spec: dict, hyperparameters: dict, environment: dict, channels: l
     image = spec.get("TrainingImage") or spec.get("AlgorithmName") or ""
     if not image:
         raise ValidationError("AlgorithmSpecification must name a TrainingImage or an AlgorithmName.")
-    _kind, algo = resolve(image, hyperparameters, environment)
+    kind, algo = resolve(image, hyperparameters, environment)
     user_metrics = list(spec.get("MetricDefinitions") or [])
     for m in user_metrics:
         why = validate_pattern(m.get("Regex", ""))
         if why:
             raise ValidationError(f"MetricDefinitions: metric {m.get('Name')!r}: {why}.")
+    if kind == "container":  # bring-your-own: `train` in the image, on the container engine
+        from ..containers.images import ImageUnavailable, engine_for_jobs
+
+        try:
+            engine_for_jobs()
+        except ImageUnavailable as e:
+            raise ValidationError(f"TrainingImage {image!r}: {e}") from None
+        # The image as named: an ECR URI becomes the local registry's reference when the job runs (the
+        # registry's port is known then), see containers/images.engine_reference.
+        return {"kind": "container", "image": image}, user_metrics
     if algo is not None:  # a built-in algorithm ("builtin"); script mode has none
         algo.validate(hyperparameters)
         modes = {spec.get("TrainingInputMode") or "File"} | {ch.get("InputMode") for ch in channels

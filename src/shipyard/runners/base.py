@@ -23,14 +23,19 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from .sandbox import Sandbox
+
 # Server settings that are secrets (or may carry one): never inherited by work a runner starts.
 _SECRET_SETTING = re.compile(r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL)")
 
 
 def inherited_environment() -> dict[str, str]:
     """The server's environment as work started by a runner inherits it: without the server's secrets
-    (``SHIPYARD_SECRET_ACCESS_KEY`` and the like); what the work needs comes in its spec or its job file."""
-    return {k: v for k, v in os.environ.items() if not _SECRET_SETTING.match(k)}
+    (``SHIPYARD_SECRET_ACCESS_KEY`` and the like) and without any ``AWS_*`` variable (the host's credentials,
+    profile, credentials and config files, endpoint: what the server may use for an external object store).
+    What the work needs comes in its spec or its job file: work that calls AWS gets a key of its own there
+    (:mod:`shipyard.domain.job_keys`), never the server's."""
+    return {k: v for k, v in os.environ.items() if not (k.startswith("AWS_") or _SECRET_SETTING.match(k))}
 
 
 @dataclass
@@ -67,6 +72,9 @@ class JobSpec:
     # work with the same non-empty key runs on different hosts where the runner can (a variant's instances:
     # losing one host never takes every instance down)
     spread: str = ""
+    # what the work may see and use (its /opt/ml, the home hidden, network, memory/CPU, volume), enforced by
+    # the runner where the host allows (see .sandbox); None: a plain process, as before
+    sandbox: Sandbox | None = None
 
 
 class JobHandle(abc.ABC):

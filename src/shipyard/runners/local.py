@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 from ..domain.paths import safe_join
+from . import sandbox
 from .base import JobHandle, JobSpec, Runner, inherited_environment
 
 LOST_EXIT_CODE = -9  # the contract's code for "ended, exit code unknown"
@@ -72,6 +73,19 @@ def _deliver(source: Path, dest: Path) -> None:
     elif dest.exists():
         raise FileExistsError(f"job input {dest} is in the way (a folder of the work's)")
     dest.symlink_to(source.resolve())
+
+
+def _sandboxed(spec: JobSpec, program: list[str], env: dict[str, str], workdir: str) -> sandbox.Launch:
+    """The work's command inside its sandbox. A ``"program"`` sandbox is the command's to apply (an executor
+    wraps the user's program it starts): it gets the sandbox in ``SHIPYARD_SANDBOX``, placed at ``workdir``."""
+    if spec.sandbox is None:
+        return sandbox.Launch(program)
+    sandbox.announce()  # once per process, in the server's log: what the sandbox cannot do on this host
+    placed = spec.sandbox.placed(workdir)
+    if placed.applies_to == "program":
+        env[sandbox.ENV_VAR] = placed.to_json()
+        return sandbox.Launch(program)
+    return sandbox.wrap(program, placed, workdir)
 
 
 class LocalHandle(JobHandle):
@@ -122,6 +136,8 @@ class LocalHandle(JobHandle):
             self._code = code
             if self._timer is not None:
                 self._timer.cancel()
+            if self.record.get("cgroups"):  # the work's limits go with it (one try: poll never blocks)
+                sandbox.Cgroup([Path(d) for d in self.record["cgroups"]], 0).remove(timeout=0.0)
             if launcher_rc is not None:  # we reaped it just now: its group id cannot be reused yet
                 self._kill_group(signal.SIGKILL)  # stragglers the command left behind in its group
             return code
@@ -193,15 +209,19 @@ class LocalRunner(Runner):
         env = inherited_environment()  # never the server's secrets
         env.update({k: _substitute(v, workdir) for k, v in spec.env.items()})
         env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, "-m", "shipyard.runners._launch", str(exit_file), "--",
-                   *(_substitute(a, workdir) for a in spec.command)]
+        program = [_substitute(a, workdir) for a in spec.command]
+        launch = _sandboxed(spec, program, env, workdir)
+        command = [sys.executable, "-m", "shipyard.runners._launch", str(exit_file), "--", *launch.command]
         with open(log_path, "ab", buffering=0) as log:
+            for note in launch.notes:  # what the sandbox cannot enforce here, in the work's own log
+                log.write(f"{note}\n".encode())
             popen = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
         st = _proc_stat(popen.pid)
         ticks = st[1] if st else 0
         record = {"name": spec.name, "pid": popen.pid, "ticks": ticks, "exit_file": str(exit_file),
-                  "log_path": str(log_path), "workdir": workdir, "started": time.time()}
+                  "log_path": str(log_path), "workdir": workdir, "started": time.time(),
+                  "cgroups": [str(d) for d in launch.cgroup.dirs] if launch.cgroup else []}
         handle = LocalHandle(self, popen.pid, ticks, record, popen)
         self._save(handle)
         with self._lock:

@@ -45,7 +45,7 @@ class _WorkActor:
     """Runs one command on its node and keeps its output until the server has read it."""
 
     def __init__(self, command: list[str], env: dict[str, str], files: dict[str, str], inputs: bytes | None,
-                 sync_back: list[str]):
+                 sync_back: list[str], sandbox_json: str = ""):
         import subprocess
         import tempfile
 
@@ -71,7 +71,23 @@ class _WorkActor:
         full_env = inherited_environment()  # never the server's secrets
         full_env.update({k: place(v) for k, v in env.items()})
         full_env["PYTHONUNBUFFERED"] = "1"
-        self.proc = subprocess.Popen([place(a) for a in command], env=full_env, cwd=self.workdir, stdout=self._log,
+        # The same sandbox as the local runner's, on this node: the command wrapped, or (an executor's
+        # program) handed to the command in SHIPYARD_SANDBOX with this node's folder in its paths.
+        program, self.launch = [place(a) for a in command], None
+        if sandbox_json:
+            from . import sandbox
+
+            sandbox.announce()
+            placed = sandbox.Sandbox.from_json(sandbox_json).placed(self.workdir)
+            if placed.applies_to == "program":
+                full_env[sandbox.ENV_VAR] = placed.to_json()
+            else:
+                self.launch = sandbox.wrap(program, placed, self.workdir)
+                program = self.launch.command
+                for note in self.launch.notes:
+                    self._log.write(f"{note}\n".encode())
+                self._log.flush()
+        self.proc = subprocess.Popen(program, env=full_env, cwd=self.workdir, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def poll(self, log_offset: int) -> tuple[int | None, bytes, dict[str, str], tuple[str, str], str]:
@@ -105,6 +121,8 @@ class _WorkActor:
             except Exception:
                 pass
         self._log.close()
+        if self.launch is not None:
+            self.launch.finish()  # its cgroup, if any
         shutil.rmtree(self.workdir, ignore_errors=True)
         return self.workdir
 
@@ -320,7 +338,8 @@ class RayRunner(Runner):
             _finish(ray.get_actor(_PREFIX + spec.name, namespace=NAMESPACE), timeout=10.0)
         except ValueError:
             pass
-        actor = _WorkActor.options(**options).remote(spec.command, spec.env, spec.files, inputs, spec.sync_back)
+        actor = _WorkActor.options(**options).remote(spec.command, spec.env, spec.files, inputs, spec.sync_back,
+                                                     spec.sandbox.to_json() if spec.sandbox else "")
         # What attach needs after a restart: where the log and synced files go on our side.
         state = self._state_file(spec.name)
         _write_state(state, spec.log_path, spec.workdir)

@@ -498,10 +498,7 @@ class ShipyardApp:
                 raise UnknownPath(f"No runtime operation at {scope['path']}.")
             endpoint, action = parts[2], parts[3]
             self._authorize(scope, "sagemaker-runtime", action, {})
-            router = self.services.extras.get("router")
-            if router is None:
-                raise ValidationError(f"Endpoint {endpoint} of account {self.services.settings.account} "
-                                      "not found.")
+            router = self.services.router
             fwd = {h: headers[h] for h in RUNTIME_HEADERS if h in headers}
             if action == "invocations":
                 status, out, content_type, extra = await router.invoke(

@@ -38,15 +38,15 @@ async def handle(services, scope, send) -> None:
     if not _loopback(scope):
         await _reply(send, 403, b"text/plain", b"metrics are served to loopback clients only\n")
         return
-    router = services.extras.get("router")
+    router = services.router
     path = scope["path"]
     if path == "/metrics":
-        text = render_prometheus(router) if router is not None else ""
+        text = render_prometheus(router)
         await _reply(send, 200, PROMETHEUS_TYPE, text.encode())
         return
     name = path[len("/shipyard/endpoints/"):-len("/metrics")].strip("/")
     samples = b"samples=1" in scope.get("query_string", b"")
-    data = endpoint_metrics(router, name, samples) if router is not None and name else None
+    data = endpoint_metrics(router, name, samples) if name else None
     if data is None:
         body = orjson.dumps({"message": f"Endpoint {name} has no running route on this server."})
         await _reply(send, 404, b"application/json", body)

@@ -37,6 +37,7 @@ from ..errors import ArchiveRefused, UnsafePath, ValidationError
 from ..io.archives import safe_extract
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobHandle, JobSpec
+from ..runners.sandbox import Sandbox
 from .httpserver import TOKEN_HEADER
 
 DEFAULT_STARTUP_TIMEOUT = 120.0
@@ -177,6 +178,21 @@ def portable_spec(prepared: dict, variant_dir: Path) -> tuple[str, list[str], di
     return model_dir, args, env, port.inputs, files
 
 
+def _server_sandbox(variant_dir: Path) -> Sandbox | None:
+    """A model server's sandbox: its variant's folder at /opt/ml, private /tmp, the home hidden (environments
+    read-only). The network stays: the router reaches the server over TCP. None with
+    ``SHIPYARD_JOB_ISOLATION=off`` or where the folder lies in no Shipyard home."""
+    if (os.environ.get("SHIPYARD_JOB_ISOLATION") or "on").strip().lower() in ("0", "off", "false", "no"):
+        return None
+    from ..environments.builder import root_for
+    from ..training.script import home_of
+
+    home = home_of(variant_dir)
+    if home is None:
+        return None
+    return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))])
+
+
 def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_dir: Path) -> tuple[JobHandle, dict]:
     port = free_port()
     instance_id = uuid.uuid4().hex[:8]
@@ -191,7 +207,7 @@ def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_
     spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
                    workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),
                    service=True, files={**files, token_name: token}, inputs=inputs,
-                   spread=f"endpoint/{endpoint}/{variant}")
+                   spread=f"endpoint/{endpoint}/{variant}", sandbox=_server_sandbox(Path(variant_dir)))
     handle = runner.start(spec)
     return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id,
                     "token": token}

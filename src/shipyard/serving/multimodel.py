@@ -13,6 +13,14 @@ Cache budget: loaded models are kept in least-recently-used order; after a load,
 exceeds ``SHIPYARD_MME_MAX_BYTES`` (a stand-in for memory; default a quarter of RAM). With
 ``MultiModelConfig.ModelCacheSetting=Disabled`` a model is unloaded after each invocation.
 
+What a model server holds: no store of the server's. It reaches the models through the server's own S3 API
+with a key of its own (:mod:`shipyard.domain.job_keys`), read-only on the endpoint's model prefix
+(``ModelDataUrl``), as an instance role would give it on AWS: one key per variant and deployment generation,
+issued when an instance starts (:func:`model_key_env`, called by the hosting controller), revoked when the
+endpoint, the generation or the variant's last instance goes away (:func:`revoke_model_keys`), and pruned at
+server start with the other job keys. The server's archive caps reach it in a file beside the models
+(``mme.json``), never through the environment a model's ``Environment`` could change.
+
 A script-mode MME of a framework image runs on that image's environment (the controller applies
 :func:`.containers.with_environment` to what :func:`prepare_multimodel` returns): every model it loads imports
 the framework at the image's version.
@@ -36,8 +44,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
+from ..domain import job_keys
 from ..domain.paths import safe_join
 from ..errors import ArchiveRefused, S3Error, ValidationError
+from ..io import archives
 from ..io.archives import safe_extract
 from ..objectstore.base import is_s3_uri, parse_s3_uri
 from .deploy import DeployError, prepare
@@ -49,6 +59,10 @@ TARGET = "x-amzn-sagemaker-target-model"
 _JSON = [("Content-Type", "application/json")]
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 _INVALID = [("Content-Type", "text/plain; charset=utf-8"), ("X-Shipyard-Error", "ValidationError")]
+CONFIG_FILE = "mme.json"  # beside the models: the server's archive caps
+KEY_KIND = "endpoint-model"  # JobScope.kind of a multi-model server's key; its name is endpoint/variant/gen
+_KEY_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")  # taken out at start
+_issue_lock = threading.Lock()
 
 
 # --- the controller side: what the model server needs ---
@@ -74,13 +88,79 @@ def prepare_multimodel(services, container: dict, variant_dir: Path, gen: int) -
                           "script (set SAGEMAKER_PROGRAM in the container's Environment).")
     root = variant_dir / ("models" if gen == 0 else f"models-{gen}")
     root.mkdir(parents=True, exist_ok=True)
+    (root / CONFIG_FILE).write_text(json.dumps({"archive_caps": services.settings.archive_caps()}))
     cache = (container.get("MultiModelConfig") or {}).get("ModelCacheSetting", "Enabled")
-    env.update({"SAGEMAKER_MULTI_MODEL": "true", "SHIPYARD_MME_CACHE": cache,
-                "SHIPYARD_MME_OBJECT_STORE_URL": services.settings.object_store_url})
-    return {"model_dir": str(root), "args": [*args, "--multi-model", url], "env": env}
+    env.update({"SAGEMAKER_MULTI_MODEL": "true", "SHIPYARD_MME_CACHE": cache})
+    bucket, key = parse_s3_uri(url)
+    model_key = {"name": f"{variant_dir.parent.name}/{variant_dir.name}/{gen}",
+                 "read": f"{bucket}/{key.rstrip('/')}/" if key.strip("/") else f"{bucket}/"}
+    return {"model_dir": str(root), "args": [*args, "--multi-model", url], "env": env, "model_key": model_key}
+
+
+def model_key_name(prepared: dict) -> str | None:
+    """The name of the key a prepared variant's model servers use (None: not a multi-model server)."""
+    spec = prepared.get("model_key")
+    return str(spec["name"]) if isinstance(spec, dict) and spec.get("name") else None
+
+
+def model_key_env(services, prepared: dict) -> dict[str, str]:
+    """The ``AWS_*`` variables an instance of ``prepared`` starts with: for a multi-model server, its variant's
+    key (issued on first use, shared by the variant's instances) and the server's S3 API; else nothing."""
+    name = model_key_name(prepared)
+    if name is None:
+        return {}
+    settings = services.settings
+    keys = job_keys.for_home(settings.home)
+    with _issue_lock:
+        key = keys.for_job(KEY_KIND, name) or keys.issue(job_keys.JobScope(
+            kind=KEY_KIND, name=name, read=[str(prepared["model_key"]["read"])], metrics=False))
+    return job_keys.aws_env(settings.endpoint_url, settings.region, key)
+
+
+def revoke_model_keys(services, endpoint: str, variants: set[str] | None = None, keep: set[str] | None = None) -> int:
+    """Revoke the keys of ``endpoint``'s model servers (of ``variants`` only, if given), except those named in
+    ``keep`` (the generation that goes on serving)."""
+    def match(scope: job_keys.JobScope) -> bool:
+        parts = scope.name.split("/")
+        return (scope.kind == KEY_KIND and parts[0] == endpoint and scope.name not in (keep or set())
+                and (variants is None or (len(parts) > 1 and parts[1] in variants)))
+
+    return job_keys.for_home(services.settings.home).revoke_where(match)
 
 
 # --- the model-server side ---
+
+def _read_config(model_dir: Path) -> dict:
+    """``mme.json`` beside the models ({} when absent: a variant prepared by an older server)."""
+    try:
+        data = json.loads((model_dir / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _store_opener():
+    """How this model server reaches the models: the server's S3 API with the variant's own key, taken out of
+    the environment before any model code is imported (the models' code has no use for it). A variant
+    prepared by an older server names the object store instead (``SHIPYARD_MME_OBJECT_STORE_URL``)."""
+    aws = {k: os.environ.pop(k) for k in _KEY_VARIABLES if k in os.environ}
+    legacy = os.environ.pop("SHIPYARD_MME_OBJECT_STORE_URL", "")
+
+    def open_store():
+        if aws.get("AWS_ACCESS_KEY_ID") and aws.get("AWS_ENDPOINT_URL"):
+            from ..objectstore.s3 import S3ObjectStore
+
+            return S3ObjectStore(endpoint_url=aws["AWS_ENDPOINT_URL"],
+                                 region=os.environ.get("AWS_REGION") or "us-east-1",
+                                 access_key=aws["AWS_ACCESS_KEY_ID"], secret_key=aws.get("AWS_SECRET_ACCESS_KEY"))
+        if legacy:
+            from ..objectstore import open_objectstore
+
+            return open_objectstore(legacy)
+        raise ValidationError("This multi-model server was given no way to reach its models (no key).")
+
+    return open_store
+
 
 def _default_max_bytes() -> int:
     try:
@@ -101,12 +181,12 @@ class Loaded:
 
 
 class MultiModelApp(ModelApp):
-    def __init__(self, handler_kw: dict, prefix: str, store_url: str, root: Path, max_models: int = 0,
+    def __init__(self, handler_kw: dict, prefix: str, open_store, root: Path, max_models: int = 0,
                  max_bytes: int = 0, cache: bool = True):
         super().__init__(None)
         self.handler_kw = handler_kw
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
-        self.store_url = store_url
+        self._open_store = open_store  # () -> ObjectStore, called on the first download
         self._store = None
         self.root = root
         self.max_models = max_models
@@ -123,7 +203,8 @@ class MultiModelApp(ModelApp):
         root.mkdir(parents=True)
         kw = {k: v for k, v in (("handler", args.handler), ("program", args.script_program),
                                 ("code_dir", args.code_dir)) if v}
-        return cls(kw, args.multi_model, os.environ.get("SHIPYARD_MME_OBJECT_STORE_URL", ""), root,
+        archives.configure(archives.Caps.from_json(_read_config(Path(args.model_dir)).get("archive_caps")))
+        return cls(kw, args.multi_model, _store_opener(), root,
                    int(os.environ.get("SHIPYARD_MME_MAX_MODELS", "0") or 0),
                    int(os.environ.get("SHIPYARD_MME_MAX_BYTES", "0") or 0),
                    os.environ.get("SHIPYARD_MME_CACHE", "Enabled") != "Disabled")
@@ -219,9 +300,7 @@ class MultiModelApp(ModelApp):
     # --- loading and eviction ---
     def store(self):
         if self._store is None:
-            from ..objectstore import open_objectstore
-
-            self._store = open_objectstore(self.store_url)
+            self._store = self._open_store()
         return self._store
 
     def _local_dir(self, name: str) -> Path:

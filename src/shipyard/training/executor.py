@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from ..runners import contract
-from .status import JOB_FILE, StatusWriter
+from ..domain.job_file import TrainingJobFile
+from .status import StatusWriter
 
 DEFAULT_STOP_GRACE = 30.0
 FAILURE_LIMIT = 1024
@@ -44,24 +45,25 @@ def _log(message: str) -> None:
 
 
 class Executor:
-    def __init__(self, job_dir: Path, job: dict):
+    def __init__(self, job_dir: Path, job: TrainingJobFile):
         self.job_dir = job_dir
         self.job = job
-        self.req = job["request"]
+        self.req = job.request
         self.name = self.req["TrainingJobName"]
         self.status = StatusWriter(job_dir)
         self.layout = contract.Layout(job_dir)
         self.stop_reason: str | None = None  # "Stopped" | "MaxRuntimeExceeded"
         self.kill_at: float | None = None
-        self.grace = float(job.get("stop_grace", DEFAULT_STOP_GRACE))
+        self.grace = float(job.stop_grace if job.stop_grace is not None else DEFAULT_STOP_GRACE)
         self.proc: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
         self._store = None
         # Several instances: this executor is one host of them (hosts sorted, algo-1 first).
-        count = int(job.get("host_count") or 1)
-        self.hosts: list[str] = list(job.get("hosts") or [f"algo-{i + 1}" for i in range(count)])
-        self.host_index = int(job.get("host_index", 0))
+        self.hosts: list[str] = job.host_names()
+        self.host_index = int(job.host_index)
         self.current_host = self.hosts[self.host_index]
+        self.sandbox = None  # the job's runners.sandbox.Sandbox, once the program starts
+        self.launch = None   # its runners.sandbox.Launch (the cgroup an OOM kill is read from)
 
     # --- plumbing ---
     @property
@@ -69,7 +71,7 @@ class Executor:
         if self._store is None:
             from ..objectstore import open_objectstore
 
-            self._store = open_objectstore(self.job["object_store_url"])
+            self._store = open_objectstore(self.job.object_store_url)
         return self._store
 
     def _on_term(self, signum, _frame) -> None:
@@ -136,7 +138,7 @@ class Executor:
             # as on SageMaker: built-in algorithms checkpoint only when this file says the job asked for it
             (self.layout.config / "checkpointconfig.json").write_text(json.dumps(
                 {"LocalPath": ckpt.get("LocalPath") or "/opt/ml/checkpoints", "S3Uri": ckpt["S3Uri"]}))
-        program = self.job["program"]
+        program = self.job.program
         # A built-in algorithm only reads its channels: they may be hard links to the object store's files
         feeders = stage_channels(self.store, channels, self.layout.data, spec.get("TrainingInputMode", "File"),
                                  self.host_index, len(self.hosts), link=program["kind"] == "builtin")
@@ -145,13 +147,22 @@ class Executor:
         # gets AWS_* variables of the job's own key, scoped to the job (what an instance role gives a
         # container on AWS).
         env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
-        env.update(self.job.get("aws_env") or {})
+        env.update(self.job.aws_env)
         _, framework = contract.split_hyperparameters(hps)
         num_gpus = contract.detect_gpus()
         procs = contract.processes_per_host(framework, num_gpus) if program["kind"] == "script" else 1
-        addresses = self.job.get("host_addresses") or {h: "127.0.0.1" for h in self.hosts}
+        addresses = self.job.host_addresses or {h: "127.0.0.1" for h in self.hosts}
         distributed = contract.distributed_environment(self.hosts, self.current_host, addresses,
-                                                       int(self.job.get("master_port") or 29500), procs)
+                                                       int(self.job.master_port or 29500), procs)
+        if program["kind"] == "container":  # a bring-your-own image: `train` under docker run
+            from .container import container_launch
+
+            # The container is the job's sandbox: the supervisor (a docker client) is not wrapped in another.
+            self.job.isolate = False
+            cmd, env = container_launch(self.job.to_dict(), self.job_dir, env, hps=hps, input_config=input_config,
+                                        resources=resources, environment=environment, distributed=distributed,
+                                        host=self.current_host, grace=self.grace, log=_log)
+            return cmd, env, self.job_dir, feeders
         if program["kind"] == "script":
             from . import script
 
@@ -170,7 +181,7 @@ class Executor:
             env["PYTHONPATH"] = script.python_path(self.layout.code, env.get("PYTHONPATH", ""))
             module_name = entry[:-3] if entry.endswith(".py") else entry
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
-                                         resources=resources, job_name=self.name, job_arn=self.job["arn"],
+                                         resources=resources, job_name=self.name, job_arn=self.job.arn,
                                          entry_point=entry, module_name=module_name,
                                          framework_module=program.get("framework", ""), user_args=args,
                                          num_gpus=num_gpus)
@@ -178,7 +189,7 @@ class Executor:
             cmd = [sys.executable, "-m", program["module"]]
             cwd = self.job_dir
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
-                                         resources=resources, job_name=self.name, job_arn=self.job["arn"],
+                                         resources=resources, job_name=self.name, job_arn=self.job.arn,
                                          framework_module=program["module"], num_gpus=num_gpus)
         env.update(sm)
         env.update(distributed)
@@ -194,26 +205,51 @@ class Executor:
             self.stderr_tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
         stream.close()
 
-    def _isolated(self, cmd: list[str], cwd) -> list[str]:
-        """The program's command, run where the home (credentials, database, objects, other jobs) is hidden
-        but for this job's folder, when the job asks for it (``isolate`` in job.json) and the host allows it."""
-        if not self.job.get("isolate"):
-            return cmd
-        from . import isolation
+    def _sandbox(self):
+        """The job's sandbox: what the runner handed over (``SHIPYARD_SANDBOX``), else the home hidden but for
+        this job's folder (a job.json from before sandboxes); None when the job runs unsandboxed."""
+        if not self.job.isolate:
+            return None
+        from ..runners import sandbox
+
+        given = os.environ.get(sandbox.ENV_VAR)
+        if given:
+            return sandbox.Sandbox.from_json(given)
         from .script import home_of
 
         home = home_of(self.job_dir)
-        environments = None
-        if home is not None:
-            from ..environments.builder import root_for
+        if home is None:
+            return None
+        from ..environments.builder import root_for
 
-            environments = root_for(home)
-        wrapped = isolation.wrap(cmd, home, self.job_dir, cwd, environments) if home is not None else None
-        if wrapped is None:
-            _log("note: the training program runs without a private view of the Shipyard home "
-                 "(no mount namespace available here)")
+        envs = root_for(home)
+        return sandbox.Sandbox(opt_ml=str(self.job_dir), hide=[str(home)],
+                               read_only=[str(envs)] if envs.is_dir() else [])
+
+    def _isolated(self, cmd: list[str], cwd) -> list[str]:
+        """The program's command inside the job's sandbox (``/opt/ml`` its folder, private ``/tmp``, the home
+        hidden, network and memory limits as the job says), as far as the host allows; notes in the job's log."""
+        self.sandbox = self._sandbox()
+        if self.sandbox is None:
             return cmd
-        return wrapped
+        from ..runners import sandbox
+
+        self.launch = sandbox.wrap(cmd, self.sandbox, cwd, attach=True)  # train() calls launch.started(pid)
+        for note in self.launch.notes:
+            _log(note)
+        return self.launch.command
+
+    def _volume_exceeded(self) -> str:
+        """The FailureReason when the job's folder has grown past its ``VolumeSizeInGB``, else ""."""
+        limit = int(getattr(self.sandbox, "volume_gb", 0) or 0)
+        if not limit:
+            return ""
+        used = _folder_bytes(self.job_dir)
+        if used <= limit * 1024 ** 3:
+            return ""
+        return (f"ClientError: the training job wrote {used / 1024 ** 3:.2f} GB to its storage volume, more than "
+                f"its ResourceConfig.VolumeSizeInGB of {limit} GB. Ask for a larger VolumeSizeInGB, or write "
+                f"less under /opt/ml.")
 
     def train(self, cmd, env, cwd, feeders) -> int:
         self.status.transition("Training")
@@ -226,20 +262,33 @@ class Executor:
             # when we die (so a killed executor leaves no orphan training program behind).
             self.proc = subprocess.Popen(launch, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, process_group=0,
-                                         preexec_fn=_die_with_parent_hook())
+                                         preexec_fn=_die_with_parent_hook(),
+                                         pass_fds=self.launch.pass_fds if self.launch is not None else ())
         except OSError as e:
+            if self.launch is not None:
+                self.launch.started(None)  # nothing started: just close the pipe
+                self.launch.finish()
             return self.fail(f"AlgorithmError: cannot start the training program {cmd[0]!r}: {e}")
+        if self.launch is not None:
+            self.launch.started(self.proc.pid)  # into the job's cgroup (limits), then the launcher goes on
         if self.stop_reason:  # SIGTERM arrived while we were starting it
             self._on_term(signal.SIGTERM, None)
         tee = threading.Thread(target=self._tee_stderr, args=(self.proc.stderr,), daemon=True)
         tee.start()
         sync = self._start_checkpoint_sync()
         waiter = _ExitWaiter(self.proc)
+        volume_check, volume_reason = 0.0, ""
         while True:
             rc = waiter.wait(0.2)
             if rc is not None:
                 break
             now = time.monotonic()
+            if not volume_reason and now >= volume_check:  # a watched limit: checked every few seconds
+                volume_check = now + _or(self.job.volume_check_interval, 2.0)
+                volume_reason = self._volume_exceeded()
+                if volume_reason and self.kill_at is None:
+                    self.proc.send_signal(signal.SIGTERM)
+                    self.kill_at = now + min(self.grace, 5.0)
             if self.stop_reason == "Stopped" and self.status.data.get("secondary") != "Stopping":
                 self.status.transition("Stopping")  # recorded here: a signal handler must not take locks
             if self.stop_reason is None and now >= self.deadline:
@@ -252,8 +301,15 @@ class Executor:
         if sync is not None:
             sync.set()
         self.status.set(training_end=time.time(), exit_code=rc)
+        out_of_memory = self.launch.finish() if self.launch is not None else False
         if self.stop_reason:
             return self.finish_stopped(upload=True)
+        if volume_reason:
+            return self.fail(volume_reason)
+        if rc != 0 and out_of_memory:
+            from ..runners.sandbox import out_of_memory_reason
+
+            return self.fail(out_of_memory_reason(self.sandbox))
         if rc != 0:
             return self.fail(self._failure_reason(cmd, rc, feeders))
         return self.finish_completed()
@@ -271,7 +327,7 @@ class Executor:
         from .packing import sync_checkpoints
 
         done = threading.Event()
-        interval = float(self.job.get("checkpoint_interval", 10.0))
+        interval = _or(self.job.checkpoint_interval, 10.0)
 
         def loop():
             while not done.wait(interval):
@@ -318,7 +374,7 @@ class Executor:
         from .packing import join_uri
 
         return join_uri(self.req["OutputDataConfig"]["S3OutputPath"], self.name, "output", ".shipyard-hosts",
-                        f"attempt-{int(self.job.get('attempt', 0))}")
+                        f"attempt-{int(self.job.attempt)}")
 
     def finish_completed(self) -> int:
         try:
@@ -379,6 +435,30 @@ class Executor:
         return reason
 
 
+def _or(value: float | None, default: float) -> float:
+    return float(default if value is None else value)
+
+
+def _folder_bytes(root: Path) -> int:
+    """Bytes the files under ``root`` take on disk (symbolic links not followed): the watched volume."""
+    total, stack = 0, [str(root)]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+                    elif e.is_file(follow_symlinks=False):
+                        total += e.stat(follow_symlinks=False).st_blocks * 512
+                except OSError:
+                    continue
+    return total
+
+
 class _ExitWaiter:
     """Waits for the program's exit for at most ``timeout`` s in one blocking ``select`` on a pidfd.
 
@@ -431,10 +511,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m shipyard.training.executor <job-dir>\n")
         return 2
     job_dir = Path(argv[0]).resolve()
-    job = json.loads((job_dir / JOB_FILE).read_text())
+    job = TrainingJobFile.read(job_dir)
     from ..io import archives
 
-    archives.configure(archives.Caps.from_json(job.get("archive_caps")))  # the server's caps, not our environment
+    archives.configure(archives.Caps.from_json(job.archive_caps))  # the server's caps, not our environment
     return Executor(job_dir, job).run()
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import json
 import os
 import re
 import signal
@@ -33,11 +32,13 @@ import threading
 import time
 from pathlib import Path
 
+from ..domain.job_file import TransformJobFile
 from ..errors import ModelError, ShipyardError
 from ..io import archives
 from ..objectstore import open_objectstore
-from ..training.status import JOB_FILE, StatusWriter
+from ..training.status import StatusWriter
 from .engine import TransformSpec, run_transform
+from ..serving import container_instance as byo
 from ..serving.containers import with_environment
 from ..serving.deploy import DeployError, new_token, prepare, token_headers, write_token_file
 from ..training.script import home_of
@@ -54,12 +55,12 @@ def _private_variable(name: str) -> bool:
 _SECRET_SETTING = re.compile(r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL)")
 
 
-def open_job_store(job: dict):
+def open_job_store(job: TransformJobFile):
     """The object store as this job may see it: the server's S3 API with the job's key (``aws_env``). A job
     started by an older server (``object_store_url`` in its job.json) still opens that store."""
-    aws = job.get("aws_env")
+    aws = job.aws_env
     if not aws:
-        return open_objectstore(job["object_store_url"])
+        return open_objectstore(job.object_store_url)
     from ..objectstore.s3 import S3ObjectStore
 
     return S3ObjectStore(endpoint_url=aws["AWS_ENDPOINT_URL"], region=aws.get("AWS_REGION") or "us-east-1",
@@ -72,7 +73,7 @@ class ModelServers:
     ``wrap`` turns a model server's command into its isolated form (or returns it as it is)."""
 
     def __init__(self, args: list[str], count: int, env: dict[str, str], workdir: Path, timeout: float,
-                 python: str = sys.executable, wrap=None):
+                 python: str = sys.executable, wrap=None, module: str = "shipyard.serving.model_server"):
         self.wrapped = False
         self.procs: list[subprocess.Popen] = []
         self.ports: list[int] = []
@@ -83,7 +84,7 @@ class ModelServers:
         for i in range(count):
             ready = workdir / f"server-{i}.port"
             token_file = write_token_file(workdir / f".token-{i}", self.token)
-            cmd = [python, "-m", "shipyard.serving.model_server", *args, "--port", "0",
+            cmd = [python, "-m", module, *args, "--port", "0",
                    "--ready-file", str(ready), "--token-file", token_file]
             launch = wrap(cmd) if wrap is not None else cmd
             self.wrapped = launch is not cmd
@@ -180,10 +181,10 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def isolation_wrapper(job: dict, workdir: Path):
+def isolation_wrapper(job: TransformJobFile, workdir: Path):
     """How a model server's command is wrapped so that the home is hidden but for this job's folder (and the
     environments), and no other process is visible; None when the job does not ask for it."""
-    if not job.get("isolate"):
+    if not job.isolate:
         return None
     from ..training import isolation
 
@@ -204,9 +205,9 @@ def isolation_wrapper(job: dict, workdir: Path):
 
 def main(job_dir: str) -> int:
     workdir = Path(job_dir)
-    job = json.loads((workdir / JOB_FILE).read_text())
-    archives.configure(archives.Caps.from_json(job.get("archive_caps")))  # the server's caps, not our environment
-    request = job["request"]
+    job = TransformJobFile.read(workdir)
+    archives.configure(archives.Caps.from_json(job.archive_caps))  # the server's caps, not our environment
+    request = job.request
     status = StatusWriter(workdir)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -215,7 +216,10 @@ def main(job_dir: str) -> int:
         store = open_job_store(job)
         status.transition("Preparing", "Downloading the model")
         try:
-            prepared = prepare_model(store, job["model"], workdir, log=_log)
+            # a bring-your-own image: its `serve` in a container behind a token-checking front, in place of
+            # the model server (serving/container_instance.py)
+            prepared = byo.prepare_for_transform(store, job.model, request, workdir, home_of(workdir), log=_log) \
+                or prepare_model(store, job.model, workdir, log=_log)
         except DeployError as e:
             raise ShipyardError(str(e), code="ClientError") from None
         args = ["--model-dir", prepared["model_dir"], *prepared["args"]]
@@ -223,15 +227,17 @@ def main(job_dir: str) -> int:
         max_concurrent = int(request.get("MaxConcurrentTransforms") or 1)
         spec = TransformSpec.from_request(request, max_concurrent * count)
         env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
-        env.update(job.get("aws_env") or {})
+        env.update(job.aws_env)
         env.update(prepared["env"])
         env.update(request.get("Environment") or {})
         env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(spec.max_payload_mb),
                     "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD" if spec.batch_strategy == "MultiRecord"
                     else "SINGLE_RECORD", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(max_concurrent)})
         timeout = float((request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds", 600))
+        module = prepared.get("server_module")  # a container is its own sandbox: its client is not wrapped
         servers = ModelServers(args, count, env, workdir, timeout, prepared.get("python") or sys.executable,
-                               wrap=isolation_wrapper(job, workdir))
+                               wrap=isolation_wrapper(job, workdir) if module is None else None,
+                               module=module or "shipyard.serving.model_server")
         status.transition("Transforming", "Transforming the input data")
         invoke = servers.invoke_factory(spec.content_type, spec.accept)
 
