@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import io
 import json
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -55,13 +53,10 @@ def byo_image(engine) -> str:
 
 
 def centroid_model() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        data = json.dumps({"0": [0.0] * 4, "1": [1.0] * 4}).encode()
-        info = tarfile.TarInfo("centroids.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """The image's model: two centroids in 4 features, as its ``train`` writes them."""
+    from shipyard.testing.archives import tarball
+
+    return tarball({"centroids.json": json.dumps({"0": [0.0] * 4, "1": [1.0] * 4}).encode()})
 
 
 def signed_headers(srv, endpoint: str) -> dict[str, str]:

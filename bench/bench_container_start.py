@@ -16,12 +16,10 @@ Goal (issue 14): a container adds under 1 s. Needs a Docker daemon (started here
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -80,15 +78,6 @@ def build_image(engine, tmp: Path) -> str:
     return ref
 
 
-def _sourcedir() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(TRAIN)
-        tar.addfile(info, io.BytesIO(TRAIN.encode()))
-    return buf.getvalue()
-
-
 def jobs(srv, image: str, n: int, container: bool) -> list[float]:
     from training_helpers import log_messages, wait_status
 
@@ -122,6 +111,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=5)
     args = ap.parse_args()
     from shipyard.containers.daemon import provide_engine
+    from shipyard.testing.archives import tarball
     from shipyard.testing.server import ShipyardProcess
 
     os.environ.setdefault("SHIPYARD_ENVIRONMENTS", "server")  # script mode on the server's Python, as in tests
@@ -137,7 +127,7 @@ def main() -> int:
             try:
                 s3 = srv.client("s3")
                 s3.create_bucket(Bucket="bench")
-                s3.put_object(Bucket="bench", Key="code/sourcedir.tar.gz", Body=_sourcedir())
+                s3.put_object(Bucket="bench", Key="code/sourcedir.tar.gz", Body=tarball({"train.py": TRAIN.encode()}))
                 s3.put_object(Bucket="bench", Key="data/train/data.csv", Body=b"1,2,3\n" * 1000)
                 rows["script-mode job (process)"] = jobs(srv, image, args.n, container=False)
                 rows["container job (docker run)"] = jobs(srv, image, args.n, container=True)

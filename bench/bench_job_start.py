@@ -16,17 +16,16 @@ grows a column.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
+from shipyard.testing.archives import tarball, untar  # noqa: E402
 from shipyard.testing.server import ShipyardProcess  # noqa: E402
 
 SCRIPT = """import time
@@ -42,28 +41,13 @@ MODES: dict[str, dict[str, str]] = {
 }
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _untar(data: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
 def run_mode(env: dict[str, str], n: int, home: Path) -> tuple[list[float], list[float]]:
     """(CreateTrainingJob -> first line, program start -> first line) per job, in seconds."""
     server = ShipyardProcess(home, env=env, log_level="warning").start()
     try:
         sm, s3 = server.client("sagemaker"), server.client("s3")
         s3.create_bucket(Bucket="bench")
-        s3.put_object(Bucket="bench", Key="code/sourcedir.tar.gz", Body=_tar({"train.py": SCRIPT.encode()}))
+        s3.put_object(Bucket="bench", Key="code/sourcedir.tar.gz", Body=tarball({"train.py": SCRIPT.encode()}))
         create, program = [], []
         for i in range(n):
             name = f"start-{i}-{int(time.time() * 1000)}"
@@ -86,7 +70,7 @@ def run_mode(env: dict[str, str], n: int, home: Path) -> tuple[list[float], list
                 time.sleep(0.02)
             if desc["TrainingJobStatus"] != "Completed":
                 raise RuntimeError(f"{name}: {desc['TrainingJobStatus']}: {desc.get('FailureReason')}")
-            model = _untar(s3.get_object(Bucket="bench", Key=f"out/{name}/output/model.tar.gz")["Body"].read())
+            model = untar(s3.get_object(Bucket="bench", Key=f"out/{name}/output/model.tar.gz")["Body"].read())
             first = float(model["first_line"])
             create.append(first - t0)
             program.append(first - desc["TrainingStartTime"].timestamp())

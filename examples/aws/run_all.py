@@ -27,18 +27,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from shipyard.testing.sdk import sdk_config, sdk_variables  # noqa: E402
 from shipyard.testing.server import ShipyardProcess, kill_processes_under, processes_under  # noqa: E402
 
 DEFAULT_TIMEOUT = 300
-SDK_CONFIG = """\
-SchemaVersion: '1.0'
-SageMaker:
-  PythonSDK:
-    Modules:
-      TelemetryOptOut: true
-      Session:
-        DefaultS3Bucket: sagemaker-shipyard-examples
-"""
+DEFAULT_BUCKET = "sagemaker-shipyard-examples"
 
 
 def discover() -> list[str]:
@@ -107,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     home, logdir, workdir = tmp / "home", tmp / "logs", tmp / "work"
     logdir.mkdir(parents=True)
     config = tmp / "sagemaker-config.yaml"
-    config.write_text(SDK_CONFIG)
+    config.write_text(sdk_config(DEFAULT_BUCKET))
 
     total_start = time.monotonic()
     print(f"Starting a Shipyard server (home {home}); logs in {logdir}", flush=True)
@@ -122,10 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "SHIPYARD_", "SAGEMAKER_"))}
         env.update(server.env())
+        env.update(sdk_variables(config))
         env.update({
-            "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
-            "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(config),
-            "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
             "SHIPYARD_EXAMPLES_HOME": str(home),

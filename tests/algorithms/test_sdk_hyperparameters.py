@@ -19,7 +19,6 @@ with a ValidationException that says so.
 from __future__ import annotations
 
 import inspect
-import textwrap
 import time
 
 import numpy as np
@@ -32,6 +31,7 @@ from sagemaker.amazon.hyperparameter import Hyperparameter  # noqa: E402
 
 from shipyard.algorithms.registry import builtin_for_image, resolve  # noqa: E402
 from shipyard.errors import ValidationError  # noqa: E402
+from shipyard.testing.sdk import sdk_environment, sdk_session  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/Shipyard"
 REGION = "us-east-1"
@@ -219,38 +219,10 @@ def cases(cls_name: str, session):
 @pytest.fixture(scope="module")
 def offline_session(tmp_path_factory):
     """A SageMaker session that never calls out: output_path is given, nothing is uploaded."""
-    import boto3
-
-    mp = _sdk_env(tmp_path_factory, {})  # no AWS_* changes: the server tests' session may share the module
-    try:
-        boto_session = boto3.Session(aws_access_key_id="offline", aws_secret_access_key="offline",
-                                     region_name=REGION)
-        yield sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
-                                sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
-                                default_bucket="sdk-hyperparameters")
-    finally:
-        mp.undo()
-
-
-def _sdk_env(tmp_path_factory, env: dict[str, str]) -> pytest.MonkeyPatch:
-    cfg = tmp_path_factory.mktemp("sagemaker-config") / "config.yaml"
-    cfg.write_text(textwrap.dedent("""\
-        SchemaVersion: '1.0'
-        SageMaker:
-          PythonSDK:
-            Modules:
-              TelemetryOptOut: true
-        """))
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    mp.setenv("AWS_DEFAULT_REGION", REGION)
-    mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(cfg))
-    mp.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(cfg))
-    mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        mp.delenv(key, raising=False)
-    return mp
+    # No server: no AWS_* changes, so the server tests' session may share the module.
+    with sdk_environment(None, tmp_path_factory.mktemp("sagemaker-config"), region=REGION):
+        yield sdk_session(REGION, "sdk-hyperparameters", aws_access_key_id="offline",
+                          aws_secret_access_key="offline")
 
 
 # ---------------------------------------------------------------- in-process: the full cross product
@@ -326,16 +298,8 @@ def test_misspelled_and_out_of_range_hyperparameters_are_refused_with_a_hint(off
 
 @pytest.fixture(scope="module")
 def sm_session(server, tmp_path_factory):
-    import boto3
-
-    mp = _sdk_env(tmp_path_factory, server.env())
-    try:
-        boto_session = boto3.Session(region_name=REGION)
-        yield sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
-                                sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
-                                default_bucket="sdk-hyperparameters")
-    finally:
-        mp.undo()
+    with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), region=REGION):
+        yield sdk_session(REGION, "sdk-hyperparameters")
 
 
 def _combination(cls_name: str) -> tuple[dict, list[tuple[str, object]]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from shipyard.testing.sdk import sdk_environment, sdk_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from training_helpers import ROLE, ensure_bucket, log_messages, unique, untar, wait_status  # noqa: E402
@@ -49,40 +50,9 @@ def _nearest_centroid(labels: np.ndarray, x: np.ndarray, queries: np.ndarray) ->
 
 @pytest.fixture(scope="module")
 def sm_env(server, tmp_path_factory):
-    """The SDK's environment (as tests/e2e/test_sagemaker_sdk.py): AWS_* at the server, telemetry off."""
-    config = tmp_path_factory.mktemp("sagemaker-config") / "config.yaml"
-    config.write_text(textwrap.dedent(f"""\
-        SchemaVersion: '1.0'
-        SageMaker:
-          PythonSDK:
-            Modules:
-              TelemetryOptOut: true
-              Session:
-                DefaultS3Bucket: {BUCKET}
-        """))
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    mp.setenv("AWS_DEFAULT_REGION", REGION)
-    mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        mp.delenv(key, raising=False)
-    try:
+    """The SDK's environment: AWS_* at the server, telemetry off, BUCKET the default bucket."""
+    with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), bucket=BUCKET, region=REGION):
         yield server
-    finally:
-        mp.undo()
-
-
-def _session():
-    import boto3
-    import sagemaker
-
-    boto_session = boto3.Session(region_name=REGION)
-    return sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
-                             sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
-                             default_bucket=BUCKET)
 
 
 def _containers_labelled(engine, label: str) -> list[str]:
@@ -105,7 +75,7 @@ def test_estimator_fit_deploy_predict_and_transform(sm_env, pushed_byo_image, do
     from sagemaker.estimator import Estimator
     from sagemaker.serializers import CSVSerializer
 
-    session = _session()
+    session = sdk_session(REGION, BUCKET)
     labels, x = _dataset()
     s3 = sm_env.client("s3")
     ensure_bucket(s3, BUCKET)

@@ -9,11 +9,12 @@ Two flows: built-in XGBoost (Estimator + image_uris.retrieve) and SKLearn script
 
 from __future__ import annotations
 
-import textwrap
 import time
 
 import numpy as np
 import pytest
+
+from shipyard.testing.sdk import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -44,44 +45,10 @@ def _dataset(folder, seed=3, n_train=800, n_val=200, n_test=10):
 
 @pytest.fixture(scope="module")
 def sm_env(server, tmp_path_factory):
-    """Environment for the SDK: AWS_* at the server, telemetry off via the SDK's config files."""
-    cfg_dir = tmp_path_factory.mktemp("sagemaker-config")
-    config = cfg_dir / "config.yaml"
-    config.write_text(textwrap.dedent("""\
-        SchemaVersion: '1.0'
-        SageMaker:
-          PythonSDK:
-            Modules:
-              TelemetryOptOut: true
-              Session:
-                DefaultS3Bucket: shipyard-e2e-default
-        """))
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    mp.setenv("AWS_DEFAULT_REGION", REGION)
-    mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # the SDK's own switch for its v3 migration notice
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        mp.delenv(key, raising=False)
-    try:
+    """Environment for the SDK: AWS_* at the server, telemetry off and a default bucket via its config file."""
+    with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), bucket="shipyard-e2e-default",
+                         region=REGION):
         yield server
-    finally:
-        mp.undo()
-
-
-def _sagemaker_session(default_bucket=None):
-    import boto3
-    import sagemaker
-
-    boto_session = boto3.Session(region_name=REGION)  # keys and endpoint from the environment
-    return sagemaker.Session(
-        boto_session=boto_session,
-        sagemaker_client=boto_session.client("sagemaker"),
-        sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
-        default_bucket=default_bucket,
-    )
 
 
 def _endpoint_gone(server, name, timeout=30.0):
@@ -107,7 +74,7 @@ def test_builtin_xgboost_fit_deploy_predict(sm_env, tmp_path, capfd):
     from sagemaker.serializers import CSVSerializer
 
     data = _dataset(tmp_path)
-    session = _sagemaker_session(default_bucket="shipyard-e2e-xgboost")
+    session = sdk_session(REGION, "shipyard-e2e-xgboost")
     train_uri = session.upload_data(str(data["train"]), key_prefix="xgb/train")
     val_uri = session.upload_data(str(data["validation"]), key_prefix="xgb/validation")
     assert train_uri == "s3://shipyard-e2e-xgboost/xgb/train/train.csv"
@@ -190,7 +157,7 @@ def test_sklearn_script_mode_fit_deploy_predict(sm_env, tmp_path, capfd):
     src.mkdir()
     (src / "train.py").write_text(TRAIN_SCRIPT)
     # No default_bucket argument: the SDK takes it from config.yaml, checks it with HeadBucket (404 -> create)
-    session = _sagemaker_session()
+    session = sdk_session(REGION)
     assert session.default_bucket() == "shipyard-e2e-default"
     assert "shipyard-e2e-default" in [b["Name"] for b in sm_env.client("s3").list_buckets()["Buckets"]]
     train_uri = session.upload_data(str(data["train"].parent), key_prefix="sklearn/train")

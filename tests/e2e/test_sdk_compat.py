@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import textwrap
 import time
 
 import numpy as np
 import pytest
+
+from shipyard.testing.sdk import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -30,37 +31,9 @@ NUM_ROUND = 12
 
 @pytest.fixture(scope="module")
 def sm_env(server, tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("sagemaker-config") / "config.yaml"
-    cfg.write_text(textwrap.dedent("""\
-        SchemaVersion: '1.0'
-        SageMaker:
-          PythonSDK:
-            Modules:
-              TelemetryOptOut: true
-        """))
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    mp.setenv("AWS_DEFAULT_REGION", REGION)
-    mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(cfg))
-    mp.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(cfg))
-    mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        mp.delenv(key, raising=False)
-    try:
+    """The SDK's environment: AWS_* at the server, telemetry off (sessions name BUCKET themselves)."""
+    with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), region=REGION):
         yield server
-    finally:
-        mp.undo()
-
-
-def _session():
-    import boto3
-    import sagemaker
-
-    boto_session = boto3.Session(region_name=REGION)
-    return sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
-                             sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
-                             default_bucket=BUCKET)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +49,7 @@ def trained(sm_env, tmp_path_factory):
     y = (x[:, 0] - x[:, 1] > 0).astype(int)
     np.savetxt(folder / "train.csv", np.column_stack([y, x]), delimiter=",", fmt="%.5f")
     np.savetxt(folder / "test.csv", x[:25], delimiter=",", fmt="%.5f")
-    session = _session()
+    session = sdk_session(REGION, BUCKET)
     train = session.upload_data(str(folder / "train.csv"), key_prefix="compat/train")
     test = session.upload_data(str(folder / "test.csv"), key_prefix="compat/test")
     image = sagemaker.image_uris.retrieve("xgboost", REGION, "1.7-1")

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import time
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
 
+from shipyard.testing.archives import tarball  # noqa: F401 (re-exported: a model.tar.gz)
+
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-
-
-def tarball(files: dict[str, bytes]) -> bytes:
-    """A ``model.tar.gz`` holding ``files`` (name -> content)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def model_tarball(scale: float = 2.0, files: dict[str, bytes] | None = None) -> tuple[bytes, xgb.Booster]:

@@ -3,11 +3,9 @@ as the SageMaker SDK's framework models create it, deployed and invoked through 
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
-from hosting_helpers import model_tarball, upload, wait_in_service
+from hosting_helpers import model_tarball, tarball, upload, wait_in_service
 
 SCRIPT = b'''
 import json, os
@@ -18,20 +16,10 @@ def predict_fn(data, model):
 '''
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_script_mode_endpoint_with_s3_sourcedir(server):
     sm, s3, rt = server.client("sagemaker"), server.client("s3"), server.client("sagemaker-runtime")
     model_url = upload(s3, "script-mode", "model/model.tar.gz", model_tarball(files={"scale.txt": b"10"})[0])
-    source_url = upload(s3, "script-mode", "code/sourcedir.tar.gz", _tar({"serve.py": SCRIPT}))
+    source_url = upload(s3, "script-mode", "code/sourcedir.tar.gz", tarball({"serve.py": SCRIPT}))
     sm.create_model(ModelName="sk", PrimaryContainer={
         "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         "ModelDataUrl": model_url,

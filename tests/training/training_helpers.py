@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import textwrap
 import time
 import uuid
+
+from shipyard.testing.archives import tarball, untar  # noqa: F401 (untar re-exported)
 
 ROLE = "arn:aws:iam::123456789012:role/ShipyardTest"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -18,18 +18,8 @@ def unique(prefix: str) -> str:
 
 
 def sourcedir(script: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        data = textwrap.dedent(script).encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def untar(data: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    """A ``sourcedir.tar.gz`` holding ``script`` (dedented) as ``train.py``."""
+    return tarball({"train.py": textwrap.dedent(script).encode()})
 
 
 def ensure_bucket(s3, bucket: str) -> None:

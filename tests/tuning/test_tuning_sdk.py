@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
+from shipyard.testing.sdk import sdk_environment, sdk_session
 from shipyard.tuning.testfunctions import branin
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -21,42 +20,19 @@ print(f"objective: {v:.6f}")
 
 @pytest.fixture
 def sdk_env(server, tmp_path):
-    config = tmp_path / "config.yaml"
-    config.write_text(textwrap.dedent("""\
-        SchemaVersion: '1.0'
-        SageMaker:
-          PythonSDK:
-            Modules:
-              TelemetryOptOut: true
-              Session:
-                DefaultS3Bucket: shipyard-tuning-sdk
-        """))
-    mp = pytest.MonkeyPatch()
-    for key, value in server.env().items():
-        mp.setenv(key, value)
-    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(config))
-    mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        mp.delenv(key, raising=False)
-    try:
+    """The SDK's environment: AWS_* at the server, telemetry off, a default bucket for the uploaded source."""
+    with sdk_environment(server, tmp_path, bucket="shipyard-tuning-sdk"):
         yield server
-    finally:
-        mp.undo()
 
 
 def test_hyperparameter_tuner_fit_best_job_and_analytics(sdk_env, tmp_path):
-    import boto3
-    import sagemaker
     from sagemaker.sklearn import SKLearn
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 
     src = tmp_path / "src"
     src.mkdir()
     (src / "train.py").write_text(SCRIPT)
-    boto_session = boto3.Session(region_name="us-east-1")
-    session = sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"))
+    session = sdk_session()
     estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1", py_version="py3",
                         role="arn:aws:iam::123456789012:role/Shipyard", instance_count=1,
                         instance_type="ml.m5.large", sagemaker_session=session)

@@ -94,7 +94,26 @@ class TrainingController(Controller):
 
     def _job_key(self, r) -> job_keys.JobKey:
         """The job's key: the one it already holds (its hosts share it), or a new one scoped to the job."""
-        return self.keys.for_job(KIND, r.name) or self.keys.issue(job_scope(r.name, r.doc))
+        return self.keys.for_job(KIND, r.name) or self.keys.issue(
+            job_scope(r.name, r.doc, self._manifest_reads(r.doc)))
+
+    def _manifest_reads(self, doc: dict) -> list[str]:
+        """What the job's (augmented) manifest channels point at besides the manifest itself: the objects
+        may lie anywhere the manifest says (see :func:`job_keys.manifest_reads`), so the server reads each
+        manifest once, with its own store, to scope the job's key."""
+        reads: list[str] = []
+        for channel in doc.get("InputDataConfig") or []:
+            src = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+            data_type = src.get("S3DataType") or "S3Prefix"
+            bucket, _, key = job_keys.s3_prefix(src.get("S3Uri") or "").partition("/")
+            if data_type == "S3Prefix" or not bucket or not key:
+                continue
+            try:
+                body = self.services.objects.get_bytes(bucket, key)
+            except Exception:  # noqa: BLE001 - the executor reports an unreadable manifest as the job's failure
+                continue
+            reads.extend(p for p in job_keys.manifest_reads(data_type, body) if p not in reads)
+        return reads
 
     # --- the loop ---
     def reconcile_all(self) -> None:
@@ -296,7 +315,7 @@ class TrainingController(Controller):
             if handle is None:
                 job = TrainingJobFile(
                     request=request, arn=r.arn, program=dict(doc["_program"]),
-                    object_store_url=settings.object_store_url, region=settings.region,
+                    region=settings.region,
                     stop_grace=self.stop_grace, aws_env=_aws_env(settings, self._job_key(r)), hosts=names,
                     isolate=self.isolate, archive_caps=settings.archive_caps(), host_index=i,
                     host_addresses=dict(zip(names, addresses)), master_port=port, attempt=attempt)
@@ -535,7 +554,8 @@ def _free_port() -> int:
 
 def _aws_env(settings, key: job_keys.JobKey) -> dict[str, str]:
     """What a training program's boto3 needs to reach this server, as an instance role would provide on AWS:
-    the job's own key, scoped to the job (never the server's)."""
+    the job's own key, scoped to the job (never the server's). The executor opens the job's object store with
+    it too (the server's S3 API), so job.json carries no store URL and no credential of the server's."""
     return job_keys.aws_env(settings.endpoint_url, settings.region, key)
 
 
@@ -544,10 +564,13 @@ def _folder(uri: str) -> str:
     return prefix.rstrip("/") + "/" if prefix else ""
 
 
-def job_scope(name: str, doc: dict) -> job_keys.JobScope:
-    """A training job's execution role: read its channels and code, read/write its checkpoints, write its
+def job_scope(name: str, doc: dict, manifest_reads: list[str] | None = None) -> job_keys.JobScope:
+    """A training job's execution role: read its channels (an S3Prefix, a manifest object, and what
+    ``manifest_reads`` says its entries live under: see :meth:`TrainingController._manifest_reads`) and code
+    (``sagemaker_submit_directory`` or ``SAGEMAKER_SUBMIT_DIRECTORY``), read/write its checkpoints, write its
     output (``<S3OutputPath>/<job>/``) and debugger/TensorBoard outputs, its log streams, its metrics, and
-    DescribeTrainingJob on itself."""
+    DescribeTrainingJob on itself. The executor stages and uploads with this key too, so this is all of what
+    the job touches in the object store."""
     read: list[str] = []
     write: list[str] = []
     for channel in doc.get("InputDataConfig") or []:
@@ -555,9 +578,12 @@ def job_scope(name: str, doc: dict) -> job_keys.JobScope:
         prefix = job_keys.s3_prefix(src.get("S3Uri") or "")
         if prefix:
             read.append(prefix)
-    submit = str((doc.get("HyperParameters") or {}).get("sagemaker_submit_directory") or "").strip('"')
-    if job_keys.s3_prefix(submit):
-        read.append(job_keys.s3_prefix(submit))
+    read.extend(p for p in manifest_reads or [] if p and p not in read)
+    for submit in ((doc.get("HyperParameters") or {}).get("sagemaker_submit_directory"),
+                   (doc.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY")):
+        prefix = job_keys.s3_prefix(str(submit or "").strip('"'))
+        if prefix and prefix not in read:
+            read.append(prefix)
     checkpoint = _folder((doc.get("CheckpointConfig") or {}).get("S3Uri") or "")
     if checkpoint:
         write.append(checkpoint)

@@ -21,9 +21,8 @@ from pathlib import Path
 from ..domain import job_keys
 from ..domain.job_file import TransformJobFile, write_private
 from ..environments.builder import root_for
-from ..errors import ConflictError, MissingResource, ValidationError
+from ..errors import ConflictError, MissingResource
 from ..metastore.base import LogEvent
-from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobSpec
 from ..runners.sandbox import Sandbox
 from ..training.status import JOB_FILE, LOG_FILE, read_status
@@ -124,7 +123,7 @@ class TransformController(Controller):
         source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
         if source.get("S3DataType") != "ManifestFile":
             return ""
-        bucket, _, key = _object_prefix(source.get("S3Uri") or "").partition("/")
+        bucket, _, key = job_keys.s3_prefix(source.get("S3Uri") or "").partition("/")
         try:
             entries = json.loads(self.services.objects.get_bytes(bucket, key))
         except Exception:  # noqa: BLE001 - the executor reports an unreadable manifest as the job's failure
@@ -178,28 +177,19 @@ def transform_scope(name: str, request: dict, model: dict, manifest_base: str = 
     read: list[str] = []
     source = ((request.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
     for uri in (source.get("S3Uri") or "", manifest_base):
-        if _object_prefix(uri):
-            read.append(_object_prefix(uri))
+        if job_keys.s3_prefix(uri):
+            read.append(job_keys.s3_prefix(uri))
     containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else list(model.get("Containers") or [])
     for container in containers:
         data = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
         code = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY") or ""
         for uri in (container.get("ModelDataUrl") or "", data.get("S3Uri") or "", code):
-            prefix = _object_prefix(uri)
+            prefix = job_keys.s3_prefix(uri)
             if prefix:
                 read.append(prefix)
-    output = _object_prefix((request.get("TransformOutput") or {}).get("S3OutputPath") or "")
+    output = job_keys.s3_prefix((request.get("TransformOutput") or {}).get("S3OutputPath") or "")
     output = output.rstrip("/") + "/" if output else ""
     return job_keys.JobScope(kind=KIND, name=name, read=read, write=[output] if output else [],
                              log_group=LOG_GROUP, log_stream_prefix=f"{name}/", metrics=False,
                              role_arn=str(model.get("ExecutionRoleArn") or ""),
                              own=[["sagemaker", "DescribeTransformJob", "TransformJobName"]])
-
-
-def _object_prefix(uri: str) -> str:
-    """``bucket/key`` of an S3 URI in any form a model may name (``s3://``, S3's https URLs), or ""."""
-    try:
-        bucket, key = parse_s3_uri(uri) if uri else ("", "")
-    except ValidationError:
-        return ""
-    return f"{bucket}/{key}" if bucket else ""

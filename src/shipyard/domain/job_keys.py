@@ -22,6 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..errors import ValidationError
+from .s3_uri import parse_s3_uri
+
 FILE_NAME = "job_keys.json"
 KEY_PREFIX = "ASIA"  # AWS's prefix for temporary credentials
 
@@ -55,10 +58,12 @@ class Caller:
 
 
 def s3_prefix(uri: str) -> str:
-    """``s3://bucket/a/b`` -> ``bucket/a/b`` ("" for anything not an S3 URI)."""
-    if not uri or not uri.startswith("s3://"):
+    """``s3://bucket/a/b`` (or one of S3's https URLs for it) -> ``bucket/a/b``; "" for anything else."""
+    try:
+        bucket, key = parse_s3_uri(uri) if uri else ("", "")
+    except ValidationError:
         return ""
-    return uri[5:]
+    return f"{bucket}/{key}" if bucket else ""
 
 
 def aws_env(endpoint_url: str, region: str, key: "JobKey") -> dict[str, str]:
@@ -67,6 +72,43 @@ def aws_env(endpoint_url: str, region: str, key: "JobKey") -> dict[str, str]:
     return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": key.access_key_id,
             "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region}
+
+
+MAX_MANIFEST_FOLDERS = 256  # an augmented manifest naming objects in more folders than this is cut short
+
+
+def manifest_reads(data_type: str, body: bytes) -> list[str]:
+    """The ``bucket/prefix`` entries a job must read besides the manifest object itself, from the manifest's
+    bytes: a ManifestFile's ``{"prefix": "s3://..."}`` (its entries are keys relative to it, anywhere the
+    prefix says, not only beside the manifest), or the folders of every ``s3://`` value on the JSON lines of an
+    AugmentedManifestFile (``"source-ref"`` and the like). A manifest that cannot be parsed gives nothing: the
+    executor reports it as the job's failure when it reads it."""
+    text = body.decode("utf-8", "replace")
+    if data_type == "ManifestFile":
+        try:
+            entries = json.loads(text)
+        except ValueError:
+            return []
+        first = entries[0] if isinstance(entries, list) and entries else None
+        prefix = s3_prefix(str(first.get("prefix") or "")) if isinstance(first, dict) else ""
+        return [prefix] if prefix else []
+    if data_type != "AugmentedManifestFile":
+        return []
+    folders: list[str] = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        values = record.values() if isinstance(record, dict) else []
+        for value in values:
+            prefix = s3_prefix(value) if isinstance(value, str) else ""
+            folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+            if folder and folder not in folders:
+                folders.append(folder)
+                if len(folders) >= MAX_MANIFEST_FOLDERS:
+                    return folders
+    return folders
 
 
 @dataclass

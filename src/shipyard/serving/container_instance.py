@@ -28,7 +28,6 @@ import asyncio
 import concurrent.futures
 import http.client
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import uuid
 from pathlib import Path
 
 from ..runners.base import JobHandle, JobSpec
-from .deploy import DeployError, _fetch, free_port, new_token, portable_spec
+from .deploy import DeployError, fetch_model, free_port, new_token, portable_spec
 
 MODULE = "shipyard.serving.container_instance"
 CONTAINER_PORT = 8080
@@ -75,14 +74,7 @@ def prepare_container(objects, container: dict, workdir: Path, gen: int, *, home
     return how to start the instance (``args`` for this module, the image's reference, the engine)."""
     from ..containers.images import ImageUnavailable, engine_for_jobs, engine_reference, ensure_image
 
-    model_dir = workdir / ("model" if gen == 0 else f"model-{gen}")
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    model_dir.mkdir(parents=True)
-    source = container.get("ModelDataSource", {}).get("S3DataSource") or {}
-    url = container.get("ModelDataUrl") or source.get("S3Uri")
-    if url:
-        _fetch(objects, url, model_dir, "the model artifact")
+    model_dir = fetch_model(objects, container, workdir, gen)
     try:
         engine = engine_for_jobs()
         reference, registry = engine_reference(container["Image"], home, account, region, registry_binary)

@@ -75,8 +75,13 @@ def _fetch(objects, uri: str, dest: Path, what: str) -> None:
         raise DeployError(f"Failed to download {what} from {uri}: {getattr(e, 'message', None) or e}") from None
 
 
-def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
-    """Fetch the model (and script source) of ``container``; return how to start its model server."""
+def fetch_model(objects, container: dict, variant_dir: Path, gen: int) -> Path:
+    """Fetch ``container``'s model artifact (``ModelDataUrl``, else ``ModelDataSource``'s S3 URI) into a fresh
+    ``<variant_dir>/model[-<gen>]`` and return that folder (empty when the container names no model).
+
+    One folder per generation, because an endpoint update prepares the new generation while the old one's
+    instances still serve from theirs. Both the model server's :func:`prepare` and a bring-your-own image's
+    (``container_instance.prepare_container``) fetch through here, so they read a container the same way."""
     model_dir = variant_dir / ("model" if gen == 0 else f"model-{gen}")
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -85,6 +90,12 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
     url = container.get("ModelDataUrl") or source.get("S3Uri")
     if url:
         _fetch(objects, url, model_dir, "the model artifact")
+    return model_dir
+
+
+def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
+    """Fetch the model (and script source) of ``container``; return how to start its model server."""
+    model_dir = fetch_model(objects, container, variant_dir, gen)
     env = dict(container.get("Environment") or {})
     program = env.get("SAGEMAKER_PROGRAM")
     image = container.get("Image", "")

@@ -3,8 +3,9 @@
 It does on one host what SageMaker's platform does around a training container: Starting -> Downloading
 (channels, script-mode code, checkpoints) -> Training (the program under the ``/opt/ml`` contract rooted at
 the job folder) -> Uploading (model.tar.gz, output.tar.gz, checkpoints) -> an outcome in ``status.json``.
-It reads only ``job.json`` (written by the controller) and talks only to the object store, so it survives a
-server restart and could run on another host.
+It reads only ``job.json`` (written by the controller) and talks only to the object store, through the
+server's S3 API with the job's own key (:func:`open_job_store`), so it survives a server restart, could run
+on another host, and holds no more access than the job's execution role.
 
 SIGTERM (StopTrainingJob) and ``MaxRuntimeInSeconds`` both end the program the SageMaker way: SIGTERM, a
 grace period, SIGKILL; ``model/`` is still uploaded and the outcome is Stopped. Signal handlers only set
@@ -31,12 +32,42 @@ from .status import StatusWriter
 
 DEFAULT_STOP_GRACE = 30.0
 FAILURE_LIMIT = 1024
+SERVER_RETRY_ATTEMPTS = 15  # per request to the server's S3 API: backoff up to 20 s each, ~2 min in all
 
 
 def _private_variable(name: str) -> bool:
     """Variables of the executor's environment a job never inherits: the server's settings and secrets
     (``SHIPYARD_*``) and whatever AWS credentials or profile the server runs with (``AWS_*``)."""
     return name.startswith("SHIPYARD_") or name.startswith("AWS_")
+
+
+def open_job_store(job: TrainingJobFile):
+    """The object store as this job may see it: the server's S3 API with the job's own key (``aws_env``,
+    scoped by :func:`shipyard.controllers.training.job_scope`), never the server's store or its credentials.
+    A job file written before the executor used the job's key (no ``aws_env``, only ``object_store_url``)
+    still opens the store it names, so a job started before an upgrade finishes."""
+    aws = job.aws_env or {}
+    if aws.get("AWS_ENDPOINT_URL") and aws.get("AWS_ACCESS_KEY_ID"):
+        import boto3
+        from botocore.config import Config
+
+        from ..objectstore.s3 import S3ObjectStore
+
+        # The server may be restarting when the job downloads or uploads (a job outlives a server crash):
+        # connection errors are retried with backoff for a couple of minutes, well within the time the
+        # controller allows for the upload (UPLOAD_ALLOWANCE), before the job fails.
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name=aws.get("AWS_REGION") or job.region,
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"], aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
+            config=Config(s3={"addressing_style": "path"}, max_pool_connections=32,
+                          retries={"max_attempts": SERVER_RETRY_ATTEMPTS, "mode": "standard"}))
+        return S3ObjectStore(region=aws.get("AWS_REGION") or job.region, client=client)
+    if job.object_store_url:
+        from ..objectstore import open_objectstore
+
+        return open_objectstore(job.object_store_url)
+    raise ValueError("job.json names no object store: it carries neither the job's key (aws_env) nor "
+                     "object_store_url; restart the job from a server of this version.")
 
 
 def _log(message: str) -> None:
@@ -69,9 +100,7 @@ class Executor:
     @property
     def store(self):
         if self._store is None:
-            from ..objectstore import open_objectstore
-
-            self._store = open_objectstore(self.job.object_store_url)
+            self._store = open_job_store(self.job)
         return self._store
 
     def _on_term(self, signum, _frame) -> None:
