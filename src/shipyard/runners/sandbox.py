@@ -374,9 +374,10 @@ class Launch:
 
 
 def _python_roots() -> list[str]:
-    """The host's Python installation, shown read-only (the interpreter and its libraries)."""
+    """The host's Python installation and Shipyard's own code, shown read-only (the interpreter, its libraries,
+    and the folder ``shipyard`` is imported from, which an editable install keeps outside site-packages)."""
     roots = []
-    for p in {sys.prefix, sys.base_prefix}:
+    for p in {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[2])}:
         real = os.path.realpath(p)
         if real != "/" and os.path.isdir(real):
             roots.append(real)
@@ -406,7 +407,10 @@ def wrap(cmd: list[str], sb: Sandbox, cwd: str | os.PathLike, attach: bool = Fal
     job = os.path.realpath(sb.opt_ml) if sb.opt_ml else ""
     hide = [os.path.realpath(p) for p in sb.hide]
     keep = ([[job, False]] if job else []) + [[os.path.realpath(p), True] for p in sb.read_only if os.path.isdir(p)]
-    python = [r for r in _python_roots() if not _inside(r, hide) and not (job and _inside(job, [r]))]
+    roots = [r for r in _python_roots() if not _inside(r, hide) and not (job and _inside(job, [r]))]
+    # A root under /tmp (a checkout or venv there) would vanish under the private /tmp: bind it back instead.
+    python = [r for r in roots if not _inside(r, ["/tmp"])]
+    keep += [[r, True] for r in roots if _inside(r, ["/tmp"]) and not any(_inside(r, [k]) for k, _ in keep)]
     setup: dict = {"namespaces": namespaces, "network": bool(sb.network), "opt_ml": job, "hide": hide,
                    "keep": keep, "read_only": python, "cwd": os.path.realpath(cwd)}
     cgroup = None
