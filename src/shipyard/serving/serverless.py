@@ -83,6 +83,9 @@ class ServerlessManager:
     # --- cold start (router side) ---
     async def wake(self, endpoint_name: str) -> bool:
         name = self.endpoints.get(endpoint_name.lower())
+        if name is None:  # not seen yet (in service since the last tick): ask the store once, off the loop
+            await asyncio.get_running_loop().run_in_executor(None, self.refresh)
+            name = self.endpoints.get(endpoint_name.lower())
         if name is None:
             return False
         fut = self._starting.get(name)
