@@ -406,11 +406,12 @@ def wrap(cmd: list[str], sb: Sandbox, cwd: str | os.PathLike, attach: bool = Fal
         notes.append(FALLBACK_NOTE)
     job = os.path.realpath(sb.opt_ml) if sb.opt_ml else ""
     hide = [os.path.realpath(p) for p in sb.hide]
-    keep = ([[job, False]] if job else []) + [[os.path.realpath(p), True] for p in sb.read_only if os.path.isdir(p)]
+    keep: list[list] = [[job, False]] if job else []  # [path, read-only], bound back after the hiding
+    keep += [[os.path.realpath(p), True] for p in sb.read_only if os.path.isdir(p)]
     roots = [r for r in _python_roots() if not _inside(r, hide) and not (job and _inside(job, [r]))]
     # A root under /tmp (a checkout or venv there) would vanish under the private /tmp: bind it back instead.
     python = [r for r in roots if not _inside(r, ["/tmp"])]
-    keep += [[r, True] for r in roots if _inside(r, ["/tmp"]) and not any(_inside(r, [k]) for k, _ in keep)]
+    keep += [[r, True] for r in roots if _inside(r, ["/tmp"]) and not any(_inside(r, [str(k[0])]) for k in keep)]
     setup: dict = {"namespaces": namespaces, "network": bool(sb.network), "opt_ml": job, "hide": hide,
                    "keep": keep, "read_only": python, "cwd": os.path.realpath(cwd)}
     cgroup = None
