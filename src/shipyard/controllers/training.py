@@ -39,17 +39,16 @@ from ..errors import ConflictError, MissingResource
 from ..instance_types import job_request
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
-from ..runners.sandbox import Sandbox
+from ..runners.sandbox import Sandbox, isolation_enabled
 from ..training.metric_matcher import DEFAULT_BUDGET, MetricMatcher, warning_line
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
 from .base import Controller
 from .joblog import cap_event
 from .training_admission import Admission
+from .training_scope import KIND, LOG_GROUP, job_scope
 
 log = logging.getLogger("shipyard.controllers.training")
 
-KIND = "training-job"
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 DEFAULT_STOP_GRACE = 120.0       # SageMaker's SIGTERM -> SIGKILL grace for the training program
 UPLOAD_ALLOWANCE = 300.0         # extra time the executor gets to upload model/ after the program ended
 MAX_LOG_READ = 4 << 20           # bytes of log read per job per tick
@@ -80,8 +79,7 @@ class TrainingController(Controller):
         self.keys = job_keys.for_home(settings.home)
         # The program sees only its own job folder of the home, where the host allows (training/isolation.py);
         # SHIPYARD_JOB_ISOLATION=off turns that off.
-        self.isolate = str(extra.get("job_isolation") or os.environ.get("SHIPYARD_JOB_ISOLATION")
-                           or "on").strip().lower() not in ("0", "off", "false", "no")
+        self.isolate = isolation_enabled(extra.get("job_isolation"))
         self.keys.prune(self._key_in_use)
 
     def _key_in_use(self, kind: str, name: str) -> bool:
@@ -557,46 +555,6 @@ def _aws_env(settings, key: job_keys.JobKey) -> dict[str, str]:
     the job's own key, scoped to the job (never the server's). The executor opens the job's object store with
     it too (the server's S3 API), so job.json carries no store URL and no credential of the server's."""
     return job_keys.aws_env(settings.endpoint_url, settings.region, key)
-
-
-def _folder(uri: str) -> str:
-    prefix = job_keys.s3_prefix(uri)
-    return prefix.rstrip("/") + "/" if prefix else ""
-
-
-def job_scope(name: str, doc: dict, manifest_reads: list[str] | None = None) -> job_keys.JobScope:
-    """A training job's execution role: read its channels (an S3Prefix, a manifest object, and what
-    ``manifest_reads`` says its entries live under: see :meth:`TrainingController._manifest_reads`) and code
-    (``sagemaker_submit_directory`` or ``SAGEMAKER_SUBMIT_DIRECTORY``), read/write its checkpoints, write its
-    output (``<S3OutputPath>/<job>/``) and debugger/TensorBoard outputs, its log streams, its metrics, and
-    DescribeTrainingJob on itself. The executor stages and uploads with this key too, so this is all of what
-    the job touches in the object store."""
-    read: list[str] = []
-    write: list[str] = []
-    for channel in doc.get("InputDataConfig") or []:
-        src = ((channel.get("DataSource") or {}).get("S3DataSource") or {})
-        prefix = job_keys.s3_prefix(src.get("S3Uri") or "")
-        if prefix:
-            read.append(prefix)
-    read.extend(p for p in manifest_reads or [] if p and p not in read)
-    for submit in ((doc.get("HyperParameters") or {}).get("sagemaker_submit_directory"),
-                   (doc.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY")):
-        prefix = job_keys.s3_prefix(str(submit or "").strip('"'))
-        if prefix and prefix not in read:
-            read.append(prefix)
-    checkpoint = _folder((doc.get("CheckpointConfig") or {}).get("S3Uri") or "")
-    if checkpoint:
-        write.append(checkpoint)
-    output = job_keys.s3_prefix((doc.get("OutputDataConfig") or {}).get("S3OutputPath") or "")
-    if output:
-        write.append(f"{output.rstrip('/')}/{name}/")
-    for key in ("TensorBoardOutputConfig", "DebugHookConfig", "ProfilerConfig"):
-        extra = _folder((doc.get(key) or {}).get("S3OutputPath") or "")
-        if extra:
-            write.append(extra)
-    return job_keys.JobScope(kind=KIND, name=name, read=read, write=write, log_group=LOG_GROUP,
-                             log_stream_prefix=f"{name}/", role_arn=str(doc.get("RoleArn") or ""),
-                             own=[["sagemaker", "DescribeTrainingJob", "TrainingJobName"]])
 
 
 def _close(transitions: list[dict], now: float) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from ..environments.builder import root_for
 from ..errors import ConflictError, MissingResource
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
-from ..runners.sandbox import Sandbox
+from ..runners.sandbox import Sandbox, isolation_enabled
 from ..training.status import JOB_FILE, LOG_FILE, read_status
 from .base import Controller
 from .joblog import read_new_lines
@@ -46,8 +45,7 @@ class TransformController(Controller):
         extra = getattr(settings, "extra", {}) or {}
         self.keys = job_keys.for_home(settings.home)
         # the model servers see only the job's folder of the home, as a training program does
-        self.isolate = str(extra.get("job_isolation") or os.environ.get("SHIPYARD_JOB_ISOLATION")
-                           or "on").strip().lower() not in ("0", "off", "false", "no")
+        self.isolate = isolation_enabled(extra.get("job_isolation"))
         self.keys.prune(self._key_in_use)
 
     def _key_in_use(self, kind: str, name: str) -> bool:

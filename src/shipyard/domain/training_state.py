@@ -12,8 +12,10 @@ Absent and ``None`` are the same thing (the metadata store deletes a key whose c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .doc_state import DocState
 
 # field name -> the document key it is stored under (the historical names: never rename one)
 _KEYS = {
@@ -94,8 +96,10 @@ class Failure:
 
 
 @dataclass
-class TrainingState:
+class TrainingState(DocState):
     """The ``_`` keys of a training-job document. ``None`` means the key is not there."""
+
+    KEYS: ClassVar[dict[str, str]] = _KEYS
 
     # {"kind": "builtin", "algorithm", "module"} or {"kind": "script", "framework"}: what runs (job.json)
     program: dict[str, Any] | None = None
@@ -155,21 +159,6 @@ class TrainingState:
         if name == "failure" and value is not None:
             return value.to_dict()
         return value
-
-    def to_changes(self, *names: str) -> dict[str, Any]:
-        """Document changes writing these fields (all of them if none are named); ``None`` deletes a key."""
-        for name in names:
-            if name not in _KEYS:
-                raise KeyError(f"TrainingState has no field {name!r}")
-        return {_KEYS[n]: self._value(n) for n in (names or tuple(_KEYS))}
-
-    def to_doc(self) -> dict[str, Any]:
-        """The keys that are set, as a new document stores them."""
-        return {k: v for k, v in self.to_changes().items() if v is not None}
-
-    def changes(self, **updates: Any) -> dict[str, Any]:
-        """The document changes that set these fields: ``state.changes(attempt=2, failure=None)``."""
-        return replace(self, **updates).to_changes(*updates)
 
 
 PRIVATE_KEYS = frozenset(_KEYS.values())

@@ -13,8 +13,10 @@ record ``value`` is always written (``None`` until the trial has an objective va
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from .doc_state import DocState
 
 _KEYS = {
     "strategies": "_strategies",
@@ -81,8 +83,10 @@ class Trial:
 
 
 @dataclass
-class TuningState:
+class TuningState(DocState):
     """The ``_`` keys of a tuning-job document. ``None`` means the key is not there."""
+
+    KEYS: ClassVar[dict[str, str]] = _KEYS
 
     strategies: dict[str, dict[str, Any]] | None = None  # definition name -> strategy state (Strategy.state())
     trials: list[Trial] | None = None
@@ -117,21 +121,6 @@ class TuningState:
         if name == "trials" and value is not None:
             return [t.to_dict() for t in value]
         return value
-
-    def to_changes(self, *names: str) -> dict[str, Any]:
-        """Document changes writing these fields (all of them if none are named); ``None`` deletes a key."""
-        for name in names:
-            if name not in _KEYS:
-                raise KeyError(f"TuningState has no field {name!r}")
-        return {_KEYS[n]: self._value(n) for n in (names or tuple(_KEYS))}
-
-    def to_doc(self) -> dict[str, Any]:
-        """The keys that are set, as a new document stores them."""
-        return {k: v for k, v in self.to_changes().items() if v is not None}
-
-    def changes(self, **updates: Any) -> dict[str, Any]:
-        """The document changes that set these fields: ``state.changes(rev=3, trials=trials)``."""
-        return replace(self, **updates).to_changes(*updates)
 
 
 PRIVATE_KEYS = frozenset(_KEYS.values())

@@ -388,6 +388,13 @@ def _inside(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
+def isolation_enabled(setting: object = None) -> bool:
+    """Whether work is sandboxed: the server's ``job_isolation`` setting, else ``SHIPYARD_JOB_ISOLATION``
+    (on unless it says 0/off/false/no). One reading for training jobs, transforms and model servers."""
+    value = str(setting or os.environ.get("SHIPYARD_JOB_ISOLATION") or "on").strip().lower()
+    return value not in ("0", "off", "false", "no")
+
+
 FALLBACK_NOTE = ("note: the program runs without a sandbox (no mount namespace available here): /opt/ml is not "
                  "its folder, /tmp and the network are shared, the Shipyard home is visible")
 

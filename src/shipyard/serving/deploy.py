@@ -37,7 +37,7 @@ from ..errors import ArchiveRefused, UnsafePath, ValidationError
 from ..io.archives import safe_extract
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobHandle, JobSpec
-from ..runners.sandbox import Sandbox
+from ..runners.sandbox import Sandbox, isolation_enabled
 from .httpserver import TOKEN_HEADER
 
 DEFAULT_STARTUP_TIMEOUT = 120.0
@@ -193,7 +193,7 @@ def _server_sandbox(variant_dir: Path) -> Sandbox | None:
     """A model server's sandbox: its variant's folder at /opt/ml, private /tmp, the home hidden (environments
     read-only). The network stays: the router reaches the server over TCP. None with
     ``SHIPYARD_JOB_ISOLATION=off`` or where the folder lies in no Shipyard home."""
-    if (os.environ.get("SHIPYARD_JOB_ISOLATION") or "on").strip().lower() in ("0", "off", "false", "no"):
+    if not isolation_enabled():
         return None
     from ..environments.builder import root_for
     from ..training.script import home_of
