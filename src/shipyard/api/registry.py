@@ -22,6 +22,8 @@ OPERATION_MODULES = [
     "shipyard.api.tags",
     "shipyard.api.cloudwatch",
     "shipyard.api.ecr",
+    "shipyard.api.processing",
+    "shipyard.api.pipelines",
 ]
 
 

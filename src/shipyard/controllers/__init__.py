@@ -16,6 +16,8 @@ CONTROLLERS = [
     ("shipyard.controllers.endpoint_logs", "EndpointLogController"),
     ("shipyard.controllers.async_inference", "AsyncInferenceController"),
     ("shipyard.controllers.serverless", "ServerlessController"),
+    ("shipyard.controllers.processing", "ProcessingController"),
+    ("shipyard.controllers.pipeline", "PipelineController"),
 ]
 
 

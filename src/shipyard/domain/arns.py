@@ -13,6 +13,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "transform-job": ("transform-job", "transform job"),
     "hyper-parameter-tuning-job": ("hyper-parameter-tuning-job", "hyper-parameter tuning job"),
     "processing-job": ("processing-job", "processing job"),
+    "pipeline": ("pipeline", "pipeline"),
+    # arn:aws:sagemaker:...:pipeline/<pipeline>/execution/<id>: resources/pipeline.py builds it (name is the id)
+    "pipeline-execution": ("pipeline-execution", "pipeline execution"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 

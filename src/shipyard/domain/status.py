@@ -10,3 +10,9 @@ ENDPOINT_STEADY = frozenset({"InService", "Failed", "OutOfService"})
 
 TRANSFORM_TERMINAL = TRAINING_TERMINAL
 TUNING_TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+PROCESSING_TERMINAL = TRAINING_TERMINAL
+PROCESSING_ACTIVE = TRAINING_ACTIVE
+
+PIPELINE_EXECUTION_TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+PIPELINE_EXECUTION_ACTIVE = frozenset({"Executing", "Stopping"})
