@@ -24,6 +24,7 @@ OPERATION_MODULES = [
     "shipyard.api.ecr",
     "shipyard.api.processing",
     "shipyard.api.pipelines",
+    "shipyard.api.model_registry",
 ]
 
 

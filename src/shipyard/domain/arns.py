@@ -16,6 +16,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "pipeline": ("pipeline", "pipeline"),
     # arn:aws:sagemaker:...:pipeline/<pipeline>/execution/<id>: resources/pipeline.py builds it (name is the id)
     "pipeline-execution": ("pipeline-execution", "pipeline execution"),
+    # arn:...:model-package/<group>/<version> for a versioned package: resources/model_package.py builds it
+    "model-package": ("model-package", "model package"),
+    "model-package-group": ("model-package-group", "model package group"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 
