@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+# The image a built-in algorithm's job named (TrainingImage), set by the training executor: an algorithm whose
+# artifacts differ between SageMaker image versions (XGBoost's model format) writes what that version wrote.
+ALGORITHM_IMAGE_VARIABLE = "SHIPYARD_ALGORITHM_IMAGE"
+
+
+def image_version() -> tuple[int, int] | None:
+    """(major, minor) of the image tag the job named, e.g. ``sagemaker-xgboost:1.0-1-cpu-py3`` -> (1, 0);
+    None when the job named no versioned image (an AlgorithmName, a bare tag such as ``:1`` or ``:latest``)."""
+    tag = os.environ.get(ALGORITHM_IMAGE_VARIABLE, "").rpartition("/")[2].partition(":")[2]
+    m = re.match(r"(\d+)\.(\d+)(?:-|$)", tag)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def base_dir() -> Path:

@@ -123,7 +123,7 @@ def program_of(spec: dict, hyperparameters: dict, environment: dict, channels: l
             raise ValidationError(f"The {algo.name} algorithm does not support Pipe input mode; use File.")
         builtin = [{"Name": n, "Regex": rx} for n, (rx, _) in algo.metrics.items()]
         names = {m["Name"] for m in user_metrics}
-        return ({"kind": "builtin", "algorithm": algo.name, "module": algo.training_module},
+        return ({"kind": "builtin", "algorithm": algo.name, "module": algo.training_module, "image": image},
                 user_metrics + [m for m in builtin if m["Name"] not in names])
     framework = FRAMEWORK_REPOS.get(repository(image), repository(image))
     return {"kind": "script", "framework": framework}, user_metrics

@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..algorithms.env import ALGORITHM_IMAGE_VARIABLE
 from ..runners import contract
 from ..domain.job_file import TrainingJobFile
 from .status import StatusWriter
@@ -220,6 +221,8 @@ class Executor:
             sm = contract.sm_environment(self.layout, hyperparameters=hps, input_config=input_config,
                                          resources=resources, job_name=self.name, job_arn=self.job.arn,
                                          framework_module=program["module"], num_gpus=num_gpus)
+            # A built-in knows which image version it stands in for (its model format depends on it)
+            sm[ALGORITHM_IMAGE_VARIABLE] = program.get("image", "")
         env.update(sm)
         env.update(distributed)
         env.update(environment)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ...errors import ValidationError
-from ..env import TrainingEnv, exit_without_teardown
+from ..env import TrainingEnv, exit_without_teardown, image_version
 from . import ALGORITHM
 from .params import CUSTOM_METRICS, XGB_METRICS
 
@@ -135,7 +135,19 @@ def run(env: TrainingEnv) -> None:
         except (ValueError, xgb.core.XGBoostError):  # gblinear cannot be sliced: keep every round
             pass
     if env.current_host == sorted(env.hosts)[0]:  # data-parallel: every host holds the same model; algo-1 saves
-        (env.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw("ubj")))  # xgboost's UBJSON format
+        (env.model_dir / MODEL_FILE).write_bytes(model_bytes(booster))
+
+
+def model_bytes(booster) -> bytes:
+    """The saved model as the image version the job named writes it: SageMaker's XGBoost images before 1.3-1
+    pickle the Booster (AWS's notebooks load it with ``pickle.load``, e.g. the abalone pipeline's evaluation
+    step); 1.3-1 and later, and a job that named no version, save xgboost's own format (UBJSON here)."""
+    version = image_version()
+    if version is not None and version < (1, 3):
+        import pickle
+
+        return pickle.dumps(booster, protocol=pickle.HIGHEST_PROTOCOL)
+    return bytes(booster.save_raw("ubj"))
 
 
 def main() -> int:
