@@ -60,8 +60,9 @@ def engine_reference(image: str, home: Path | None, account: str, region: str,
     if not ecr:
         return image, None
     if home is None:
-        raise ImageUnavailable(f"Image {image!r} is an ECR URI, but this job runs outside a Shipyard home, so "
-                               "there is no registry to map it to.")
+        raise ImageUnavailable(f"Image {image!r} is an ECR URI, but this job runs outside a Shipyard home (e.g. in "
+                               "a Ray node's own folder), so there is no registry to map it to: on such a node, "
+                               "load the image into the node's engine and name it by its local name.")
     from .registry import RegistryUnavailable, ensure_registry
 
     try:
