@@ -492,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_images import add_images_commands
 
     add_images_commands(sub)
+    from .cli_registry import add_registry_commands
+
+    add_registry_commands(sub, _client_opts)
     return parser
 
 

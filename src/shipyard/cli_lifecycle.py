@@ -23,7 +23,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     from .config import load_settings
 
     settings = load_settings(home=args.home, host=args.host, port=args.port, runner=args.runner,
-                             ray_address=args.ray_address)
+                             ray_address=args.ray_address, require_approval=args.require_approval or None)
     from .server.main import CannotListen, HomeInUse, run_server
 
     try:
@@ -188,6 +188,8 @@ def add_lifecycle_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--home", default=None, help="state folder (default $SHIPYARD_HOME or ~/.shipyard)")
     p.add_argument("--runner", choices=["local", "ray"], default=None, help="where jobs run (default local)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address for --runner ray")
+    p.add_argument("--require-approval", action="store_true", default=False,
+                   help="refuse to deploy a model package that is not Approved (default: $SHIPYARD_REQUIRE_APPROVAL)")
     p.set_defaults(func=cmd_server)
 
     p = sub.add_parser("env", help='print AWS_* variables for clients: eval "$(shipyard env)"')

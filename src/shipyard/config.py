@@ -44,6 +44,11 @@ class Settings:
     # read from an unpacking process's environment (SHIPYARD_MAX_EXTRACT_BYTES / _MEMBERS; 0 = the default).
     max_extract_bytes: int = 0
     max_extract_members: int = 0
+    # Model registry (resources/model_package.py): refuse to deploy a model package that is not Approved
+    # (SHIPYARD_REQUIRE_APPROVAL=1, `shipyard server --require-approval`; off by default, as on AWS), and the
+    # URLs that receive its "SageMaker Model Package State Change" events (SHIPYARD_WEBHOOKS, comma-separated).
+    require_approval: bool = False
+    webhooks: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     def archive_caps(self) -> dict[str, int]:
@@ -125,6 +130,8 @@ def load_settings(home: str | Path | None = None, host: str | None = None, port:
         registry_binary=env.get("SHIPYARD_REGISTRY_BINARY", "docker-registry"),
         max_extract_bytes=_count(env.get("SHIPYARD_MAX_EXTRACT_BYTES")),
         max_extract_members=_count(env.get("SHIPYARD_MAX_EXTRACT_MEMBERS")),
+        require_approval=env.get("SHIPYARD_REQUIRE_APPROVAL", "").strip().lower() in ("1", "true", "yes", "on"),
+        webhooks=[u.strip() for u in env.get("SHIPYARD_WEBHOOKS", "").split(",") if u.strip()],
     )
     for k, v in overrides.items():
         if v is not None:

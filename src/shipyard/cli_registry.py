@@ -1,0 +1,126 @@
+"""``shipyard registry watch``: follow the model registry's "SageMaker Model Package State Change" events.
+
+The server appends each event (a package registered, an approval changed) as one JSON line to the log group
+``/shipyard/events`` (:mod:`shipyard.resources.model_package_events`); this command polls CloudWatch Logs'
+FilterLogEvents through boto3, as ``shipyard logs`` follows a job, and prints one line per event: time, package
+ARN, approval status (``--json``: the whole event). ``--group`` keeps one model package group's events;
+``--since SECONDS`` starts that far back (default: every recorded event); ``--timeout`` stops following.
+Kept out of :mod:`shipyard.cli`; :func:`add_registry_commands` hangs it under ``registry``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+LOG_GROUP = "/shipyard/events"  # resources/model_package_events.LOG_GROUP (the CLI speaks boto3 only)
+DETAIL_TYPE = "SageMaker Model Package State Change"
+
+
+def _cli() -> Any:
+    from . import cli
+
+    return cli
+
+
+def poll_events(logs: Any, start_ms: int, token: str | None) -> tuple[list[dict], str | None]:
+    """One FilterLogEvents round: (events parsed from their JSON lines, the token to resume from)."""
+    kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "startTime": start_ms}
+    if token:
+        kwargs["nextToken"] = token
+    try:
+        page = logs.filter_log_events(**kwargs)
+    except logs.exceptions.ResourceNotFoundException:
+        return [], token  # no event yet: the group appears with the first one
+    events = []
+    for e in page.get("events", []):
+        try:
+            event = json.loads(e.get("message", ""))
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("detail-type") == DETAIL_TYPE:
+            events.append(event)
+    return events, page.get("nextToken") or token
+
+
+def follow(logs: Any, start_ms: int, timeout: float, interval: float = 1.0, once: bool = False
+           ) -> Iterator[dict]:
+    """Yield events as they are recorded, until ``timeout`` seconds have passed (after one round if ``once``)."""
+    deadline = time.monotonic() + timeout
+    token: str | None = None
+    while True:
+        while True:  # drain what is there now (pages of up to 10,000 events)
+            events, new_token = poll_events(logs, start_ms, token)
+            yield from events
+            moved = new_token != token
+            token = new_token
+            if not events or not moved:
+                break
+        if once or time.monotonic() >= deadline:
+            return
+        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+
+
+def event_line(event: dict) -> str:
+    detail = event.get("detail") or {}
+    version = detail.get("ModelPackageVersion")
+    what = f"{detail.get('ModelPackageGroupName')} v{version}" if version else detail.get("ModelPackageName", "")
+    note = f"  ({detail['ApprovalDescription']})" if detail.get("ApprovalDescription") else ""
+    return (f"{event.get('time', '')}  {what}  {detail.get('ModelApprovalStatus', '')}  "
+            f"{detail.get('ModelPackageArn', '')}{note}")
+
+
+def cmd_registry_watch(args: argparse.Namespace) -> int:
+    logs = _cli()._session(args).logs_client
+    start_ms = int((time.time() - args.since) * 1000) if args.since is not None else 0
+    group = (args.group or "").lower()
+    for event in follow(logs, start_ms, args.timeout, args.interval, once=args.once):
+        detail = event.get("detail") or {}
+        if group and str(detail.get("ModelPackageGroupName") or "").lower() != group:
+            continue
+        print(json.dumps(event, sort_keys=True) if args.json else event_line(event), flush=True)
+    return 0
+
+
+def add_registry_commands(sub: Any, client_opts: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``registry watch`` to the ``shipyard`` parser's subcommands."""
+    reg = sub.add_parser("registry", help="the model registry").add_subparsers(dest="action", metavar="ACTION")
+    reg.required = True
+    p = reg.add_parser("watch", help="print model package state-change events (registrations, approvals)")
+    p.add_argument("--group", help="only this model package group's events")
+    p.add_argument("--since", type=float, default=None, metavar="SECONDS",
+                   help="start this many seconds back (default: every recorded event)")
+    p.add_argument("--once", action="store_true", help="print the events recorded so far and exit")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    p.add_argument("--timeout", type=float, default=24 * 3600.0, help="stop following after this many seconds")
+    client_opts(p)
+    p.set_defaults(func=cmd_registry_watch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shipyard.cli_registry watch ...``: the same command, with ``shipyard``'s error handling, for
+    use before (or without) ``shipyard registry`` being wired into :mod:`shipyard.cli`."""
+    cli = _cli()
+    parser = argparse.ArgumentParser(prog="shipyard")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_registry_commands(sub, cli._client_opts)
+    args = parser.parse_args(["registry", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+        explained = cli._explain(exc, args)
+        message, code = explained if explained else (f"unexpected error: {type(exc).__name__}: {exc}", 1)
+        print(f"shipyard: {message}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from shipyard.cli_registry import main as _main
+
+    sys.exit(_main())
