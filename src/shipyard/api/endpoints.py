@@ -112,6 +112,9 @@ def snapshot(services: Services, config_name: str) -> dict:
             "shadow": pv["VariantName"] in shadows,
             "execution_mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),  # pipelines
             "serverless": pv.get("ServerlessConfig"),  # scale to zero: shipyard.serving.serverless
+            # the instance's memory/CPU limits and its network: the model server's sandbox or container
+            "instance_type": pv.get("InstanceType"),
+            "network_isolation": bool(model.get("EnableNetworkIsolation")),
         })
     return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig"),
             "async_inference": config.get("AsyncInferenceConfig")}

@@ -14,7 +14,6 @@ loop; these are background threads, and a plain blocking HTTP request per queued
 from __future__ import annotations
 
 import base64
-import http.client
 import logging
 import threading
 import time
@@ -25,7 +24,7 @@ from ..domain.endpoint_state import EndpointState
 from ..errors import ConflictError, MissingResource, ServiceUnavailable
 from ..objectstore.base import parse_s3_uri
 from ..serving.async_inference import KIND, AsyncQueue
-from ..serving.deploy import token_headers
+from ..serving.deploy import http_connection, token_headers
 from .base import Controller
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ class AsyncInferenceController(Controller):
         if doc.get("CustomAttributes"):
             headers["X-Amzn-SageMaker-Custom-Attributes"] = doc["CustomAttributes"]
         for host, port, token in variant.next_instances():
-            conn = http.client.HTTPConnection(host, port, timeout=float(doc.get("InvocationTimeoutSeconds", 900)))
+            conn = http_connection(host, port, float(doc.get("InvocationTimeoutSeconds", 900)))  # TCP or a socket
             try:
                 conn.request("POST", "/invocations", payload, {**headers, **token_headers(token)})
                 resp = conn.getresponse()

@@ -10,6 +10,12 @@ Per endpoint status:
   With ``_desired`` (UpdateEndpointWeightsAndCapacities): change weights, add or remove instances.
 - ``InService``: an instance whose process died is replaced (the endpoint stays InService). After a server
   restart, recorded instances are re-attached through ``runner.attach`` and pinged; dead ones are replaced.
+  One that died at its instance type's memory limit leaves the reason in the endpoint's ``FailureReason``
+  (and its log), as a failed update does.
+
+Each variant's model servers get its instance type's memory and CPU share, and no network when its model says
+``EnableNetworkIsolation`` (:class:`shipyard.serving.deploy.ServerIsolation`, recorded with the prepared
+variant so that every replacement gets the same).
 - ``Deleting``: unpublish the route, stop the processes, delete the row.
 
 Process handles (``_instances``, ``_starting``) are recorded in the row, so a restart in the middle of any
@@ -40,7 +46,8 @@ from ..runners.base import JobHandle
 from ..serving.capture import sink_for
 from ..serving import container_instance as byo
 from ..serving.containers import prepare_variant
-from ..serving.deploy import DeployError, ping, start_instance, startup_timeout, wait_ready
+from ..serving.deploy import (DeployError, ServerIsolation, exit_reason, ping, start_instance, startup_timeout,
+                              wait_ready)
 from ..serving.multimodel import KEY_KIND, model_key_env, model_key_name, revoke_model_keys
 from .base import Controller
 
@@ -141,14 +148,42 @@ class HostingController(Controller):
         self._handles[handle.id] = handle
         return handle, Instance.from_dict(inst)
 
-    def _prepare(self, endpoint: str, v: VariantSpec, gen: int) -> Prepared:
+    def _prepare(self, endpoint: str, v: VariantSpec, gen: int, config: str) -> Prepared:
         variant, folder = v.to_dict(), self._home(endpoint) / v.name
         prepared = byo.prepare_variant(self.services, variant, folder, gen)  # None: not a bring-your-own image
-        return Prepared.from_dict(prepared or prepare_variant(self.services, variant, folder, gen))
+        p = Prepared.from_dict(prepared or prepare_variant(self.services, variant, folder, gen))
+        p.extra["isolation"] = self._isolation(config, v).to_dict()
+        return p
 
-    @staticmethod
-    def _wait_ready(handle: JobHandle, inst: Instance, v: VariantSpec, log_path: str | None = None) -> None:
-        wait_ready(handle, inst.host, inst.port, startup_timeout(v.to_dict()), log_path, inst.token)
+    def _isolation(self, config: str, v: VariantSpec) -> ServerIsolation:
+        """The variant's instance type (or serverless memory) and its model's EnableNetworkIsolation: from the
+        deployed snapshot where it says them, else from the config and the model as stored now."""
+        instance_type, network_isolation = v.extra.get("instance_type"), v.extra.get("network_isolation")
+        serverless = v.serverless or {}
+        if instance_type is None and not serverless:
+            try:
+                doc = self.meta.get("endpoint-config", config).doc
+                variants: list[dict] = (doc.get("ProductionVariants") or []) + (doc.get("ShadowProductionVariants")
+                                                                                 or [])
+                pv: dict = next((p for p in variants if p.get("VariantName") == v.name), {})
+                instance_type = pv.get("InstanceType")
+            except MissingResource:
+                log.warning("endpoint config %s is gone: variant %s runs without its instance type's limits",
+                            config, v.name)
+        if network_isolation is None:
+            try:
+                network_isolation = bool(self.meta.get("model", str(v.extra.get("model") or "")).doc.get(
+                    "EnableNetworkIsolation"))
+            except MissingResource:
+                log.warning("model %s is gone: variant %s runs with the network", v.extra.get("model"), v.name)
+        return ServerIsolation.for_variant(instance_type, serverless.get("MemorySizeInMB"), bool(network_isolation))
+
+    def _log_path(self, endpoint: str, vname: str, inst: Instance) -> str:
+        return str(self._home(endpoint) / vname / f"instance-{inst.instance}.log")
+
+    def _wait_ready(self, endpoint: str, handle: JobHandle, inst: Instance, v: VariantSpec) -> None:
+        wait_ready(handle, inst.host, inst.port, startup_timeout(v.to_dict()), self._log_path(endpoint, v.name, inst),
+                   inst.token)
 
     @staticmethod
     def _variants_summary(spec: EndpointSpec, instances: dict[str, list[Instance]]) -> list[dict]:
@@ -220,16 +255,15 @@ class HostingController(Controller):
         started: list[Started] = []
         try:
             for v in spec.variants:
-                prepared[v.name] = p = self._prepare(name, v, gen)  # pipeline/MME aware
+                prepared[v.name] = p = self._prepare(name, v, gen, spec.config)  # pipeline/MME aware
                 for _ in range(v.count):
                     handle, inst = self._start(name, v, p)
                     started.append((handle, inst, v))
                     instances.setdefault(v.name, []).append(inst)
             self.meta.update(KIND, name, EndpointState(starting=[i for _, i, _ in started]).to_changes(["starting"]))
             for handle, inst, v in started:
-                log_path = str(self._home(name) / v.name / f"instance-{inst.instance}.log")
                 try:
-                    self._wait_ready(handle, inst, v, log_path)
+                    self._wait_ready(name, handle, inst, v)
                 except DeployError as e:
                     raise DeployError(f"Variant {v.name}: {e}") from None
         except BaseException:
@@ -355,7 +389,7 @@ class HostingController(Controller):
             if added:
                 self.meta.update(KIND, name, EndpointState(starting=[i for _, i, _ in added]).to_changes(["starting"]))
             for handle, inst, v in added:
-                self._wait_ready(handle, inst, v)
+                self._wait_ready(name, handle, inst, v)
                 instances[v.name].append(inst)
         except DeployError as e:
             self._stop([i for _, i, _ in added])
@@ -387,17 +421,23 @@ class HostingController(Controller):
             for k, inst in enumerate(insts):
                 if not self._dead(inst, check_ping):
                     continue
-                log.warning("endpoint %s: instance %s of %s is gone; replacing it", name, inst.id, vname)
+                reason = exit_reason(self._log_path(name, vname, inst))  # e.g. killed at its memory limit
+                if reason:
+                    self._record_reason(name, f"Variant {vname}: an instance was replaced: {reason}")
+                log.warning("endpoint %s: instance %s of %s is gone; replacing it%s", name, inst.id, vname,
+                            f" ({reason})" if reason else "")
                 self._stop([inst])
                 p = state.prepared.get(vname)
                 if p is None or not Path(p.model_dir).exists():
-                    p = state.prepared[vname] = self._prepare(name, variants[vname], state.gen or 0)
+                    p = state.prepared[vname] = self._prepare(name, variants[vname], state.gen or 0,
+                                                              state.spec.config)
                 handle, new = self._start(name, variants[vname], p)
                 self.meta.update(KIND, name, EndpointState(starting=[new]).to_changes(["starting"]))
                 try:
-                    self._wait_ready(handle, new, variants[vname])
-                except DeployError:
+                    self._wait_ready(name, handle, new, variants[vname])
+                except DeployError as e:
                     self._stop([new])
+                    self._record_reason(name, f"Variant {vname}: a replacement instance did not start: {e}")
                     raise
                 insts[k] = new
                 replaced.append(new)
@@ -411,6 +451,14 @@ class HostingController(Controller):
             return
         self._verified.add(name)
         self._publish(name, r.doc)
+
+    def _record_reason(self, name: str, reason: str) -> None:
+        """Say on the (still serving) endpoint why an instance died, as a rolled-back update does."""
+        try:
+            self.meta.update(KIND, name, {"FailureReason": reason[:1024]},
+                             expect_status={"InService", "SystemUpdating", "Updating"})
+        except (ConflictError, MissingResource):
+            pass
 
     def _delete(self, name: str) -> None:
         r = self.meta.get(KIND, name)
@@ -476,7 +524,7 @@ class HostingController(Controller):
                         continue
                     p = state.prepared.get(vname)
                     if p is None or not Path(p.model_dir).exists():
-                        p = state.prepared[vname] = self._prepare(endpoint, v, state.gen or 0)
+                        p = state.prepared[vname] = self._prepare(endpoint, v, state.gen or 0, spec.config)
                     for _ in range(missing):
                         handle, inst = self._start(endpoint, v, p)
                         started.append((handle, inst, v))
@@ -485,7 +533,7 @@ class HostingController(Controller):
                 self.meta.update(KIND, endpoint,
                                  EndpointState(starting=[i for _, i, _ in started]).to_changes(["starting"]))
                 for handle, inst, v in started:
-                    self._wait_ready(handle, inst, v)
+                    self._wait_ready(endpoint, handle, inst, v)
                     state.instances.setdefault(v.name, []).append(inst)
                 state.starting = None
                 changes = {**state.to_changes(["instances", "prepared", "starting"]),

@@ -21,6 +21,7 @@ from ..domain import job_keys
 from ..domain.job_file import TransformJobFile, write_private
 from ..environments.builder import root_for
 from ..errors import ConflictError, MissingResource
+from ..instance_types import instance_resources
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
 from ..runners.sandbox import Sandbox, isolation_enabled
@@ -108,13 +109,21 @@ class TransformController(Controller):
                                                          "{workdir}"],
                        env={"SHIPYARD_TRANSFORM_JOB": r.name}, workdir=str(job_dir), log_path=str(job_dir / LOG_FILE),
                        cpus=1.0, files={JOB_FILE: text}, sync_back=["status.json"],
-                       sandbox=Sandbox(opt_ml="{workdir}", hide=[str(settings.home)],
-                                       read_only=[str(root_for(settings.home))],
-                                       instance_type=(request.get("TransformResources") or {}).get("InstanceType", ""),
-                                       applies_to="program") if self.isolate else None)
+                       sandbox=self._sandbox(request, model) if self.isolate else None)
         handle = self.services.runner.start(spec)
         self._handles[r.name] = handle
         self._save(r, {"_handle": handle.id, "_log_offset": 0, "TransformStartTime": time.time()})
+
+    def _sandbox(self, request: dict, model: dict) -> Sandbox:
+        """What each model server of the job may see and use (the executor applies it, one cgroup per server):
+        the job's folder at /opt/ml, the home hidden (the environments shown read-only), the instance type's
+        memory and CPU share, and no network when the model says EnableNetworkIsolation."""
+        home = self.services.settings.home
+        instance_type = (request.get("TransformResources") or {}).get("InstanceType", "")
+        per = instance_resources(instance_type) if instance_type else None
+        return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))],
+                       network=not model.get("EnableNetworkIsolation"), memory_mb=per.memory_mb if per else 0,
+                       cpus=per.cpus if per else 0.0, instance_type=instance_type, applies_to="program")
 
     def _manifest_base(self, request: dict) -> str:
         """The ``prefix`` a ManifestFile input names (its objects may lie outside the manifest's folder), or ""."""

@@ -119,6 +119,11 @@ def _network_isolation() -> bool:
         "import socket, sys; sys.exit(0 if [n for _, n in socket.if_nameindex()] == ['lo'] else 5)")
 
 
+def network_isolation_available() -> bool:
+    """Whether ``network=False`` is enforced here (a private network namespace: loopback only); probed once."""
+    return _network_isolation()
+
+
 @functools.lru_cache(maxsize=1)
 def hides_processes() -> bool:
     """Whether a wrapped program also gets a PID namespace and a fresh ``/proc`` here."""
@@ -442,3 +447,58 @@ def out_of_memory_reason(sb: Sandbox, what: str = "training program") -> str:
     kind = f" of instance type {sb.instance_type}" if sb.instance_type else ""
     return (f"OutOfMemoryError: the {what} ran out of memory: it was killed at the {sb.memory_mb} MiB memory "
             f"limit{kind}. Use an instance type with more memory, or reduce the data processed per instance.")
+
+
+# --- a supervisor for long-running work (a model server) -------------------------------------------------------
+SUPERVISOR = "import sys; from shipyard.runners.sandbox import supervise; sys.exit(supervise(sys.argv[1:]))"
+
+
+def supervisor_command(python: str, cmd: list[str], reason_file: str, oom_message: str) -> list[str]:
+    """``cmd`` under :func:`supervise` (run by ``python -c``: a model server's own command line stays the only
+    one that names its module)."""
+    return [python, "-c", SUPERVISOR, "--reason-file", reason_file, "--oom-message", oom_message, "--", *cmd]
+
+
+def supervise(argv: list[str]) -> int:
+    """``--reason-file F --oom-message M -- cmd...``: run ``cmd`` inside the sandbox the runner handed over
+    (``SHIPYARD_SANDBOX``, an ``applies_to="program"`` one), passing SIGTERM/SIGINT on; the exit code is the
+    command's (128+n for a signal). When the kernel killed it at the memory limit, ``M`` goes last into the log
+    and into ``F``: the runner removes a cgroup as soon as its work ends, before anyone could ask it why."""
+    import signal
+
+    split = argv.index("--") if "--" in argv else len(argv)
+    opts, cmd = dict(zip(argv[:split:2], argv[1:split:2])), argv[split + 1:]
+    given = os.environ.pop(ENV_VAR, "")
+    if not given:  # nothing to enforce: become the command
+        os.execvp(cmd[0], cmd)
+    sb = Sandbox.from_json(given)
+    launch = wrap(cmd, sb, os.getcwd(), attach=True)
+    for note in launch.notes:
+        print(note, flush=True)
+    started: list[subprocess.Popen] = []
+    pending: list[int] = []  # a signal that came before the command started
+
+    def forward(sig, _frame) -> None:
+        if not started:
+            pending.append(sig)
+        elif started[0].poll() is None:
+            started[0].send_signal(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    proc = subprocess.Popen(launch.command, pass_fds=launch.pass_fds)
+    launch.started(proc.pid)  # into its cgroup, then the launcher goes on
+    started.append(proc)
+    for early in pending:
+        proc.send_signal(early)
+    rc = proc.wait()
+    if launch.finish():
+        message = opts.get("--oom-message") or out_of_memory_reason(sb, "program")
+        print(message, flush=True)
+        if opts.get("--reason-file"):
+            try:
+                with open(opts["--reason-file"], "w") as f:
+                    f.write(message)
+            except OSError:
+                pass
+    return 128 - rc if rc < 0 else rc

@@ -16,6 +16,17 @@ object store. Instances of one variant share a ``spread`` key, so a cluster runn
 nodes and losing one node never takes the whole variant down. Why a token over TCP rather than a Unix socket:
 an instance may run on another node (the Ray runner), which a socket file cannot reach; and the router's pool,
 health checks and the async/transform clients stay one code path. The cost is one header per request.
+
+Where job isolation is on, a model server runs in a sandbox (:mod:`shipyard.runners.sandbox`) as a training
+program does: its variant's folder at ``/opt/ml``, a private ``/tmp``, the home hidden, and the variant's
+instance type's memory and CPU share in a cgroup (:class:`ServerIsolation`, recorded with the prepared variant
+so a replacement gets the same). The model server runs under :func:`shipyard.runners.sandbox.supervise`, which
+starts it inside the sandbox and, when the kernel kills it at its memory limit, leaves the reason
+(:func:`out_of_memory_message`) in the instance's log and a ``.reason`` file beside it (:func:`exit_reason`).
+A model with ``EnableNetworkIsolation`` also gets no network: its server listens on a Unix socket in its
+folder (the one exception to TCP above; its instance's host reads ``unix:<path>``, port 0), which the router,
+the health checks and :func:`http_connection` reach from outside its network namespace. A socket file is
+reachable on its own host only, so such a variant needs the local runner.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
@@ -37,8 +49,10 @@ from ..errors import ArchiveRefused, UnsafePath, ValidationError
 from ..io.archives import safe_extract
 from ..objectstore.base import parse_s3_uri
 from ..runners.base import JobHandle, JobSpec
-from ..runners.sandbox import Sandbox, isolation_enabled
-from .httpserver import TOKEN_HEADER
+from ..instance_types import GIB, instance_resources
+from ..runners import sandbox as sandboxes
+from ..runners.sandbox import Sandbox, isolation_enabled, out_of_memory_reason
+from .httpserver import TOKEN_HEADER, UNIX_PREFIX, unix_address
 
 DEFAULT_STARTUP_TIMEOUT = 120.0
 
@@ -189,10 +203,68 @@ def portable_spec(prepared: dict, variant_dir: Path) -> tuple[str, list[str], di
     return model_dir, args, env, port.inputs, files
 
 
-def _server_sandbox(variant_dir: Path) -> Sandbox | None:
+@dataclass(frozen=True)
+class ServerIsolation:
+    """What a variant's model servers may use: the instance type's memory and CPU share (0: no limit) and
+    whether they have a network. Recorded in the prepared variant (``prepared["isolation"]``)."""
+
+    instance_type: str = ""
+    memory_mb: int = 0
+    cpus: float = 0.0
+    network: bool = True
+
+    @classmethod
+    def for_variant(cls, instance_type: str | None, serverless_memory_mb: int | None = None,
+                    network_isolation: bool = False) -> "ServerIsolation":
+        """From the variant's ``InstanceType`` (the instance-type table, as a training job's) or a serverless
+        variant's ``MemorySizeInMB``, and the model's ``EnableNetworkIsolation``."""
+        if instance_type:
+            per = instance_resources(instance_type)
+            return cls(instance_type, per.memory_mb, per.cpus, not network_isolation)
+        return cls("", int(serverless_memory_mb or 0), 0.0, not network_isolation)
+
+    @classmethod
+    def from_prepared(cls, prepared: dict) -> "ServerIsolation":
+        data = prepared.get("isolation") or {}
+        return cls(str(data.get("instance_type") or ""), int(data.get("memory_mb") or 0),
+                   float(data.get("cpus") or 0.0), bool(data.get("network", True)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def larger_instance_type(instance_type: str) -> str:
+    """The next size of ``instance_type``'s family with more memory (``ml.m5.large`` -> ``ml.m5.xlarge``), or
+    "" when the name says no family and size."""
+    import re
+
+    m = re.fullmatch(r"ml\.([a-z0-9]+)\.(medium|large|xlarge|2xlarge|4xlarge|8xlarge)", instance_type or "")
+    if not m:
+        return ""
+    ladder = ["medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge"]
+    have = instance_resources(instance_type).memory_mb
+    for size in ladder[ladder.index(m.group(2)) + 1:]:
+        bigger = f"ml.{m.group(1)}.{size}"
+        if instance_resources(bigger).memory_mb > have:
+            return bigger
+    return ""
+
+
+def out_of_memory_message(sb: Sandbox, what: str = "model server") -> str:
+    """Why a model server died at its memory limit, and which instance type would have room."""
+    reason = out_of_memory_reason(sb, what)
+    bigger = larger_instance_type(sb.instance_type)
+    if bigger:
+        gib = instance_resources(bigger).memory_mb / GIB
+        reason += f" For example {bigger} ({gib:g} GiB)."
+    return reason
+
+
+def _server_sandbox(variant_dir: Path, isolation: ServerIsolation) -> Sandbox | None:
     """A model server's sandbox: its variant's folder at /opt/ml, private /tmp, the home hidden (environments
-    read-only). The network stays: the router reaches the server over TCP. None with
-    ``SHIPYARD_JOB_ISOLATION=off`` or where the folder lies in no Shipyard home."""
+    read-only), the instance type's memory and CPU share, and no network under EnableNetworkIsolation. The
+    supervisor applies it (``"program"``). None with ``SHIPYARD_JOB_ISOLATION=off`` or where
+    the folder lies in no Shipyard home."""
     if not isolation_enabled():
         return None
     from ..environments.builder import root_for
@@ -201,36 +273,120 @@ def _server_sandbox(variant_dir: Path) -> Sandbox | None:
     home = home_of(variant_dir)
     if home is None:
         return None
-    return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))])
+    return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))],
+                   network=isolation.network, memory_mb=isolation.memory_mb, cpus=isolation.cpus,
+                   instance_type=isolation.instance_type, applies_to="program")
+
+
+def _network_note(sb: Sandbox | None) -> str:
+    """Why ``EnableNetworkIsolation`` is not enforced for a model server here ("" when it is)."""
+    if sb is None:
+        return ("note: EnableNetworkIsolation is not enforced: job isolation is off on this server "
+                "(SHIPYARD_JOB_ISOLATION), so the model server shares the host's network")
+    if not sandboxes.network_isolation_available():
+        return ("note: EnableNetworkIsolation is not enforced: no network namespace is available on this host, "
+                "so the model server shares the host's network")
+    return ""
+
+
+def _note(log_path: Path, message: str) -> None:
+    """A line in the instance's log before the runner starts it (the runner appends to the same file)."""
+    import logging
+
+    logging.getLogger("shipyard.serving").warning("%s: %s", log_path.name, message)
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a") as f:
+            f.write(message + "\n")
+    except OSError:
+        pass
 
 
 def start_instance(runner, endpoint: str, variant: str, prepared: dict, variant_dir: Path) -> tuple[JobHandle, dict]:
-    port = free_port()
+    variant_dir = Path(variant_dir)
+    isolation = ServerIsolation.from_prepared(prepared)
+    sb = _server_sandbox(variant_dir, isolation)
+    isolated = sb is not None and not sb.network
+    if isolated and getattr(runner, "name", "local") != "local":
+        raise DeployError("A model with EnableNetworkIsolation is served through a Unix socket on the server's own "
+                          "host, which needs the local runner; this server runs model servers on "
+                          f"{runner.name}. Deploy the model without EnableNetworkIsolation, or on a server with "
+                          "the local runner.")
+    if isolated and "--multi-model" in prepared["args"]:
+        raise DeployError("EnableNetworkIsolation is not supported for a multi-model endpoint here: its model "
+                          "server downloads the models it is asked for itself, which needs the network. Deploy "
+                          "the model without EnableNetworkIsolation.")
+    port = 0 if isolated else free_port()
     instance_id = uuid.uuid4().hex[:8]
     token = new_token()
     token_name = f".token-{instance_id}"  # written 0600 by the runner where the model server runs
-    model_dir, args, env, inputs, files = portable_spec(prepared, Path(variant_dir))
+    log_path = variant_dir / f"instance-{instance_id}.log"
+    if not isolation.network and (sb is None or not sandboxes.network_isolation_available()):
+        _note(log_path, _network_note(sb))
+    model_dir, args, env, inputs, files = portable_spec(prepared, variant_dir)
     env.update({"SAGEMAKER_BIND_TO_PORT": str(port), "SM_MODEL_DIR": model_dir,
                 "SAGEMAKER_ENDPOINT_NAME": endpoint, "SAGEMAKER_VARIANT_NAME": variant})
     python = prepared.get("python") or sys.executable  # a framework image's environment (serving.containers)
     command = [python, "-m", "shipyard.serving.model_server", "--model-dir", model_dir,
                "--host", "{host}", "--port", str(port), "--token-file", "{workdir}/" + token_name, *args]
+    if isolated:
+        command += ["--unix-socket", f"{{workdir}}/.sock-{instance_id}"]
+    if sb is not None:  # the supervisor applies the sandbox and says why the server died at its memory limit
+        command = sandboxes.supervisor_command(python, command, f"{{workdir}}/instance-{instance_id}.reason",
+                                               out_of_memory_message(sb))
     spec = JobSpec(name=f"endpoint/{endpoint}/{variant}/{instance_id}", command=command, env=env,
-                   workdir=str(variant_dir), log_path=str(variant_dir / f"instance-{instance_id}.log"),
+                   workdir=str(variant_dir), log_path=str(log_path),
                    service=True, files={**files, token_name: token}, inputs=inputs,
-                   spread=f"endpoint/{endpoint}/{variant}", sandbox=_server_sandbox(Path(variant_dir)))
+                   spread=f"endpoint/{endpoint}/{variant}", sandbox=sb)
     handle = runner.start(spec)
-    return handle, {"id": handle.id, "host": handle.address(), "port": port, "instance": instance_id,
-                    "token": token}
+    host = f"{UNIX_PREFIX}{variant_dir / f'.sock-{instance_id}'}" if isolated else handle.address()
+    return handle, {"id": handle.id, "host": host, "port": port, "instance": instance_id, "token": token}
+
+
+def exit_reason(log_path: str | os.PathLike | None) -> str:
+    """Why an instance's model server died, as its supervisor recorded it beside its log ("" when it did not
+    say: an exit of the server's own, or a signal from outside)."""
+    if not log_path:
+        return ""
+    try:
+        return Path(str(log_path)).with_suffix(".reason").read_text().strip()
+    except OSError:
+        return ""
 
 
 def token_headers(token: str | None) -> dict[str, str]:
     return {TOKEN_HEADER: token} if token else {}
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """An ``http.client`` connection over a Unix socket (a model server without network)."""
+
+    def __init__(self, path: str, timeout: float | None = None):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            with unix_address(self.unix_path) as address:
+                sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def http_connection(host: str, port: int, timeout: float | None = None) -> http.client.HTTPConnection:
+    """A connection to a model-server instance: ``host`` is an address, or ``unix:<path>`` for a socket."""
+    if host.startswith(UNIX_PREFIX):
+        return UnixHTTPConnection(host[len(UNIX_PREFIX):], timeout)
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
 def ping(host: str, port: int, timeout: float = 2.0, token: str | None = None) -> bool:
     try:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn = http_connection(host, port, timeout)
         conn.request("GET", "/ping", headers=token_headers(token))
         ok = conn.getresponse().status == 200
         conn.close()
@@ -246,6 +402,9 @@ def wait_ready(handle: JobHandle, host: str, port: int, timeout: float, log_path
     while True:
         code = handle.poll()
         if code is not None:
+            reason = exit_reason(log_path)
+            if reason:
+                raise DeployError(reason)
             raise DeployError(f"The model server exited with code {code} before answering /ping."
                               + _log_tail(log_path))
         if ping(host, port, token=token):

@@ -9,15 +9,23 @@ worker thread, with reading paused so responses keep their order on the connecti
 Given a ``token``, every request must carry it in ``X-Shipyard-Token`` (see :mod:`.model_server`): the value is
 kept as bytes, compared with :func:`hmac.compare_digest` once the headers are in, and a request without it is
 answered ``403`` with the connection closed; its body is dropped as it arrives and the app never sees it.
+
+A server may listen on a Unix socket instead of a TCP port (:meth:`HttpServer.start_unix`): a model server of a
+model with ``EnableNetworkIsolation`` has a private network namespace, where no port of its can be reached from
+the host, but a socket file in its (bind-mounted) folder can. Its address is written ``unix:<path>``
+(:data:`UNIX_PREFIX`); :func:`unix_address` makes a long path fit the 108 bytes a socket address holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hmac
 import logging
+import os
 import socket
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import httptools
@@ -34,6 +42,25 @@ REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 4
            500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage"}
 
 Response = tuple[int, list[tuple[str, str]], bytes]
+
+UNIX_PREFIX = "unix:"  # an instance host naming a Unix socket (its port is 0): "unix:/path/to/socket"
+_SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes with the terminating NUL; keep a margin
+
+
+@contextlib.contextmanager
+def unix_address(path: str) -> Iterator[str]:
+    """``path`` as an address ``bind``/``connect`` accept: as is when short, else through a descriptor of its
+    folder (``/proc/self/fd/<n>/<name>``), valid while the block runs. An endpoint's folder (home, endpoint
+    and variant names of up to 63 characters each) easily passes the limit."""
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        yield path
+        return
+    folder, name = os.path.split(path)
+    fd = os.open(folder or ".", os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{name}"
+    finally:
+        os.close(fd)
 
 
 class Request:
@@ -201,6 +228,7 @@ class HttpServer:
         self.connections: set[HttpProtocol] = set()
         self.stopping = False
         self._server: asyncio.base_events.Server | None = None
+        self._unix_path = ""
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -208,11 +236,30 @@ class HttpServer:
                                                 backlog=1024)
         return self._server.sockets[0].getsockname()[1]
 
+    async def start_unix(self, path: str) -> str:
+        """Listen on a Unix socket at ``path`` (a stale file there is replaced); the socket is removed on stop."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with unix_address(path) as address:
+                sock.bind(address)
+            self._server = await loop.create_unix_server(lambda: HttpProtocol(self), sock=sock, backlog=1024)
+        except BaseException:
+            sock.close()
+            raise
+        self._unix_path = path
+        return path
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, let requests in progress finish (up to ``grace``), close every connection."""
         self.stopping = True
         if self._server is not None:
             self._server.close()
+        if self._unix_path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._unix_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while True:

@@ -9,6 +9,12 @@ answered inline on the event loop by :mod:`.httpserver` (payloads over ``OFFLOAD
 Handler errors become a 4xx carrying the message (the handler's own ``status_code``/``http_status`` if it
 has one, else 400), so the caller sees why; the server itself never dies of a bad request.
 
+``--unix-socket PATH`` listens on a Unix socket instead of the port: a model server with no network of its own
+(``EnableNetworkIsolation``) is reached through a socket file in its folder, which its sandbox shares.
+
+In a sandbox, Shipyard starts it under :func:`shipyard.runners.sandbox.supervise`, which says in the log (and
+in a ``.reason`` file the hosting controller reads) when the kernel killed it at its memory limit.
+
 Only its router may call it: Shipyard starts every model server with ``--token-file``, a 0600 file holding a
 per-instance secret that the server reads and deletes before the model (and so any user code) loads. From
 then on every request, ``/ping`` included, must carry it in ``X-Shipyard-Token``; anything else gets ``403``
@@ -116,16 +122,21 @@ def read_token(path: str) -> bytes:
 
 
 async def serve(app: ModelApp, host: str, port: int, ready_file: str | None = None,
-                token: bytes | None = None) -> None:
+                token: bytes | None = None, unix_socket: str | None = None) -> None:
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=int(os.environ.get(
         "SAGEMAKER_MODEL_SERVER_WORKERS", "2")), thread_name_prefix="predict")
     server = HttpServer(app, executor, token)
-    bound = await server.start(host, port)
+    bound: int | str
+    if unix_socket:
+        bound = await server.start_unix(unix_socket)
+        print(f"Model server listening on unix:{bound}", flush=True)
+    else:
+        bound = await server.start(host, port)
+        print(f"Model server listening on http://{host}:{bound}", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"Model server listening on http://{host}:{bound}", flush=True)
     if ready_file:
         with open(ready_file + ".tmp", "w") as f:
             f.write(str(bound))
@@ -149,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--multi-model", help="S3 prefix of a multi-model endpoint's models (see .multimodel)")
     p.add_argument("--token-file", help="read (then delete) the secret every request must carry in "
                                         f"{TOKEN_HEADER}")
+    p.add_argument("--unix-socket", help="listen on this Unix socket instead of --host/--port")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -172,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                               int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")))
     gc.collect()
     gc.freeze()  # the model and libraries are long-lived: keep them out of every future collection
-    run_forever(lambda: serve(app, args.host, args.port, args.ready_file, token))
+    run_forever(lambda: serve(app, args.host, args.port, args.ready_file, token, args.unix_socket))
     return 0
 
 

@@ -5,6 +5,9 @@ idle connections per (host, port), writes a request in one ``transport.write`` a
 with httptools. A request that fails on a *reused* connection before any response byte arrived (the model
 server closed it while idle, e.g. during a blue/green switch) is retried once on a fresh connection; one
 that a fresh connection cannot deliver raises :class:`ConnectFailed`, so the router tries another instance.
+
+A host written ``unix:<path>`` (:data:`.httpserver.UNIX_PREFIX`) is a Unix socket (port 0): how the router
+reaches a model server that has no network of its own (``EnableNetworkIsolation``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import defaultdict
 
 import httptools
 
-from .httpserver import TOKEN_HEADER
+from .httpserver import TOKEN_HEADER, UNIX_PREFIX, unix_address
 
 MAX_IDLE_PER_TARGET = 64
 
@@ -99,7 +102,11 @@ class Pool:
     async def _connect(self, host: str, port: int) -> _Conn:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(_Conn, host, port), 5.0)
+            if host.startswith(UNIX_PREFIX):
+                with unix_address(host[len(UNIX_PREFIX):]) as path:
+                    _, conn = await asyncio.wait_for(loop.create_unix_connection(_Conn, path), 5.0)
+            else:
+                _, conn = await asyncio.wait_for(loop.create_connection(_Conn, host, port), 5.0)
         except (OSError, asyncio.TimeoutError) as e:
             raise ConnectFailed(f"cannot connect to {host}:{port}: {e}") from None
         return conn
@@ -107,7 +114,8 @@ class Pool:
     async def request(self, host: str, port: int, path: str, body: bytes, headers: list[tuple[str, str]],
                       token: str | None = None) -> tuple[int, dict[str, str], bytes]:
         """POST ``body`` to ``path``; ``token`` is the instance's secret (``X-Shipyard-Token``, see .model_server)."""
-        head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+        authority = "localhost" if host.startswith(UNIX_PREFIX) else f"{host}:{port}"
+        head = [f"POST {path} HTTP/1.1", f"Host: {authority}", f"Content-Length: {len(body)}"]
         if token:
             head.append(f"{TOKEN_HEADER}: {token}")
         head.extend(f"{k}: {v}" for k, v in headers)

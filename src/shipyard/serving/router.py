@@ -5,7 +5,8 @@ published as ``services.extras["router"]``). The hosting controller owns the
 route table and replaces an endpoint's :class:`Route` whole (one dict assignment, atomic under the GIL)
 whenever instances change, so a request never sees half a deployment and never reads the database.
 Model servers are reached over pooled keep-alive connections (:mod:`.pool`), each request carrying the
-instance's secret token (``X-Shipyard-Token``; see :mod:`.model_server`): an instance is ``(host, port, token)``.
+instance's secret token (``X-Shipyard-Token``; see :mod:`.model_server`): an instance is ``(host, port, token)``,
+where a host ``unix:<path>`` is the Unix socket of a model server without network (``EnableNetworkIsolation``).
 """
 
 from __future__ import annotations

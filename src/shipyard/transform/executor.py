@@ -14,8 +14,11 @@ It holds no secret of the server's: ``job.json`` carries the job's own key (``aw
 model and output, see :func:`shipyard.controllers.transform.transform_scope`), and objects are read and
 written through the server's S3 API with it. The model servers (the user's inference code) get that key as an
 execution role's credentials, none of the server's ``SHIPYARD_*`` secrets or ``AWS_*`` settings, and run
-where the home is hidden but for the job's folder and no other process is visible
-(:mod:`shipyard.training.isolation`), as a training program does.
+in the job's sandbox (:mod:`shipyard.runners.sandbox`, handed over by the runner in ``SHIPYARD_SANDBOX``) as a
+training program does: the home hidden but for the job's folder, no other process visible, each model server
+in a cgroup of its own with the instance type's memory and CPU share, and no network when the model says
+``EnableNetworkIsolation`` (the servers then listen on Unix sockets in the job's folder). A model server the
+kernel kills at its memory limit fails the job with a reason that says so and names a larger instance type.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from ..training.status import StatusWriter
 from .engine import TransformSpec, run_transform
 from ..serving import container_instance as byo
 from ..serving.containers import with_environment
-from ..serving.deploy import DeployError, new_token, prepare, token_headers, write_token_file
+from ..runners import sandbox as sandboxes
+from ..serving.deploy import (DeployError, UnixHTTPConnection, new_token, out_of_memory_message, prepare,
+                              token_headers, write_token_file)
 from ..training.script import home_of
 
 READY_TIMEOUT = 120.0
@@ -68,15 +73,21 @@ def open_job_store(job: TransformJobFile):
 
 
 class ModelServers:
-    """N model-server processes on loopback, and a thread-safe round-robin ``invoke``.
+    """N model-server processes on loopback (or on Unix sockets in ``workdir``, for a sandbox without network),
+    and a thread-safe round-robin ``invoke``.
 
-    ``wrap`` turns a model server's command into its isolated form (or returns it as it is)."""
+    ``sandbox`` (placed at ``workdir``) is what each server runs in, with a cgroup of its own; ``wrap`` (the
+    older form) turns a model server's command into its isolated form (or returns it as it is)."""
 
     def __init__(self, args: list[str], count: int, env: dict[str, str], workdir: Path, timeout: float,
-                 python: str = sys.executable, wrap=None, module: str = "shipyard.serving.model_server"):
+                 python: str = sys.executable, wrap=None, module: str = "shipyard.serving.model_server",
+                 sandbox: sandboxes.Sandbox | None = None):
         self.wrapped = False
         self.procs: list[subprocess.Popen] = []
         self.ports: list[int] = []
+        self.sockets: list[str] = []  # Unix sockets instead of ports: servers without network
+        self.launches: list[sandboxes.Launch] = []
+        self.sandbox = sandbox
         self.timeout = timeout
         self._local = threading.local()
         self._next = itertools.count()
@@ -86,21 +97,52 @@ class ModelServers:
             token_file = write_token_file(workdir / f".token-{i}", self.token)
             cmd = [python, "-m", module, *args, "--port", "0",
                    "--ready-file", str(ready), "--token-file", token_file]
-            launch = wrap(cmd) if wrap is not None else cmd
-            self.wrapped = launch is not cmd
-            self.procs.append(subprocess.Popen(launch, env=env, start_new_session=True))
+            if sandbox is not None and not sandbox.network:
+                self.sockets.append(str(workdir / f"server-{i}.sock"))
+                cmd += ["--unix-socket", self.sockets[-1]]
+            if sandbox is not None:
+                launch = sandboxes.wrap(cmd, sandbox, workdir, attach=True)
+                for note in launch.notes:
+                    _log(note)
+                self.launches.append(launch)
+                self.wrapped = launch.command != cmd
+                proc = subprocess.Popen(launch.command, env=env, start_new_session=True, pass_fds=launch.pass_fds)
+                launch.started(proc.pid)  # into its cgroup (the instance type's limits), then it goes on
+            else:
+                command = wrap(cmd) if wrap is not None else cmd
+                self.wrapped = command is not cmd
+                proc = subprocess.Popen(command, env=env, start_new_session=True)
+            self.procs.append(proc)
             self.ports.append(0)
         deadline = time.monotonic() + READY_TIMEOUT
         for i, proc in enumerate(self.procs):
             ready = workdir / f"server-{i}.port"
             while not ready.exists() or not ready.read_text().strip():
                 if proc.poll() is not None:
+                    reason = self.out_of_memory(0.0)
+                    if reason:
+                        raise ShipyardError(reason, code="ClientError")
                     raise ShipyardError(f"ClientError: the model server could not load the model (exit code "
                                         f"{proc.returncode}); see the job's log.", code="ClientError")
                 if time.monotonic() > deadline:
                     raise ShipyardError("the model server did not start in time", code="ClientError")
                 time.sleep(0.05)
-            self.ports[i] = int(ready.read_text().strip())
+            if not self.sockets:
+                self.ports[i] = int(ready.read_text().strip())
+
+    def out_of_memory(self, wait: float = 3.0) -> str:
+        """Why the job failed when a server was killed at its memory limit ("" otherwise). A request that lost
+        its connection may arrive before the server's end: wait up to ``wait`` seconds for one to end."""
+        if self.sandbox is None or not self.launches:
+            return ""
+        deadline = time.monotonic() + wait
+        while all(p.poll() is None for p in self.procs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = False
+        for proc, launch in zip(self.procs, self.launches):
+            if proc.poll() is not None and launch.cgroup is not None:
+                killed = launch.finish() or killed
+        return out_of_memory_message(self.sandbox) if killed else ""
 
     def invoke_factory(self, content_type: str, accept: str):
         headers = {"Content-Type": content_type, **token_headers(self.token)}
@@ -111,11 +153,13 @@ class ModelServers:
             conns = getattr(self._local, "conns", None)
             if conns is None:
                 conns = self._local.conns = {}
-            port = self.ports[next(self._next) % len(self.ports)]
+            i = next(self._next) % len(self.ports)
+            port = self.ports[i] if not self.sockets else i
             for attempt in range(2):
                 conn = conns.get(port)
                 if conn is None:
-                    conn = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
+                    conn = conns[port] = (UnixHTTPConnection(self.sockets[i], self.timeout) if self.sockets else
+                                          http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout))
                 try:
                     conn.request("POST", "/invocations", body=body, headers=headers)
                     resp = conn.getresponse()
@@ -149,6 +193,9 @@ class ModelServers:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for launch in self.launches:
+            launch.finish()  # removes the cgroup (finish is a no-op the second time)
 
 
 def primary_container(model_doc: dict) -> dict:
@@ -181,9 +228,19 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
+def job_sandbox(job: TransformJobFile, workdir: Path) -> sandboxes.Sandbox | None:
+    """The sandbox the runner handed over for this job's model servers (``SHIPYARD_SANDBOX``, taken out of the
+    environment the servers inherit); None when it gave none (isolation off, or a job from before sandboxes)."""
+    given = os.environ.pop(sandboxes.ENV_VAR, "")
+    if not given or not job.isolate:
+        return None
+    return sandboxes.Sandbox.from_json(given)
+
+
 def isolation_wrapper(job: TransformJobFile, workdir: Path):
     """How a model server's command is wrapped so that the home is hidden but for this job's folder (and the
-    environments), and no other process is visible; None when the job does not ask for it."""
+    environments), and no other process is visible; None when the job does not ask for it. (A job started
+    without a sandbox of the runner's: see :func:`job_sandbox`.)"""
     if not job.isolate:
         return None
     from ..training import isolation
@@ -212,6 +269,7 @@ def main(job_dir: str) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     servers = None
+    sandbox = job_sandbox(job, workdir)
     try:
         store = open_job_store(job)
         status.transition("Preparing", "Downloading the model")
@@ -235,16 +293,28 @@ def main(job_dir: str) -> int:
                     else "SINGLE_RECORD", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(max_concurrent)})
         timeout = float((request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds", 600))
         module = prepared.get("server_module")  # a container is its own sandbox: its client is not wrapped
+        if module is None and sandbox is not None and not sandbox.network and \
+                not sandboxes.network_isolation_available():
+            _log("note: EnableNetworkIsolation is not enforced: no network namespace is available on this host, "
+                 "so the model servers share the host's network")
         servers = ModelServers(args, count, env, workdir, timeout, prepared.get("python") or sys.executable,
-                               wrap=isolation_wrapper(job, workdir) if module is None else None,
-                               module=module or "shipyard.serving.model_server")
+                               wrap=isolation_wrapper(job, workdir) if module is None and sandbox is None else None,
+                               module=module or "shipyard.serving.model_server",
+                               sandbox=sandbox if module is None else None)
         status.transition("Transforming", "Transforming the input data")
         invoke = servers.invoke_factory(spec.content_type, spec.accept)
+        running = servers
 
         def guarded(body: bytes) -> bytes:
             if stopping.is_set():
                 raise ShipyardError("the transform job was stopped", code="Stopped")
-            return invoke(body)
+            try:
+                return invoke(body)
+            except (OSError, http.client.HTTPException):  # the server went away: at its memory limit?
+                reason = running.out_of_memory()
+                if reason:
+                    raise ShipyardError(reason, code="ClientError") from None
+                raise
 
         tmp = tempfile.mkdtemp(dir=workdir, prefix="out-")
         stats = run_transform(store, spec, guarded, tmp,
