@@ -25,6 +25,10 @@ OPERATION_MODULES = [
     "shipyard.api.processing",
     "shipyard.api.pipelines",
     "shipyard.api.model_registry",
+    "shipyard.api.experiments",
+    "shipyard.api.metrics",
+    "shipyard.api.search",
+    "shipyard.api.lineage",
 ]
 
 

@@ -19,6 +19,12 @@ KINDS: dict[str, tuple[str, str]] = {
     # arn:...:model-package/<group>/<version> for a versioned package: resources/model_package.py builds it
     "model-package": ("model-package", "model package"),
     "model-package-group": ("model-package-group", "model package group"),
+    "experiment": ("experiment", "experiment"),
+    "experiment-trial": ("experiment-trial", "trial"),
+    "experiment-trial-component": ("experiment-trial-component", "trial component"),
+    "artifact": ("artifact", "artifact"),
+    "action": ("action", "action"),
+    "context": ("context", "context"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 
