@@ -495,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_registry import add_registry_commands
 
     add_registry_commands(sub, _client_opts)
+    from .cli_pipelines import add_pipelines_commands
+
+    add_pipelines_commands(sub, _client_opts)
     return parser
 
 

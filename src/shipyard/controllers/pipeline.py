@@ -1,0 +1,551 @@
+"""PipelineController: runs pipeline executions, step by step, from what the store says.
+
+Each tick, for every Executing/Stopping execution: watch the steps that run (their child jobs' statuses),
+start the steps that are ready (:func:`shipyard.pipelines.dag.ready`) up to MaxParallelExecutionSteps, and
+end the execution when nothing runs and nothing more can start. Job steps create their child through the same
+resource functions as the user's Create* calls (:mod:`shipyard.resources.training_job` & co.), so a step's
+job is validated and run exactly like a user's.
+
+Restart safety: a job step's record (with the child's name, fixed in advance) is written *before* the child is
+created, and marked created after; a restart finds a ``Starting`` record and creates the child only if it does
+not exist yet. Every write is a compare-and-set on the execution's version, so a Stop or a callback answer that
+lands mid-tick is never overwritten: the tick's remaining work is dropped and redone on the next tick.
+
+Caching: a job step with CacheConfig looks for the newest Succeeded record of the same step name with the same
+cache key (:func:`shipyard.pipelines.caching.cache_key` over the resolved arguments) in the pipeline's
+executions, within ExpireAfter; a hit succeeds at once with that record's properties and metadata.
+
+Retries: a child that fails with an internal or capacity error, or a create call refused for a resource limit
+or throttling, is retried after :func:`shipyard.pipelines.retry.retry_delay` when one of the step's
+RetryPolicies matches; a user's script error (AlgorithmError, ClientError) is not, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import string
+import time
+from datetime import datetime, timezone
+from collections.abc import Iterator
+from typing import Any
+
+from ..context import Services
+from ..domain.pipeline_state import ExecutionState, StepRecord
+from ..errors import (ConflictError, ResourceInUse, ResourceLimitExceeded, ServiceUnavailable, ShipyardError,
+                      ValidationError)
+from ..metastore.base import ListQuery, Resource
+from ..pipelines import dag
+from ..pipelines.caching import cache_key
+from ..pipelines.definition import Definition, Step, parse
+from ..pipelines.expressions import condition_holds, evaluate
+from ..pipelines.retry import retry_delay
+from ..resources.pipeline import EXEC_KIND, selected_steps
+from .base import Controller
+
+log = logging.getLogger("shipyard.controllers.pipeline")
+
+JOB_TERMINAL = ("Completed", "Failed", "Stopped")
+_RAND = string.ascii_lowercase + string.digits
+
+
+def _rand(n: int) -> str:
+    return "".join(secrets.choice(_RAND) for _ in range(n))
+
+
+def _slug(step: str, limit: int) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", step.lower())).strip("-")[:limit].strip("-") or "step"
+
+
+# ------------------------------------------------------------------ job step kinds
+class JobKind:
+    """How one job step type creates, describes and stops its child."""
+
+    def __init__(self, kind: str, name_field: str, meta_key: str, module: str, name_limit: int = 63):
+        self.kind = kind
+        self.name_field = name_field
+        self.meta_key = meta_key          # the Metadata key ListPipelineExecutionSteps reports
+        self.module = module              # shipyard.resources.<module>
+        self.name_limit = name_limit
+
+    def resource(self) -> Any:
+        import importlib
+
+        try:
+            return importlib.import_module(f"shipyard.resources.{self.module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"shipyard.resources.{self.module}":
+                raise
+            raise ValidationError(f"this step needs shipyard.resources.{self.module} (the {self.kind} operations "
+                                  "a pipeline step calls), which this Shipyard server does not have yet.") from None
+
+    def job_name(self, exec_id: str, step: str) -> str:
+        if self.name_limit <= 32:  # tuning jobs: 32 characters, no room for the step's name
+            return f"pipelines-{exec_id}-{_rand(8)}"[:self.name_limit]
+        room = self.name_limit - len("pipelines-") - len(exec_id) - 2 - 10
+        return f"pipelines-{exec_id}-{_slug(step, room)}-{_rand(10)}"
+
+    def create(self, services: Services, name: str, args: dict) -> str:
+        req = dict(args)
+        req[self.name_field] = name
+        out = self.resource().create(services, req)
+        return str(next(v for k, v in out.items() if k.endswith("Arn")))
+
+    def properties(self, services: Services, child: Resource) -> dict:
+        mod = self.resource()
+        props = dict(mod.describe(child))
+        if self.kind == "hyper-parameter-tuning-job":
+            props["TrainingJobSummaries"] = mod.list_trials(services, {
+                "HyperParameterTuningJobName": child.name, "SortBy": "FinalObjectiveMetricValue",
+                "SortOrder": "Ascending" if _minimise(child.doc) else "Descending"})["TrainingJobSummaries"]
+        return props
+
+    def stop(self, services: Services, name: str) -> None:
+        self.resource().stop(services, name)
+
+
+def _minimise(doc: dict) -> bool:
+    obj = (doc.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
+    return obj.get("Type", "Minimize") == "Minimize"
+
+
+JOB_STEPS: dict[str, JobKind] = {
+    "Training": JobKind("training-job", "TrainingJobName", "TrainingJob", "training_job"),
+    "Processing": JobKind("processing-job", "ProcessingJobName", "ProcessingJob", "processing_job"),
+    "Transform": JobKind("transform-job", "TransformJobName", "TransformJob", "transform_job"),
+    "Tuning": JobKind("hyper-parameter-tuning-job", "HyperParameterTuningJobName", "TuningJob", "tuning_job",
+                      name_limit=32),
+}
+MODEL_STEP = JobKind("model", "ModelName", "Model", "model")
+
+
+def model_name(exec_id: str, step: str) -> str:
+    """A Model step's model name: ``pipelines-<execid>-<step>-<10 characters fixed by the step's name>``."""
+    import hashlib
+
+    digest = hashlib.sha256(step.encode()).hexdigest()[:10]
+    return f"pipelines-{exec_id}-{_slug(step, 63 - len('pipelines-') - len(exec_id) - 12)}-{digest}"
+
+
+def failure_type(reason: str) -> str | None:
+    """The RetryPolicy exception type of a child job's FailureReason; None for the user's own errors."""
+    if reason.startswith("CapacityError"):
+        return "SageMaker.CAPACITY_ERROR"
+    if reason.startswith("InternalServerError"):
+        return "SageMaker.JOB_INTERNAL_ERROR"
+    return None
+
+
+def create_error_type(e: Exception) -> str | None:
+    """The RetryPolicy exception type of an error from a child's create call; None: not retried."""
+    if isinstance(e, ResourceLimitExceeded):
+        return "SageMaker.RESOURCE_LIMIT"
+    if isinstance(e, ServiceUnavailable) or getattr(e, "code", "") in ("ThrottlingException", "Throttling"):
+        return "Step.THROTTLING"
+    if isinstance(e, ValidationError) or isinstance(e, (KeyError, TypeError, ValueError)):
+        return None
+    return "Step.SERVICE_FAULT"
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"the request is missing {e.args[0]!r}"
+    return getattr(e, "message", "") or str(e) or type(e).__name__
+
+
+# ------------------------------------------------------------------ expression I/O
+class ExecutionResolver:
+    """The I/O behind a definition's expressions, for one execution."""
+
+    def __init__(self, services: Services, res: Resource, state: ExecutionState):
+        self.services = services
+        self.res = res
+        self.state = state
+
+    def parameter(self, name: str) -> Any:
+        params = self.state.parameters or {}
+        if name not in params:
+            raise ValidationError(f"Parameter '{name}' has no value in this execution.")
+        return params[name]
+
+    def execution_variable(self, name: str) -> Any:
+        now = datetime.now(timezone.utc).isoformat()
+        values = {"PipelineExecutionId": self.res.name, "PipelineExecutionArn": self.res.arn,
+                  "PipelineName": self.state.pipeline_name or "", "PipelineArn": self.res.parent,
+                  "StartDateTime": datetime.fromtimestamp(self.res.created, timezone.utc).isoformat(),
+                  "CurrentDateTime": now}
+        if name not in values:
+            raise ValidationError(f"Execution variable '{name}' is not known.")
+        return values[name]
+
+    def step_properties(self, step: str) -> dict:
+        rec = self.state.step_map.get(step)
+        if rec is None or rec.properties is None:
+            raise ValidationError(f"Step '{step}' has no properties yet: it has not succeeded in this execution.")
+        return rec.properties
+
+    def read_json(self, s3_uri: str) -> Any:
+        from ..domain.s3_uri import parse_s3_uri
+
+        bucket, key = parse_s3_uri(s3_uri)
+        try:
+            body = self.services.objects.get_bytes(bucket, key)
+        except ShipyardError as e:
+            raise ValidationError(f"Cannot read {s3_uri}: {e.message or e.code}.") from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ValidationError(f"{s3_uri} is not a JSON document.") from None
+
+
+# ------------------------------------------------------------------ the controller
+class _Restart(Exception):
+    """Someone else wrote the execution mid-tick: drop the rest of this tick."""
+
+
+class PipelineController(Controller):
+    kind = EXEC_KIND
+    tick = 0.5
+    busy_tick = 0.1  # while executions run: a child job that ends is noticed this fast
+
+    def __init__(self, services: Services):
+        super().__init__(services)
+        self._definitions: dict[str, Definition] = {}
+
+    def reconcile_all(self) -> None:
+        active = self.services.meta.list_in_status(EXEC_KIND, ("Executing", "Stopping"))
+        self.tick = self.busy_tick if active else type(self).tick
+        for res in active:
+            try:
+                self.reconcile(res)
+            except (_Restart, ConflictError):
+                pass
+            except Exception:
+                log.exception("pipeline execution %s: reconcile failed", res.name)
+        live = {r.name for r in active}
+        for name in [n for n in self._definitions if n not in live]:
+            self._definitions.pop(name, None)
+
+    def _definition(self, res: Resource, state: ExecutionState) -> Definition:
+        defn = self._definitions.get(res.name)
+        if defn is None:
+            defn = self._definitions[res.name] = parse(state.definition or "{}")
+        return defn
+
+    # -------------------------------------------------------------- one execution
+    def reconcile(self, res: Resource) -> None:
+        state = ExecutionState.from_doc(res.doc)
+        try:
+            defn = self._definition(res, state)
+        except ValidationError as e:  # a stored definition this server no longer accepts: end it, saying why
+            self.services.meta.update(EXEC_KIND, res.name, {
+                "PipelineExecutionStatus": "Failed", "LastModifiedTime": time.time(),
+                "FailureReason": f"The execution's definition cannot run: {e.message}"},
+                status="Failed", expect_version=res.version)
+            return
+        tick = _Tick(self.services, res, state, defn)
+        stopping = res.status == "Stopping"
+        for rec in list(state.step_map.values()):
+            if rec.active:
+                tick.watch(rec, stopping)
+        if not stopping and not tick.any_failed():
+            tick.start_ready(selected_steps(res.doc))
+        tick.finish(stopping)
+
+
+class _Tick:
+    """One reconcile of one execution: the state read at its start, written back with compare-and-set."""
+
+    def __init__(self, services: Services, res: Resource, state: ExecutionState, defn: Definition):
+        self.services = services
+        self.res = res
+        self.state = state
+        self.defn = defn
+        self.steps = state.step_map
+        self.dirty = False
+        self.resolver = ExecutionResolver(services, res, state)
+
+    # -------------------------------------------------------------- writes
+    def save(self, status: str | None = None, extra: dict | None = None) -> None:
+        changes = {**self.state.to_changes("steps"), "LastModifiedTime": time.time(), **(extra or {})}
+        if status:
+            changes["PipelineExecutionStatus"] = status
+        try:
+            self.res = self.services.meta.update(EXEC_KIND, self.res.name, changes, status=status,
+                                                 expect_version=self.res.version)
+        except ConflictError:
+            raise _Restart() from None
+        self.resolver.res = self.res
+        self.dirty = False
+
+    def any_failed(self) -> bool:
+        return any(r.status in ("Failed", "Stopped") for r in self.steps.values())
+
+    # -------------------------------------------------------------- running steps
+    def watch(self, rec: StepRecord, stopping: bool) -> None:
+        now = time.time()
+        if rec.type == "Callback":
+            if stopping:
+                rec.status, rec.end = "Stopped", now
+                self.dirty = True
+            return
+        job_kind = JOB_STEPS.get(rec.type)
+        if job_kind is None:
+            return
+        if rec.retry_at is not None:  # waiting to relaunch
+            if stopping:
+                rec.status, rec.end, rec.retry_at = "Stopped", now, None
+                self.dirty = True
+            elif now >= rec.retry_at:
+                rec.retry_at = None
+                rec.attempt += 1
+                self.launch(rec, self.defn.steps[rec.name], job_kind)
+            return
+        if rec.job is None:
+            return
+        child = self.services.meta.find(job_kind.kind, rec.job)
+        if not rec.created:
+            if child is None:  # the record was written, the create call never ran (or failed): do it now
+                if stopping:
+                    rec.status, rec.end = "Stopped", now
+                    self.dirty = True
+                    return
+                self.launch(rec, self.defn.steps[rec.name], job_kind, name=rec.job)
+                return
+            rec.created, rec.status = True, "Executing"  # created just before a crash: watch it
+            rec.metadata = {job_kind.meta_key: {"Arn": child.arn}}
+            self.dirty = True
+        if child is None:
+            rec.status, rec.end, rec.failure = "Failed", now, f"The {job_kind.kind} {rec.job} disappeared."
+            self.dirty = True
+            return
+        if child.status in JOB_TERMINAL:
+            self.job_ended(rec, job_kind, child, stopping)
+            return
+        if stopping and not rec.stop_sent:
+            try:
+                job_kind.stop(self.services, rec.job)
+            except ShipyardError as e:
+                log.info("pipeline %s step %s: stopping %s: %s", self.res.name, rec.name, rec.job, e)
+            rec.stop_sent, rec.status = True, "Stopping"
+            self.dirty = True
+
+    def job_ended(self, rec: StepRecord, job_kind: JobKind, child: Resource, stopping: bool) -> None:
+        now = time.time()
+        rec.end = now
+        self.dirty = True
+        if child.status == "Completed":
+            rec.status = "Succeeded"
+            rec.properties = job_kind.properties(self.services, child)
+            return
+        if child.status == "Stopped":
+            rec.status = "Stopped"
+            return
+        reason = str(child.doc.get("FailureReason") or f"The {job_kind.kind} failed.")
+        exc = failure_type(reason)
+        if exc and not stopping and self.retry(rec, exc, now):
+            return
+        rec.status, rec.failure = "Failed", reason
+
+    def retry(self, rec: StepRecord, exception_type: str, now: float) -> bool:
+        """Schedule the next attempt if a RetryPolicy matches; the step stays Executing meanwhile."""
+        step = self.defn.steps[rec.name]
+        delay = retry_delay(step.retry_policies, exception_type, rec.attempt, rec.first_started or now, now)
+        if delay is None:
+            return False
+        log.info("pipeline %s step %s: attempt %d failed with %s; retrying in %.1fs", self.res.name, rec.name,
+                 rec.attempt, exception_type, delay)
+        rec.status, rec.retry_at, rec.end = "Executing", now + delay, None
+        rec.job, rec.created, rec.stop_sent = None, False, False
+        self.dirty = True
+        return True
+
+    # -------------------------------------------------------------- starting steps
+    def start_ready(self, selected: set[str] | None) -> None:
+        limit = int((self.res.doc.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps") or 0)
+        for _ in range(len(self.defn.steps) + 1):  # steps that end at once (Condition) may free others
+            running = sum(1 for r in self.steps.values() if r.active)
+            statuses = {n: r.status for n, r in self.steps.items()}
+            ready = [n for n in dag.ready(self.defn, statuses, self.outcomes(), selected) if n not in self.steps]
+            if not ready:
+                return
+            progressed = False
+            for name in ready:
+                if limit and running >= limit:
+                    return
+                rec = self.start(self.defn.steps[name])
+                progressed = True
+                if rec.active:
+                    running += 1
+                if rec.status == "Failed":
+                    return
+            if not progressed:
+                return
+
+    def outcomes(self) -> dict[str, bool]:
+        return {n: bool(r.outcome) for n, r in self.steps.items() if r.outcome is not None}
+
+    def start(self, step: Step) -> StepRecord:
+        now = time.time()
+        rec = StepRecord(name=step.name, type=step.type, status="Starting", start=now, first_started=now)
+        self.steps[step.name] = rec
+        self.dirty = True
+        try:
+            if step.type == "Condition":
+                holds = condition_holds(step, self.defn, self.resolver)
+                outcome = "True" if holds else "False"
+                rec.status, rec.end, rec.outcome = "Succeeded", now, holds
+                rec.metadata = {"Condition": {"Outcome": outcome}}
+                rec.properties = {"Outcome": outcome}
+            elif step.type == "Fail":
+                msg = evaluate((step.arguments or {}).get("ErrorMessage", ""), self.defn, self.resolver)
+                rec.status, rec.end, rec.failure = "Failed", now, str(msg)
+                rec.metadata = {"Fail": {"ErrorMessage": str(msg)}}
+            elif step.type == "Callback":
+                self.callback(rec, step)
+            elif step.type in ("Model", "CreateModel"):
+                args = evaluate(step.arguments or {}, self.defn, self.resolver)
+                # a name fixed by (execution, step): a tick that dies after the create finds its model next time
+                name = model_name(self.res.name, step.name)
+                found = self.services.meta.find("model", name)
+                arn = found.arn if found is not None else MODEL_STEP.create(self.services, name, args)
+                rec.status, rec.end, rec.job, rec.job_kind = "Succeeded", time.time(), name, "model"
+                rec.metadata = {"Model": {"Arn": arn}}
+                rec.properties = MODEL_STEP.properties(self.services, self.services.meta.get("model", name))
+            elif step.type == "RegisterModel":
+                self.register(rec, step)
+            elif step.type in JOB_STEPS:
+                self.start_job(rec, step, JOB_STEPS[step.type])
+            else:
+                raise ValidationError(f"step type {step.type} cannot run on Shipyard.")
+        except _Restart:
+            raise
+        except Exception as e:  # noqa: BLE001 - a step that cannot start fails, with the reason
+            if not isinstance(e, ShipyardError):
+                log.exception("pipeline %s step %s failed to start", self.res.name, step.name)
+            rec.status, rec.end = "Failed", time.time()
+            rec.failure = f"Step '{step.name}': {_message(e)}"
+        return rec
+
+    def register(self, rec: StepRecord, step: Step) -> None:
+        """A RegisterModel step: CreateModelPackage (its group created first if missing, as AWS does)."""
+        try:
+            from ..resources import model_package, model_package_group
+        except ImportError:
+            raise ValidationError("RegisterModel steps need the model registry, which this Shipyard server does "
+                                  "not have.") from None
+        args = evaluate(step.arguments or {}, self.defn, self.resolver)
+        group = args.get("ModelPackageGroupName") if isinstance(args, dict) else None
+        if group and self.services.meta.find(model_package_group.KIND, group) is None:
+            try:
+                model_package_group.create(self.services, {"ModelPackageGroupName": group})
+            except ResourceInUse:
+                pass  # created meanwhile
+        arn = model_package.create(self.services, dict(args))["ModelPackageArn"]
+        rec.status, rec.end = "Succeeded", time.time()
+        rec.metadata = {"RegisterModel": {"Arn": arn}}
+        rec.properties = model_package.describe(model_package.get(self.services, arn))
+
+    def callback(self, rec: StepRecord, step: Step) -> None:
+        args = evaluate(step.arguments or {}, self.defn, self.resolver)
+        token = _rand(10)  # botocore: CallbackToken is at most 10 characters
+        rec.status, rec.callback_token = "Executing", token
+        queue = str((args or {}).get("SqsQueueUrl") or "")
+        inputs = {k: v for k, v in (args or {}).items() if k not in ("SqsQueueUrl", "OutputParameters")}
+        rec.message = {"token": token, "pipelineExecutionArn": self.res.arn, "arguments": inputs,
+                       "status": "Executing"}
+        rec.metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": queue}}
+        log.info("pipeline %s callback step %s waits; queue message (not sent: no SQS here): %s",
+                 self.res.name, step.name, json.dumps(rec.message, default=str))
+
+    def start_job(self, rec: StepRecord, step: Step, job_kind: JobKind) -> None:
+        args = evaluate(step.arguments or {}, self.defn, self.resolver)
+        if not isinstance(args, dict):
+            raise ValidationError("Arguments must be a JSON object (the Create request).")
+        if step.cache_enabled:
+            rec.cache_key = cache_key(step, args)
+            if self.cache_hit(rec, step):
+                return
+        self.launch(rec, step, job_kind, args=args)
+
+    def launch(self, rec: StepRecord, step: Step, job_kind: JobKind, name: str | None = None,
+               args: dict | None = None) -> None:
+        """Create the step's child: record its name first (restart safety), then create it."""
+        now = time.time()
+        if args is None:
+            args = evaluate(step.arguments or {}, self.defn, self.resolver)
+        rec.job = name or job_kind.job_name(self.res.name, step.name)
+        rec.job_kind, rec.created, rec.status = job_kind.kind, False, "Starting"
+        self.save()
+        try:
+            arn = job_kind.create(self.services, rec.job, dict(args or {}))
+        except Exception as e:  # noqa: BLE001 - the create call's refusal is the step's failure (or a retry)
+            exc = create_error_type(e)
+            if exc and self.retry(rec, exc, time.time()):
+                rec.failure = _message(e)
+                return
+            if not isinstance(e, ShipyardError) and exc is not None:
+                log.exception("pipeline %s step %s: create failed", self.res.name, step.name)
+            rec.status, rec.end, rec.failure = "Failed", time.time(), f"Step '{step.name}': {_message(e)}"
+            rec.job = None
+            self.dirty = True
+            return
+        rec.created, rec.status = True, "Executing"
+        rec.metadata = {job_kind.meta_key: {"Arn": arn}}
+        rec.failure = None
+        if rec.start is None:
+            rec.start = now
+        self.dirty = True
+
+    def cache_hit(self, rec: StepRecord, step: Step) -> bool:
+        now = time.time()
+        for ex in _executions_of(self.services, self.res.parent):
+            if ex.name == self.res.name:
+                continue
+            other = ExecutionState.from_doc(ex.doc).step_map.get(step.name)
+            if other is None or other.status != "Succeeded" or other.cache_key != rec.cache_key:
+                continue
+            if step.cache_expire_after is not None and (other.end or 0) + step.cache_expire_after < now:
+                continue
+            rec.status, rec.end = "Succeeded", now
+            rec.properties, rec.metadata = other.properties, dict(other.metadata)
+            rec.cache_source = other.cache_source or ex.arn
+            rec.job, rec.job_kind, rec.created = other.job, other.job_kind, True
+            return True
+        return False
+
+    # -------------------------------------------------------------- ending
+    def finish(self, stopping: bool) -> None:
+        active = [r for r in self.steps.values() if r.active]
+        if active:
+            if self.dirty:
+                self.save()
+            return
+        if stopping:
+            self.save("Stopped")
+            return
+        failed = [r for r in self.steps.values() if r.status in ("Failed", "Stopped")]
+        if failed:
+            first = min(failed, key=lambda r: r.end or 0)
+            self.save("Failed", {"FailureReason": first.failure or f"Step '{first.name}' {first.status}."})
+            return
+        statuses = {n: r.status for n, r in self.steps.items()}
+        if not [n for n in dag.ready(self.defn, statuses, self.outcomes(), selected_steps(self.res.doc))
+                if n not in self.steps]:
+            self.save("Succeeded")
+        elif self.dirty:
+            self.save()
+
+
+def _executions_of(services: Services, pipeline_arn: str, page_size: int = 100) -> Iterator[Resource]:
+    """Every execution of a pipeline, newest first (paged through the store)."""
+    token = None
+    for _ in range(10_000):
+        page = services.meta.list(EXEC_KIND, ListQuery(parent=pipeline_arn, max_results=page_size,
+                                                        next_token=token))
+        yield from page.items
+        token = page.next_token
+        if not token:
+            return
