@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_s3": ([], ["--n", "100", "--keys", "1000", "--big-mib", "32"]),
     "bench_job_overhead": ([], ["--n", "4"]),
     "bench_job_start": ([], ["--n", "4"]),
+    "bench_processing_job": ([], ["--n", "3"]),
     "bench_serving": ([], ["--n", "1000"]),
     "bench_router_features": ([], ["--n", "2000"]),
     "bench_hosting_features": ([], ["--n", "100"]),

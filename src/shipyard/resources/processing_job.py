@@ -1,0 +1,239 @@
+"""The processing-job resource: validate, create, describe, list and stop a processing job.
+
+The server has already checked each request against botocore's model; here go the rules the model cannot
+express, checked *before* anything runs: every ``LocalPath`` lies under ``/opt/ml/processing/`` (and is not
+used twice), input and output names are unique, each input's S3 objects exist, ``S3CompressionType=Gzip``
+comes with Pipe mode (AWS's rule), the image names a program Shipyard can run (:mod:`shipyard.processing.program`).
+The stored document is the DescribeProcessingJob response (defaults filled in as AWS shows them) plus the
+private keys of :class:`~shipyard.domain.processing_state.ProcessingState`.
+
+Callers: :mod:`shipyard.api.processing` (the wire adapters) and, later, a pipeline's Processing steps, which
+create their jobs through :func:`create` so that a step is validated exactly as a user's request is.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from typing import Any
+
+from ..context import Services
+from ..domain.arns import name_from
+from ..domain.processing_state import ProcessingState
+from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
+from ..metastore.base import ListQuery, Resource
+from .training_job import check_s3_uri, public
+
+KIND = "processing-job"
+DEFAULT_MAX_RUNTIME = 86400
+PROCESSING_ROOT = "/opt/ml/processing"
+SORT_KEYS = {"Name": "name", "CreationTime": "created", "Status": "status"}
+# request members stored as given when present (the rest of the document is built below)
+_OPTIONAL = ("StoppingCondition", "Environment", "NetworkConfig", "ExperimentConfig")
+
+
+def get(services: Services, name: str) -> Resource:
+    """The stored processing job ``name`` (or ARN); a missing one is ResourceNotFound."""
+    try:
+        return services.meta.get(KIND, name_from(name))
+    except MissingResource:
+        raise ResourceNotFound(f"Processing job {name_from(name)!r} does not exist: check the name "
+                               "(ListProcessingJobs shows the jobs there are).") from None
+
+
+def local_path(path: str | None, what: str) -> str:
+    """``path`` normalized; a ValidationError unless it is an absolute path strictly under /opt/ml/processing/."""
+    if not path or not path.startswith("/"):
+        raise ValidationError(f"{what} {path!r} must be an absolute path under {PROCESSING_ROOT}/.")
+    norm = posixpath.normpath(path)
+    if not norm.startswith(PROCESSING_ROOT + "/") or "\x00" in norm:
+        raise ValidationError(f"{what} {path!r} is not under {PROCESSING_ROOT}/: a processing job's inputs and "
+                              f"outputs live in folders below {PROCESSING_ROOT}/ (for example "
+                              f"{PROCESSING_ROOT}/input/data).")
+    return norm
+
+
+def _objects_exist(services: Services, uri: str) -> bool:
+    from ..objectstore.base import parse_s3_uri
+
+    bucket, prefix = parse_s3_uri(uri)
+    for info in services.objects.iter_keys(bucket, prefix):
+        if not info.key.endswith("/"):
+            return True
+    return False
+
+
+def _check_inputs(services: Services, inputs: list[dict]) -> list[dict]:
+    """The inputs with AWS's defaults filled in; ValidationError for what AWS refuses."""
+    names: set[str] = set()
+    paths: dict[str, str] = {}
+    out = []
+    for item in inputs:
+        name = item["InputName"]
+        if name in names:
+            raise ValidationError(f"ProcessingInputs: the InputName {name!r} appears more than once; input names "
+                                  "must be unique.")
+        names.add(name)
+        if item.get("DatasetDefinition"):
+            raise ValidationError(f"ProcessingInput {name!r}: DatasetDefinition (Athena/Redshift) inputs are not "
+                                  "supported by Shipyard; give an S3Input.")
+        s3 = dict(item.get("S3Input") or {})
+        if not s3:
+            raise ValidationError(f"ProcessingInput {name!r} must have an S3Input.")
+        where = local_path(s3.get("LocalPath"), f"ProcessingInput {name!r} LocalPath")
+        if where in paths:
+            raise ValidationError(f"ProcessingInput {name!r}: LocalPath {where!r} is already the LocalPath of input "
+                                  f"{paths[where]!r}; each input needs a folder of its own.")
+        paths[where] = name
+        s3.setdefault("S3InputMode", "File")
+        s3.setdefault("S3DataDistributionType", "FullyReplicated")
+        s3.setdefault("S3CompressionType", "None")
+        if s3["S3CompressionType"] == "Gzip" and s3["S3InputMode"] != "Pipe":
+            raise ValidationError(f"ProcessingInput {name!r}: S3CompressionType Gzip can only be used with "
+                                  "S3InputMode Pipe.")
+        uri = s3.get("S3Uri", "")
+        check_s3_uri(services, uri, f"ProcessingInput {name!r} S3Uri")
+        if not _objects_exist(services, uri):
+            raise ValidationError(f"ProcessingInput {name!r}: no S3 objects found under {uri!r}; upload the input "
+                                  "first (or fix the URI).")
+        out.append({**item, "S3Input": s3})
+    return out
+
+
+def _check_outputs(services: Services, config: dict | None) -> dict | None:
+    if not config:
+        return None
+    names: set[str] = set()
+    paths: dict[str, str] = {}
+    outputs = []
+    for item in config.get("Outputs") or []:
+        name = item["OutputName"]
+        if name in names:
+            raise ValidationError(f"ProcessingOutputConfig: the OutputName {name!r} appears more than once; output "
+                                  "names must be unique.")
+        names.add(name)
+        if item.get("FeatureStoreOutput"):
+            raise ValidationError(f"ProcessingOutput {name!r}: FeatureStoreOutput is not supported by Shipyard; "
+                                  "give an S3Output.")
+        s3 = dict(item.get("S3Output") or {})
+        if not s3:
+            raise ValidationError(f"ProcessingOutput {name!r} must have an S3Output.")
+        where = local_path(s3.get("LocalPath"), f"ProcessingOutput {name!r} LocalPath")
+        if where in paths:
+            raise ValidationError(f"ProcessingOutput {name!r}: LocalPath {where!r} is already the LocalPath of "
+                                  f"output {paths[where]!r}; each output needs a folder of its own.")
+        paths[where] = name
+        check_s3_uri(services, s3.get("S3Uri", ""), f"ProcessingOutput {name!r} S3Uri")  # as S3OutputPath
+        outputs.append({**item, "S3Output": s3})
+    return {**config, "Outputs": outputs}
+
+
+def create(services: Services, params: dict, extra: dict | None = None) -> dict:
+    """Validate and store a processing job (a CreateProcessingJob request); the controller starts it."""
+    from ..processing.program import program_for
+
+    name = params["ProcessingJobName"]
+    app = dict(params["AppSpecification"])
+    program = program_for(app.get("ImageUri", ""))
+    if program["kind"] == "script" and not app.get("ContainerEntrypoint"):
+        raise ValidationError(f"AppSpecification.ContainerEntrypoint is required for the framework image "
+                              f"{app['ImageUri']!r}: Shipyard runs it as a command (for example [\"python3\", "
+                              "\"/opt/ml/processing/input/code/preprocess.py\"]), as the SageMaker SDK's "
+                              "processors send it.")
+    inputs = _check_inputs(services, list(params.get("ProcessingInputs") or []))
+    outputs = _check_outputs(services, params.get("ProcessingOutputConfig"))
+    cluster = dict((params.get("ProcessingResources") or {}).get("ClusterConfig") or {})
+    cluster.setdefault("InstanceCount", 1)
+    cluster.setdefault("InstanceType", "ml.m5.large")
+    arn = services.arn(KIND, name)
+    doc: dict[str, Any] = {
+        "ProcessingJobName": name,
+        "ProcessingJobArn": arn,
+        "ProcessingResources": {**(params.get("ProcessingResources") or {}), "ClusterConfig": cluster},
+        "AppSpecification": app,
+        "RoleArn": params["RoleArn"],
+    }
+    if inputs:
+        doc["ProcessingInputs"] = inputs
+    if outputs:
+        doc["ProcessingOutputConfig"] = outputs
+    for key in _OPTIONAL:
+        if params.get(key):
+            doc[key] = params[key]
+    state = ProcessingState(program=program, tags=list(params["Tags"]) if params.get("Tags") else None)
+    doc.update(state.to_doc())
+    doc.update(extra or {})
+    services.meta.create(KIND, name, arn, "InProgress", doc)
+    services.wake(KIND)
+    return {"ProcessingJobArn": arn}
+
+
+def describe(resource: Resource) -> dict:
+    """The DescribeProcessingJob view of a stored job."""
+    out = public(resource.doc)
+    out["ProcessingJobStatus"] = resource.status
+    out["CreationTime"] = resource.created
+    out["LastModifiedTime"] = resource.modified
+    return out
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)
+
+
+def summary(r: Resource) -> dict:
+    """One ListProcessingJobs entry."""
+    item = {"ProcessingJobName": r.name, "ProcessingJobArn": r.arn, "CreationTime": r.created,
+            "LastModifiedTime": r.modified, "ProcessingJobStatus": r.status}
+    for key in ("ProcessingEndTime", "FailureReason", "ExitMessage"):
+        if r.doc.get(key):
+            item[key] = r.doc[key]
+    return item
+
+
+def list_jobs(services: Services, params: dict) -> dict:
+    """A ListProcessingJobs page (filters, sort, pagination as ListTrainingJobs)."""
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by not in SORT_KEYS:
+        raise ValidationError(f"SortBy must be one of {', '.join(SORT_KEYS)}.")
+    q = ListQuery(
+        name_contains=params.get("NameContains"),
+        status_equals=params.get("StatusEquals"),
+        created_after=_ts(params.get("CreationTimeAfter")),
+        created_before=_ts(params.get("CreationTimeBefore")),
+        modified_after=_ts(params.get("LastModifiedTimeAfter")),
+        modified_before=_ts(params.get("LastModifiedTimeBefore")),
+        sort_by=SORT_KEYS[sort_by],
+        descending=params.get("SortOrder", "Descending") != "Ascending",
+        max_results=int(params.get("MaxResults") or 10),
+        next_token=params.get("NextToken"),
+    )
+    page = services.meta.list(KIND, q)
+    out: dict[str, Any] = {"ProcessingJobSummaries": [summary(r) for r in page.items]}
+    if page.next_token:
+        out["NextToken"] = page.next_token
+    return out
+
+
+def stop(services: Services, name: str) -> None:
+    """StopProcessingJob: an InProgress job becomes Stopping (the controller stops its hosts, then records
+    Stopped); stopping a job that is already Stopping is a no-op, a finished one a ValidationException."""
+    r = get(services, name)
+    if r.status == "Stopping":
+        return
+    if r.status != "InProgress":
+        raise ValidationError(f"Processing job {r.name} is in status {r.status}: only an InProgress job can be "
+                              "stopped.")
+    changes = ProcessingState().changes(stop_requested=time.time())
+    try:
+        services.meta.update(KIND, r.name, changes, status="Stopping", expect_status={"InProgress"})
+    except ConflictError:
+        now = services.meta.get(KIND, r.name)
+        if now.status != "Stopping":
+            raise ValidationError(f"Processing job {r.name} is in status {now.status}: only an InProgress job "
+                                  "can be stopped.") from None
+    services.wake(KIND)
