@@ -498,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_pipelines import add_pipelines_commands
 
     add_pipelines_commands(sub, _client_opts)
+    from .cli_lineage import add_lineage_commands
+
+    add_lineage_commands(sub, _client_opts)
     return parser
 
 

@@ -164,8 +164,9 @@ def test_describe_update_versions_list_and_delete(sm):
 
 
 def test_callback_step_waits_for_its_token(sm):
-    steps = [{"Name": "Ask", "Type": "Callback", "Arguments": {
-                 "SqsQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "Input": "hello"},
+    # the SDK's CallbackStep shape: the queue beside Arguments (which are the message's inputs)
+    steps = [{"Name": "Ask", "Type": "Callback", "Arguments": {"Input": "hello"},
+              "SqsQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
               "OutputParameters": [{"OutputName": "answer", "OutputType": "String"}]},
              {"Name": "Check", "Type": "Condition", "Arguments": {
                  "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Steps.Ask.OutputParameters['answer']"},

@@ -201,3 +201,30 @@ def test_sdk_processing_training_evaluation_condition_pipeline(sdk):
     assert channel["DataSource"]["S3DataSource"]["S3Uri"] == prep_out
 
 
+
+
+def test_sdk_step_decorated_function_is_refused_at_create_naming_the_step(sdk):
+    """``@step`` functions run as training jobs that bootstrap the SDK's remote-function runtime in the image:
+    not supported yet, so CreatePipeline refuses the step by name rather than failing at run time."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from sagemaker.workflow.function_step import step
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    tmp, bucket = sdk
+    boto_session = boto3.Session(region_name="us-east-1")
+    session = PipelineSession(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
+                              default_bucket=bucket)
+
+    @step(name="AddOne", image_uri=SKLEARN_IMAGE, role=ROLE, instance_type="ml.m5.large",
+          keep_alive_period_in_seconds=0)
+    def add_one(x: int) -> int:
+        return x + 1
+
+    pipeline = Pipeline(name=f"sdk-step-{uuid.uuid4().hex[:8]}", steps=[add_one(1)], sagemaker_session=session)
+    with pytest.raises(ClientError) as e:
+        pipeline.create(role_arn=ROLE)
+    error = e.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "'AddOne'" in error["Message"] and "@step" in error["Message"]

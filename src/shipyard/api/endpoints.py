@@ -145,8 +145,17 @@ def create_endpoint(services: Services, params: dict) -> dict:
         services.meta.create(ENDPOINT, name, arn, "Creating", doc)
     except ResourceInUse:
         raise ResourceInUse(f'Cannot create already existing endpoint "{arn}".') from None
+    _record_lineage(services, name, spec)
     services.wake(ENDPOINT)
     return {"EndpointArn": arn}
+
+
+def _record_lineage(services: Services, name: str, spec: dict) -> None:
+    """The endpoint's context and its configuration's deployment action, linked to the models' artifacts."""
+    from ..lineage import auto as lineage_auto
+
+    lineage_auto.on_endpoint_created(services, name, {"EndpointConfigName": spec["config"]},
+                                     [{"Containers": v["containers"]} for v in spec["variants"]])
 
 
 @operation("sagemaker", "DescribeEndpoint")
@@ -213,6 +222,7 @@ def update_endpoint(services: Services, params: dict) -> dict:
     services.meta.update(ENDPOINT, name, {"_next": spec, "EndpointStatus": "Updating", "FailureReason": None,
                                           "LastModifiedTime": time.time()},
                          status="Updating", expect_status={"InService"})
+    _record_lineage(services, name, spec)
     services.wake(ENDPOINT)
     return {"EndpointArn": ep.arn}
 

@@ -17,7 +17,9 @@ executions, within ExpireAfter; a hit succeeds at once with that record's proper
 
 Retries: a child that fails with an internal or capacity error, or a create call refused for a resource limit
 or throttling, is retried after :func:`shipyard.pipelines.retry.retry_delay` when one of the step's
-RetryPolicies matches; a user's script error (AlgorithmError, ClientError) is not, as on AWS.
+RetryPolicies matches; a user's script error (AlgorithmError, ClientError) is not, as on AWS. As AWS documents
+("Pipelines retries on this type of error automatically"), ``Step.SERVICE_FAULT`` and ``Step.THROTTLING`` are
+retried even without a policy (:data:`DEFAULT_RETRY`); a policy that names them overrides that default.
 """
 
 from __future__ import annotations
@@ -39,15 +41,23 @@ from ..errors import (ConflictError, ResourceInUse, ResourceLimitExceeded, Servi
 from ..metastore.base import ListQuery, Resource
 from ..pipelines import dag
 from ..pipelines.caching import cache_key
-from ..pipelines.definition import Definition, Step, parse
+from ..pipelines.definition import Definition, RetryPolicy, Step, parse
 from ..pipelines.expressions import condition_holds, evaluate
 from ..pipelines.retry import retry_delay
+from ..resources import model_package, model_package_group
 from ..resources.pipeline import EXEC_KIND, selected_steps
 from .base import Controller
 
 log = logging.getLogger("shipyard.controllers.pipeline")
 
 JOB_TERMINAL = ("Completed", "Failed", "Stopped")
+# What a step gets for a service fault or throttling when none of its RetryPolicies names them (AWS retries
+# those automatically without saying how often; these are the SDK's RetryPolicy defaults, three retries).
+DEFAULT_RETRY = RetryPolicy(exception_types=("Step.SERVICE_FAULT", "Step.THROTTLING"), interval_seconds=1.0,
+                            backoff_rate=2.0, max_attempts=3)
+# Execution variables that name the job of the step whose arguments use them (the SDK's
+# ExecutionVariables.TRAINING_JOB_NAME / PROCESSING_JOB_NAME): step type -> variable.
+JOB_NAME_VARIABLES = {"Training": "TrainingJobName", "Processing": "ProcessingJobName"}
 _RAND = string.ascii_lowercase + string.digits
 
 
@@ -146,6 +156,8 @@ def create_error_type(e: Exception) -> str | None:
         return "Step.THROTTLING"
     if isinstance(e, ValidationError) or isinstance(e, (KeyError, TypeError, ValueError)):
         return None
+    if isinstance(e, ShipyardError) and e.http_status < 500:
+        return None  # the request's own fault (a missing resource, a name in use): retrying cannot help
     return "Step.SERVICE_FAULT"
 
 
@@ -163,6 +175,9 @@ class ExecutionResolver:
         self.services = services
         self.res = res
         self.state = state
+        # (step type, job name) while a job step's arguments are resolved: what TrainingJobName or
+        # ProcessingJobName mean there
+        self.current_job: tuple[str, str] | None = None
 
     def parameter(self, name: str) -> Any:
         params = self.state.parameters or {}
@@ -176,7 +191,14 @@ class ExecutionResolver:
                   "PipelineName": self.state.pipeline_name or "", "PipelineArn": self.res.parent,
                   "StartDateTime": datetime.fromtimestamp(self.res.created, timezone.utc).isoformat(),
                   "CurrentDateTime": now}
+        for step_type, variable in JOB_NAME_VARIABLES.items():
+            if self.current_job is not None and self.current_job[0] == step_type:
+                values[variable] = self.current_job[1]
         if name not in values:
+            owner = next((t for t, v in JOB_NAME_VARIABLES.items() if v == name), None)
+            if owner:
+                raise ValidationError(f"Execution variable '{name}' names the job of the {owner} step that uses it: "
+                                      f"it can only be used in a {owner} step's arguments.")
             raise ValidationError(f"Execution variable '{name}' is not known.")
         return values[name]
 
@@ -352,7 +374,11 @@ class _Tick:
     def retry(self, rec: StepRecord, exception_type: str, now: float) -> bool:
         """Schedule the next attempt if a RetryPolicy matches; the step stays Executing meanwhile."""
         step = self.defn.steps[rec.name]
-        delay = retry_delay(step.retry_policies, exception_type, rec.attempt, rec.first_started or now, now)
+        policies = step.retry_policies
+        if exception_type in DEFAULT_RETRY.exception_types and not any(
+                exception_type in p.exception_types for p in policies):
+            policies = (*policies, DEFAULT_RETRY)
+        delay = retry_delay(policies, exception_type, rec.attempt, rec.first_started or now, now)
         if delay is None:
             return False
         log.info("pipeline %s step %s: attempt %d failed with %s; retrying in %.1fs", self.res.name, rec.name,
@@ -413,7 +439,9 @@ class _Tick:
                 arn = found.arn if found is not None else MODEL_STEP.create(self.services, name, args)
                 rec.status, rec.end, rec.job, rec.job_kind = "Succeeded", time.time(), name, "model"
                 rec.metadata = {"Model": {"Arn": arn}}
-                rec.properties = MODEL_STEP.properties(self.services, self.services.meta.get("model", name))
+                from ..resources import model
+
+                rec.properties = model.public(self.services.meta.get(model.KIND, name).doc)  # DescribeModel's view
             elif step.type == "RegisterModel":
                 self.register(rec, step)
             elif step.type in JOB_STEPS:
@@ -430,53 +458,114 @@ class _Tick:
         return rec
 
     def register(self, rec: StepRecord, step: Step) -> None:
-        """A RegisterModel step: CreateModelPackage (its group created first if missing, as AWS does)."""
-        try:
-            from ..resources import model_package, model_package_group
-        except ImportError:
-            raise ValidationError("RegisterModel steps need the model registry, which this Shipyard server does "
-                                  "not have.") from None
+        """A RegisterModel step: CreateModelPackage (its group created first if missing, as AWS does).
+
+        The package names the execution that made it in ``MetadataProperties.GeneratedBy`` (as a package
+        registered by a pipeline does on AWS). That is the step's idempotency marker: if the server dies between
+        CreateModelPackage and the tick's write, the step runs again after the restart, finds the package it made
+        (same execution, same request) and records that one instead of registering a second version."""
         args = evaluate(step.arguments or {}, self.defn, self.resolver)
-        group = args.get("ModelPackageGroupName") if isinstance(args, dict) else None
+        if not isinstance(args, dict):
+            raise ValidationError("Arguments must be a JSON object (the CreateModelPackage request).")
+        request = dict(args)
+        metadata = dict(request.get("MetadataProperties") or {})
+        metadata.setdefault("GeneratedBy", self.res.arn)
+        request["MetadataProperties"] = metadata
+        group = request.get("ModelPackageGroupName")
         if group and self.services.meta.find(model_package_group.KIND, group) is None:
             try:
                 model_package_group.create(self.services, {"ModelPackageGroupName": group})
             except ResourceInUse:
                 pass  # created meanwhile
-        arn = model_package.create(self.services, dict(args))["ModelPackageArn"]
+        found = self.registered_before(request)
+        arn = found.arn if found is not None else model_package.create(self.services, request)["ModelPackageArn"]
         rec.status, rec.end = "Succeeded", time.time()
         rec.metadata = {"RegisterModel": {"Arn": arn}}
         rec.properties = model_package.describe(model_package.get(self.services, arn))
+
+    def registered_before(self, request: dict) -> Resource | None:
+        """The package this execution already registered from this very request (see :meth:`register`)."""
+        if request["MetadataProperties"].get("GeneratedBy") != self.res.arn:
+            return None  # the user named another source: no marker of ours to find
+        same = ("ModelPackageDescription", "InferenceSpecification", "ModelMetrics", "CustomerMetadataProperties")
+
+        def ours(r: Resource) -> bool:
+            return (r.doc.get("MetadataProperties") == request["MetadataProperties"]
+                    and all(r.doc.get(k) == request.get(k) for k in same))
+
+        if request.get("ModelPackageName"):
+            found = self.services.meta.find(model_package.KIND, str(request["ModelPackageName"]))
+            return found if found is not None and ours(found) else None
+        group = self.services.meta.find(model_package_group.KIND, str(request.get("ModelPackageGroupName") or ""))
+        if group is None:
+            return None
+        token = None
+        for _ in range(10_000):
+            page = self.services.meta.list(model_package.KIND, ListQuery(
+                parent=group.name.lower(), max_results=100, next_token=token, sort_by="created", descending=True))
+            for r in page.items:
+                if r.created < self.res.created:
+                    return None  # older than this execution: it cannot have made it
+                if ours(r):
+                    return r
+            token = page.next_token
+            if not token:
+                return None
+        return None
 
     def callback(self, rec: StepRecord, step: Step) -> None:
         args = evaluate(step.arguments or {}, self.defn, self.resolver)
         token = _rand(10)  # botocore: CallbackToken is at most 10 characters
         rec.status, rec.callback_token = "Executing", token
-        queue = str((args or {}).get("SqsQueueUrl") or "")
-        inputs = {k: v for k, v in (args or {}).items() if k not in ("SqsQueueUrl", "OutputParameters")}
+        raw = step.raw if isinstance(step.raw, dict) else {}
+        queue = str(raw.get("SqsQueueUrl") or "")  # beside Arguments, as the SDK emits it; Arguments are the inputs
+        inputs = dict(args) if isinstance(args, dict) else {}
         rec.message = {"token": token, "pipelineExecutionArn": self.res.arn, "arguments": inputs,
                        "status": "Executing"}
         rec.metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": queue}}
         log.info("pipeline %s callback step %s waits; queue message (not sent: no SQS here): %s",
                  self.res.name, step.name, json.dumps(rec.message, default=str))
 
+    def job_arguments(self, step: Step, job_name: str) -> Any:
+        """The step's resolved Arguments, with TrainingJobName / ProcessingJobName naming its job."""
+        self.resolver.current_job = (step.type, job_name)
+        try:
+            return evaluate(step.arguments or {}, self.defn, self.resolver)
+        finally:
+            self.resolver.current_job = None
+
     def start_job(self, rec: StepRecord, step: Step, job_kind: JobKind) -> None:
-        args = evaluate(step.arguments or {}, self.defn, self.resolver)
+        name = job_kind.job_name(self.res.name, step.name)
+        args = self.job_arguments(step, name)
         if not isinstance(args, dict):
             raise ValidationError("Arguments must be a JSON object (the Create request).")
         if step.cache_enabled:
-            rec.cache_key = cache_key(step, args)
+            rec.cache_key = cache_key(step, self.keyed_arguments(step, args))
             if self.cache_hit(rec, step):
                 return
-        self.launch(rec, step, job_kind, args=args)
+        self.launch(rec, step, job_kind, name=name, args=args)
+
+    def keyed_arguments(self, step: Step, args: dict) -> dict:
+        """What a step's cache key is computed from: its resolved arguments, except that a Transform step's
+        ModelName stands for the model's definition. A Model step makes a model with a new name in every
+        execution, so keying on the name would never hit (the trap of sagemaker-python-sdk#3392); the same
+        containers are the same model."""
+        if step.type != "Transform" or not isinstance(args.get("ModelName"), str):
+            return args
+        found = self.services.meta.find("model", args["ModelName"])
+        if found is None:
+            return args  # the create call will say the model is missing
+        model = {k: v for k, v in found.doc.items()
+                 if k in ("PrimaryContainer", "Containers", "InferenceExecutionConfig", "EnableNetworkIsolation")}
+        return {**args, "ModelName": {"ModelDefinition": model}}
 
     def launch(self, rec: StepRecord, step: Step, job_kind: JobKind, name: str | None = None,
                args: dict | None = None) -> None:
         """Create the step's child: record its name first (restart safety), then create it."""
         now = time.time()
-        if args is None:
-            args = evaluate(step.arguments or {}, self.defn, self.resolver)
         rec.job = name or job_kind.job_name(self.res.name, step.name)
+        if args is None:
+            args = self.job_arguments(step, rec.job)
         rec.job_kind, rec.created, rec.status = job_kind.kind, False, "Starting"
         self.save()
         try:

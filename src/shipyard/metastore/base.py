@@ -27,6 +27,8 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .search_query import SearchQuery
+
 
 @dataclass
 class Resource:
@@ -141,3 +143,91 @@ class MetaStore(abc.ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    # --- lineage associations (directed edges between lineage entity ARNs; QueryLineage walks them) ---
+    # Contract: ``add_association`` is idempotent on (source, destination): a second add keeps the first edge
+    # and returns it; ``delete_association`` raises MissingResource for an edge that does not exist;
+    # ``list_associations`` pages like ``list`` (opaque, stable token); ``neighbours`` returns every edge
+    # leaving (``Descendants``), entering (``Ascendants``) or touching (``Both``) any of the given ARNs, in
+    # one round trip, so a breadth-first walk of depth d costs d queries.
+    def add_association(self, association: Association) -> Association:
+        raise NotImplementedError(f"{type(self).__name__} does not store lineage associations")
+
+    def delete_association(self, source_arn: str, destination_arn: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not store lineage associations")
+
+    def delete_associations_of(self, arn: str) -> int:
+        """Remove every edge that starts or ends at ``arn`` (its entity was deleted); returns how many."""
+        raise NotImplementedError(f"{type(self).__name__} does not store lineage associations")
+
+    def list_associations(self, query: AssociationQuery | None = None) -> AssociationPage:
+        raise NotImplementedError(f"{type(self).__name__} does not store lineage associations")
+
+    def neighbours(self, arns: Iterable[str], direction: str) -> builtins.list[Association]:
+        raise NotImplementedError(f"{type(self).__name__} does not store lineage associations")
+
+    def reachable_edges(self, start: str, direction: str, max_depth: int) -> builtins.list[Association]:
+        """Every edge a walk from ``start`` crosses within ``max_depth`` steps, going ``Descendants`` (along
+        edges) or ``Ascendants`` (against them). This default walks with ``neighbours`` (one query a level); a
+        backend may answer in one query (the SQL store uses a recursive CTE)."""
+        edges: dict[tuple[str, str], Association] = {}
+        seen, frontier = {start}, [start]
+        for _ in range(max_depth):
+            if not frontier:
+                break
+            step = []
+            for a in self.neighbours(frontier, direction):
+                edges.setdefault((a.source_arn, a.destination_arn), a)
+                arn = a.destination_arn if direction == "Descendants" else a.source_arn
+                if arn not in seen:
+                    seen.add(arn)
+                    step.append(arn)
+            frontier = step
+        return builtins.list(edges.values())
+
+    # --- Search (SageMaker's Search API over searchable kinds; see .search_query) ---
+    # Contract: ``search`` returns one page of ``kind`` resources matching ``query.expression`` (already
+    # validated by the caller), ordered by ``query.sort_by`` (a property path; resources without the property
+    # come last) or by the last-modified time, with an opaque next token tied to the same query; it raises
+    # ValidationError for a token of another query. It must not scan every document: 100,000 records answer
+    # in milliseconds.
+    def search(self, kind: str, query: SearchQuery) -> Page:
+        raise NotImplementedError(f"{type(self).__name__} does not support Search")
+
+
+@dataclass
+class Association:
+    """One lineage edge. Types are the ends' ArtifactType/ActionType/ContextType (or the trial component's
+    job kind), recorded when the edge is added so a walk never needs to read the entities."""
+
+    source_arn: str
+    destination_arn: str
+    association_type: str = ""  # ContributedTo | AssociatedWith | DerivedFrom | Produced | SameAs
+    source_type: str = ""
+    destination_type: str = ""
+    source_name: str = ""
+    destination_name: str = ""
+    created: float = 0.0
+
+
+@dataclass
+class AssociationQuery:
+    """ListAssociations' filters; unset fields do not filter."""
+
+    source_arn: str | None = None
+    destination_arn: str | None = None
+    source_type: str | None = None
+    destination_type: str | None = None
+    association_type: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    sort_by: str = "created"  # created | source_arn | destination_arn | source_type | destination_type
+    descending: bool = True
+    max_results: int = 10
+    next_token: str | None = None
+
+
+@dataclass
+class AssociationPage:
+    items: list[Association]
+    next_token: str | None

@@ -94,6 +94,9 @@ def create(services: Services, params: dict) -> dict:
         services.meta.create(KIND, name, arn, "Created", doc)
     except ResourceInUse:
         raise ResourceInUse(f'Cannot create already existing model "{arn}".') from None
+    from ..lineage import auto as lineage_auto
+
+    lineage_auto.on_model_created(services, doc)  # its data and images as artifacts (never raises)
     return {"ModelArn": arn}
 
 

@@ -29,7 +29,7 @@ from ..domain.pipeline_state import ExecutionState, PipelineState, StepRecord
 from ..domain.status import PIPELINE_EXECUTION_ACTIVE, PIPELINE_EXECUTION_TERMINAL
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..metastore.base import ListQuery, Resource
-from ..pipelines.definition import Definition, bind_parameters, parse
+from ..pipelines.definition import Definition, Step, bind_parameters, parse
 
 KIND = "pipeline"
 EXEC_KIND = "pipeline-execution"
@@ -52,10 +52,30 @@ def public(doc: dict) -> dict:
 
 
 # ------------------------------------------------------------------ definitions
+# The input channel through which the SDK hands a remote function's bootstrap scripts to its training job
+# (sagemaker.remote_function.job.RUNTIME_SCRIPTS_CHANNEL_NAME): what marks an @step-decorated function's step.
+REMOTE_FUNCTION_CHANNEL = "sagemaker_remote_function_bootstrap"
+
+
+def is_remote_function_step(step: Step) -> bool:
+    """Whether a Training step is the SDK's ``@step`` (a remote function run as a training job)."""
+    if step.type != "Training" or not isinstance(step.arguments, dict):
+        return False
+    channels = step.arguments.get("InputDataConfig")
+    return isinstance(channels, list) and any(
+        isinstance(c, dict) and c.get("ChannelName") == REMOTE_FUNCTION_CHANNEL for c in channels)
+
+
 def check_definition(text: str) -> Definition:
     """Parse and validate a definition; also refuse the step types Shipyard cannot run."""
     defn = parse(text)
     for step in defn.steps.values():
+        if is_remote_function_step(step):
+            raise ValidationError(
+                f"Step '{step.name}': @step-decorated Python functions (SageMaker remote-function steps) are not "
+                "supported by Shipyard yet: the SDK runs them as a training job whose ContainerEntrypoint bootstraps "
+                "the SDK's remote-function runtime inside the job's image. Write the function as a script and use "
+                "a TrainingStep or ProcessingStep instead.")
         if step.type == "RegisterModel" and registry_available():
             continue
         why = UNSUPPORTED_STEPS.get(step.type)

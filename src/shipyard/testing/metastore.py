@@ -23,7 +23,9 @@ import pytest
 
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..metastore.base import ListQuery, LogEvent, MetaStore
+from .metastore_associations import AssociationConformance
 from .metastore_logs import LogsAndMetricsConformance
+from .metastore_search import SearchConformance
 
 TJ = "training-job"
 
@@ -81,7 +83,7 @@ def _run_threads(target, count: int) -> None:
         raise AssertionError(f"{len(errors)} worker thread(s) failed: {errors[:3]!r}") from errors[0]
 
 
-class MetaStoreConformance(LogsAndMetricsConformance):
+class MetaStoreConformance(LogsAndMetricsConformance, SearchConformance, AssociationConformance):
     supports_reopen = True  # data survives close() and a new open of the same database
     supports_concurrent_writers = True  # many threads may write at once
     thread_count = 8

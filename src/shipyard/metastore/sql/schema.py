@@ -59,3 +59,31 @@ metrics = sa.Table(
     sa.Column("timestamp", sa.Float, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False, server_default="0"),  # added in revision 0002
 )
+
+# Lineage edges (revision 0003_lineage); queried by metastore/sql/associations.py.
+associations = sa.Table(
+    "associations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_arn", sa.String(512), nullable=False),
+    sa.Column("destination_arn", sa.String(512), nullable=False),
+    sa.Column("association_type", sa.String(64), nullable=False, server_default=""),
+    sa.Column("source_type", sa.String(256), nullable=False, server_default=""),
+    sa.Column("destination_type", sa.String(256), nullable=False, server_default=""),
+    sa.Column("source_name", sa.String(256), nullable=False, server_default=""),
+    sa.Column("destination_name", sa.String(256), nullable=False, server_default=""),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("source_arn", "destination_arn", name="uq_associations_ends"),
+)
+
+# Search index (revision 0004_search_index; see ..search_query): one row per leaf value of a searchable
+# resource's document, rewritten with the resource in the same transaction.
+search_index = sa.Table(
+    "search_index", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resource_id", sa.Integer, sa.ForeignKey("resources.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(255), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("elem", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("first", sa.Boolean, nullable=False, server_default=sa.true()),
+)

@@ -22,10 +22,13 @@ import sqlalchemy as sa
 from ...domain.arns import noun
 from ...errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..base import ListQuery, MetaStore, Page, Resource
+from ..search_query import SearchQuery
 from . import migrate
+from .associations import AssociationStore  # lineage edges (QueryLineage)
 from .dialects import SINGLE_READ_OPTION, WRITE_OPTION, make_engine, needs_serial_lock
 from .logs import LogsAndMetrics
 from .schema import resources
+from .search import index_resource, run_search
 
 SORT_COLUMNS = {
     "created": resources.c.created,
@@ -91,7 +94,7 @@ def _private_sqlite_file(url: str) -> None:
         pass  # SQLite reports a path it cannot open better than we would
 
 
-class SqlMetaStore(LogsAndMetrics, MetaStore):
+class SqlMetaStore(LogsAndMetrics, AssociationStore, MetaStore):
     """Metadata store over ``sqlite:///PATH``, ``postgresql://...`` or ``postgres://...`` (``?schema=NAME``)."""
 
     def __init__(self, url: str, upgrade: bool = True):
@@ -133,7 +136,8 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
                       created=now, modified=now, version=1, doc=dump_doc(doc))
         try:
             with self._tx(write=True) as conn:
-                conn.execute(resources.insert().values(**values))
+                done = conn.execute(resources.insert().values(**values))
+                index_resource(conn, done.inserted_primary_key[0], kind, doc, replace=False)  # Search
         except sa.exc.IntegrityError:
             existing = self.find(kind, name)
             raise duplicate_error(kind, existing.arn if existing else arn) from None
@@ -176,6 +180,7 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
                     .where(resources.c.id == row.id, resources.c.version == row.version)
                     .values(doc=dump_doc(doc), status=new_status, modified=now, version=row.version + 1))
                 if done.rowcount == 1:
+                    index_resource(conn, row.id, kind, doc)  # Search: rewritten with the document
                     return Resource(kind=kind, name=row.name, arn=row.arn, status=new_status, created=row.created,
                                     modified=now, doc=doc, parent=row.parent, version=row.version + 1)
         raise ConflictError(f"The {noun(kind)} {name} kept changing concurrently; try again.")
@@ -249,6 +254,11 @@ class SqlMetaStore(LogsAndMetrics, MetaStore):
         if q.modified_before is not None:
             where.append(c.modified < q.modified_before)
         return where
+
+    # --- Search (see .search): filters and sorts over the search index, in one read transaction ---
+    def search(self, kind: str, query: SearchQuery) -> Page:
+        with self._tx() as conn:
+            return run_search(conn, kind, query, _row_to_resource)
 
 
 def _after(col: sa.Column, cursor: tuple, descending: bool):

@@ -1,0 +1,1 @@
+"""Lineage recorded automatically: what each job read and wrote, and what each endpoint serves (``auto``)."""
