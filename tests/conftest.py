@@ -168,6 +168,33 @@ def server_factory(tmp_path):
             proc.stop(kill_children=True)
 
 
+def _sdk_waits():
+    """tests/e2e/sdk_waits.py, loaded by path (it is also run as a prelude in subprocesses, see test_readme)."""
+    import importlib.util
+
+    module = sys.modules.get("sdk_waits")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("sdk_waits", Path(__file__).parent / "e2e" / "sdk_waits.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sdk_waits"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_sagemaker_sdk():
+    """The SageMaker Python SDK for this module without its fixed sleeps (30 s per deploy(), a status look
+    every 30 s while fit() tails a log, ...) and without re-checking its config schema on every call (~0.1 s
+    each, hundreds of calls in some modules); every request and all output stay the SDK's own. See
+    tests/e2e/sdk_waits.py. Restored when the module ends."""
+    restore = _sdk_waits().shorten_sdk_waits()
+    try:
+        yield
+    finally:
+        restore()
+
+
 def _pg_reachable(url: str) -> str | None:
     """None if we can connect to ``url``, else the reason we cannot."""
     try:

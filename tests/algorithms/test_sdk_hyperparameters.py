@@ -217,7 +217,7 @@ def cases(cls_name: str, session):
 
 
 @pytest.fixture(scope="module")
-def offline_session(tmp_path_factory):
+def offline_session(tmp_path_factory, quick_sagemaker_sdk):
     """A SageMaker session that never calls out: output_path is given, nothing is uploaded."""
     # No server: no AWS_* changes, so the server tests' session may share the module.
     with sdk_environment(None, tmp_path_factory.mktemp("sagemaker-config"), region=REGION):
@@ -297,7 +297,7 @@ def test_misspelled_and_out_of_range_hyperparameters_are_refused_with_a_hint(off
 # ---------------------------------------------------------------- through the real server
 
 @pytest.fixture(scope="module")
-def sm_session(server, tmp_path_factory):
+def sm_session(server, tmp_path_factory, quick_sagemaker_sdk):
     with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), region=REGION):
         yield sdk_session(REGION, "sdk-hyperparameters")
 

@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -58,13 +59,54 @@ def _env_from_shipyard_env(home: Path) -> dict[str, str]:
     return base
 
 
+# Prepended to the README's blocks, and nothing else: the SageMaker SDK's fixed sleeps (30 s per `deploy()`,
+# a status look every 30 s while `fit()` tails the log) would be most of this test; tests/e2e/sdk_waits.py
+# shortens them with every SDK call and its output unchanged.
+SDK_WAITS_PRELUDE = f"""\
+import runpy as _runpy
+_runpy.run_path({str(Path(__file__).with_name("sdk_waits.py"))!r})["shorten_sdk_waits"]()
+del _runpy
+"""
+
+
+# Commands that only read (each a CLI process, a second of start-up): consecutive ones run at once. Any other
+# command (`endpoints delete`, `stop`, one added later) runs alone, after everything before it and before
+# everything after it, so the block's order is kept wherever it can matter.
+READ_ONLY = frozenset({"--version", "jobs list", "jobs describe", "logs xgb-1", "models list", "transform list",
+                       "tuning list", "endpoints list", "endpoints invoke"})
+
+
+def _in_order_reads_together(commands: list[list[str]]) -> list[list[list[str]]]:
+    batches: list[list[list[str]]] = []
+    for argv in commands:
+        reads = " ".join(argv[1:3]) in READ_ONLY
+        if reads and batches and all(" ".join(a[1:3]) in READ_ONLY for a in batches[-1]):
+            batches[-1].append(argv)
+        else:
+            batches.append([argv])
+    return batches
+
+
+def _shipyard(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "shipyard.cli", *argv[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_commands_run_in_order_with_reads_together():
+    cmds = [["shipyard", *c.split()] for c in ("--version", "jobs list", "endpoints delete x", "logs xgb-1",
+                                               "stop")]
+    assert [[" ".join(a[1:]) for a in b] for b in _in_order_reads_together(cmds)] == [
+        ["--version", "jobs list"], ["endpoints delete x"], ["logs xgb-1"], ["stop"]]
+    assert [len(b) for b in _in_order_reads_together(cli_block())][-2:] == [1, 1]  # delete, then stop, alone
+
+
 def test_readme_runs_as_written(server_factory, tmp_path):
     server = server_factory()
     env = _env_from_shipyard_env(server.home)
     assert env["AWS_ENDPOINT_URL"] == server.url  # found through the home's server.json
 
     script = tmp_path / "readme_blocks.py"
-    script.write_text("\n\n".join(blocks("python")))
+    script.write_text("\n\n".join([SDK_WAITS_PRELUDE, *blocks("python")]))
     r = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, f"README python blocks failed:\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}"
@@ -78,11 +120,12 @@ def test_readme_runs_as_written(server_factory, tmp_path):
     assert not any(re.search(r"\] \[\d+\]#011", line) for line in lines[last_round - 49:last_round + 1])
 
     results: dict[str, subprocess.CompletedProcess] = {}
-    for argv in cli_block():
-        r = subprocess.run([sys.executable, "-m", "shipyard.cli", *argv[1:]], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, f"{shlex.join(argv)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}"
-        results[" ".join(argv[1:3])] = r
+    for batch in _in_order_reads_together(cli_block()):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            done = list(pool.map(lambda argv: (argv, _shipyard(argv, env)), batch))
+        for argv, r in done:
+            assert r.returncode == 0, f"{shlex.join(argv)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}"
+            results[" ".join(argv[1:3])] = r
     assert results["jobs describe"].stdout.count("xgb-1") >= 1
     assert "MetricDefinitions" not in results["jobs describe"].stdout
     assert results["logs xgb-1"].stdout.splitlines()[-1] == "==> xgb-1: Completed"

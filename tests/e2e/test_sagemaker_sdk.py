@@ -44,8 +44,9 @@ def _dataset(folder, seed=3, n_train=800, n_val=200, n_test=10):
 
 
 @pytest.fixture(scope="module")
-def sm_env(server, tmp_path_factory):
-    """Environment for the SDK: AWS_* at the server, telemetry off and a default bucket via its config file."""
+def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
+    """Environment for the SDK: AWS_* at the server, telemetry off and a default bucket via its config file;
+    quick_sagemaker_sdk: the first look at a job after 1 s, not 5, and no 30 s between status looks."""
     with sdk_environment(server, tmp_path_factory.mktemp("sagemaker-config"), bucket="shipyard-e2e-default",
                          region=REGION):
         yield server

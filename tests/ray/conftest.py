@@ -20,6 +20,12 @@ os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # Keep every Ray process on loopback: without this Ray swaps 127.0.0.1 for the machine's address.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# A node whose raylet is killed is declared dead after `failure_threshold` failed health checks, one every
+# `period_ms`: by default 5 x 3 s, so each lost node (test_node_loss removes five) cost ~15 s of waiting before
+# Ray, and so Shipyard, saw it. 3 x 1 s here; a check still waits `timeout_ms` (10 s) for a busy raylet, so a
+# node is only declared dead after ~30 s without an answer, never for being slow on a loaded machine.
+os.environ.setdefault("RAY_health_check_period_ms", "1000")
+os.environ.setdefault("RAY_health_check_failure_threshold", "3")
 
 ray = pytest.importorskip("ray", reason="Ray is in the test extra; install with pip install -e '.[test]'")
 

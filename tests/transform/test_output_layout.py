@@ -62,7 +62,7 @@ def _predict(booster, rows) -> np.ndarray:
     return booster.predict(xgb.DMatrix(np.loadtxt(io.BytesIO(_csv(rows)), delimiter=",", ndmin=2)))
 
 
-def _transform(s, input_uri: str, model: str | None = None) -> tuple[str, dict]:
+def _start(s, input_uri: str, model: str | None = None) -> str:
     name = f"tj-{uuid.uuid4().hex[:8]}"
     s["sm"].create_transform_job(
         TransformJobName=name, ModelName=model or s["model"], BatchStrategy="MultiRecord",
@@ -70,6 +70,17 @@ def _transform(s, input_uri: str, model: str | None = None) -> tuple[str, dict]:
                         "ContentType": "text/csv", "SplitType": "Line"},
         TransformOutput={"S3OutputPath": f"s3://{s['bucket']}/out/{name}", "AssembleWith": "Line"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    return name
+
+
+def _transforms(s, jobs: list[tuple[str, str | None]]) -> list[tuple[str, dict]]:
+    """Start every (input URI, model) job at once, then wait for each: the jobs are independent, and each
+    spends most of its time starting its model server."""
+    names = [_start(s, uri, model) for uri, model in jobs]
+    return [_wait(s, name) for name in names]
+
+
+def _wait(s, name: str) -> tuple[str, dict]:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         d = s["sm"].describe_transform_job(TransformJobName=name)
@@ -106,10 +117,9 @@ def test_outputs_are_named_relative_to_the_input_prefix(setup):
     predict = {n: _predict(s["booster"], rows) for n, rows in (
         ("a.csv.out", X[:20]), ("sub/b.csv.out", X[20:40]), ("data1.csv.out", X[40:50]),
         ("data2.csv.out", X[50:]))}
-    for uri, expected in ((f"s3://{b}/in/", ["a.csv.out", "sub/b.csv.out"]),
-                          (f"s3://{b}/in", ["a.csv.out", "sub/b.csv.out"]),
-                          (f"s3://{b}/pre/data", ["data1.csv.out", "data2.csv.out"])):
-        name, d = _transform(s, uri)
+    cases = ((f"s3://{b}/in/", ["a.csv.out", "sub/b.csv.out"]), (f"s3://{b}/in", ["a.csv.out", "sub/b.csv.out"]),
+             (f"s3://{b}/pre/data", ["data1.csv.out", "data2.csv.out"]))
+    for (uri, expected), (name, d) in zip(cases, _transforms(s, [(uri, None) for uri, _ in cases])):
         assert d["TransformJobStatus"] == "Completed", d.get("FailureReason")
         got = _outputs(s, name)
         assert sorted(got) == expected, (uri, sorted(got))
@@ -136,8 +146,8 @@ def test_https_s3_urls_are_accepted(setup, server):
 
     expected = _predict(s["booster"], X[:10])
     # the model from an https ModelDataUrl (the fixture's) and from an https ModelDataSource; https inputs
-    for model, input_uri in ((s["model"], https_forms(b, "https-in/")[2]), (source, https_forms(b, "https-in")[3])):
-        name, d = _transform(s, input_uri, model)
+    jobs = [(https_forms(b, "https-in/")[2], s["model"]), (https_forms(b, "https-in")[3], source)]
+    for name, d in _transforms(s, jobs):
         assert d["TransformJobStatus"] == "Completed", d.get("FailureReason")
         got = _outputs(s, name)
         assert sorted(got) == ["rows.csv.out"], sorted(got)

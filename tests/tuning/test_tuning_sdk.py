@@ -19,7 +19,7 @@ print(f"objective: {v:.6f}")
 
 
 @pytest.fixture
-def sdk_env(server, tmp_path):
+def sdk_env(server, tmp_path, quick_sagemaker_sdk):
     """The SDK's environment: AWS_* at the server, telemetry off, a default bucket for the uploaded source."""
     with sdk_environment(server, tmp_path, bucket="shipyard-tuning-sdk"):
         yield server
@@ -41,7 +41,7 @@ def test_hyperparameter_tuner_fit_best_job_and_analytics(sdk_env, tmp_path):
         hyperparameter_ranges={"x1": ContinuousParameter(-5, 10), "x2": ContinuousParameter(0, 15)},
         metric_definitions=[{"Name": "objective", "Regex": r"objective: ([-0-9.eE+]+)"}],
         max_jobs=4, max_parallel_jobs=2, strategy="Random")
-    tuner.fit(wait=True)
+    tuner.fit(wait=True)  # quick_sagemaker_sdk: wait_for_tuning_job looks every 1 s, not every 5
     desc = tuner.describe()
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     assert desc["TrainingJobStatusCounters"]["Completed"] == 4
