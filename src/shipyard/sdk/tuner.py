@@ -260,7 +260,7 @@ class HyperparameterTuner:
             self._description = desc
         return desc
 
-    def wait(self, logs: bool = True, timeout: float | None = None, max_poll: float = 5.0,
+    def wait(self, logs: bool = True, timeout: float | None = None, max_poll: float = 2.0,
              out: TextIO | None = None) -> dict:
         """Block until the tuning job ends; return its final description."""
         name = self._require_job()
