@@ -501,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_lineage import add_lineage_commands
 
     add_lineage_commands(sub, _client_opts)
+    from .cli_experiments import add_experiments_commands
+
+    add_experiments_commands(sub, _client_opts)
     return parser
 
 

@@ -161,7 +161,7 @@ def test_result_serialization_round_trips_through_boto3(plugin_server):
 
 
 def test_unserved_service_gets_a_json_error_not_s3(server):
-    metrics = server.client("sagemaker-metrics")
-    status, code, _ = _error(lambda: metrics.batch_put_metrics(
-        TrialComponentName="tc", MetricData=[{"MetricName": "m", "Timestamp": 0, "Value": 1.0}]))
+    featurestore = server.client("sagemaker-featurestore-runtime")
+    status, code, _ = _error(lambda: featurestore.get_record(FeatureGroupName="fg",
+                                                             RecordIdentifierValueAsString="1"))
     assert (status, code) == (404, "UnknownOperationException")

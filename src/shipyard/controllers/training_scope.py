@@ -49,4 +49,5 @@ def job_scope(name: str, doc: dict, manifest_reads: list[str] | None = None) -> 
             write.append(extra)
     return job_keys.JobScope(kind=KIND, name=name, read=read, write=write, log_group=LOG_GROUP,
                              log_stream_prefix=f"{name}/", role_arn=str(doc.get("RoleArn") or ""),
-                             own=[["sagemaker", "DescribeTrainingJob", "TrainingJobName"]])
+                             own=[["sagemaker", "DescribeTrainingJob", "TrainingJobName"]],
+                             experiment=job_keys.experiment_names(doc.get("ExperimentConfig")))

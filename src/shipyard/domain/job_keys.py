@@ -43,6 +43,9 @@ class JobScope:
     own: list[list[str]] = field(default_factory=list)
     metrics: bool = True           # CloudWatch PutMetricData
     role_arn: str = ""             # the job's execution role (what GetCallerIdentity names as assumed)
+    # the ExperimentName, TrialName and RunName of the job's ExperimentConfig (lower-cased): the SDK's load_run()
+    # inside the job may read and write these, and only these, experiment entities
+    experiment: list[str] = field(default_factory=list)
 
     def buckets(self) -> set[str]:
         return {p.split("/", 1)[0] for p in self.read + self.write}
@@ -55,6 +58,11 @@ class Caller:
 
     access_key_id: str
     job: JobScope | None = None
+
+
+def experiment_names(config: dict | None) -> list[str]:
+    """The experiment entities a job's ExperimentConfig names (lower-cased), for :attr:`JobScope.experiment`."""
+    return [str(v).lower() for k in ("ExperimentName", "TrialName", "RunName") if (v := (config or {}).get(k))]
 
 
 def s3_prefix(uri: str) -> str:

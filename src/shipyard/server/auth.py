@@ -465,6 +465,36 @@ _ALWAYS = {("sts", "GetCallerIdentity")}
 _LOG_OPS = {"CreateLogStream", "PutLogEvents", "GetLogEvents", "DescribeLogStreams"}
 
 
+# What the SDK's load_run() calls from inside a job (its Run's load-or-create, save, association check, metrics):
+# allowed for a job whose ExperimentConfig names the entities, and only when every name the call carries is one of
+# them. Search (the SDK asks whether its run's trial component is in its group) only over trial components and only
+# narrowed by an Equals filter on one of the job's own names, so no other job's record can come back.
+_EXPERIMENT_OPS = {
+    ("sagemaker", op) for op in (
+        "CreateExperiment", "DescribeExperiment", "CreateTrial", "DescribeTrial", "CreateTrialComponent",
+        "DescribeTrialComponent", "UpdateTrialComponent", "AssociateTrialComponent", "Search")
+} | {("sagemaker-metrics", "BatchPutMetrics")}
+_EXPERIMENT_NAME_FIELDS = ("ExperimentName", "TrialName", "TrialComponentName")
+
+
+def _experiment_call(scope, service: str, operation: str, params: dict) -> bool:
+    allowed = getattr(scope, "experiment", None) or []
+    if not allowed or (service, operation) not in _EXPERIMENT_OPS:
+        return False
+    if operation == "Search":
+        return _own_trial_component_search(params, allowed)
+    names = [str(params[f]).lower() for f in _EXPERIMENT_NAME_FIELDS if params.get(f)]
+    return bool(names) and all(n in allowed for n in names)
+
+
+def _own_trial_component_search(params: dict, allowed: list[str]) -> bool:
+    expression = params.get("SearchExpression") or {}
+    if params.get("Resource") != "ExperimentTrialComponent" or expression.get("Operator", "And") != "And":
+        return False
+    return any(f.get("Name") == "TrialComponentName" and f.get("Operator", "Equals") == "Equals"
+               and str(f.get("Value", "")).lower() in allowed for f in expression.get("Filters") or [])
+
+
 def authorize_call(scope, service: str, operation: str, params: dict | None) -> None:
     """Raise ``AccessDeniedException`` unless a job key with ``scope`` may call ``service:operation``."""
     params = params or {}
@@ -480,6 +510,8 @@ def authorize_call(scope, service: str, operation: str, params: dict | None) -> 
             return
         raise _denied(False, f"logs:{operation}", f"log-group:{group}:log-stream:{stream}", who)
     if service == "cloudwatch" and operation == "PutMetricData" and scope.metrics:
+        return
+    if _experiment_call(scope, service, operation, params):
         return
     for own_service, own_op, field_name in scope.own:
         if (service, operation) == (own_service, own_op) and params.get(field_name) == scope.name:
