@@ -20,7 +20,7 @@ import string
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import ValidationError
 from .s3_uri import parse_s3_uri
@@ -60,7 +60,7 @@ class Caller:
     job: JobScope | None = None
 
 
-def experiment_names(config: dict | None) -> list[str]:
+def experiment_names(config: dict[str, Any] | None) -> list[str]:
     """The experiment entities a job's ExperimentConfig names (lower-cased), for :attr:`JobScope.experiment`."""
     return [str(v).lower() for k in ("ExperimentName", "TrialName", "RunName") if (v := (config or {}).get(k))]
 
