@@ -4,10 +4,12 @@ Dispatch happens on the credential scope's service (and the path), in this order
 
 - ``GET /shipyard/health``                      unauthenticated readiness probe
 - unsigned ``GET /`` asking for HTML (a browser) a landing page (``shipyard.server.landing``)
+- unsigned ``/studio...``                        the web console (``shipyard.ui``: its own session sign-in)
 - unsigned ``GET /metrics``, ``GET /shipyard/endpoints/{name}/metrics``  loopback-only serving metrics
 - service ``s3``                                the whole request goes to ``shipyard.api.s3.handle_s3``
                                                 (the body is streamed there; auth never reads it)
 - ``/endpoints/{name}/invocations`` (sagemaker) sagemaker-runtime REST: the endpoint router
+- ``PUT /BatchPutMetrics`` (service sagemaker)  sagemaker-metrics REST-JSON (``shipyard.api.metrics``)
 - ``X-Amz-Target: <Prefix>.<Op>``               JSON 1.1: SageMaker, CloudWatch Logs, Application Auto Scaling
 - ``smithy-protocol: rpc-v2-cbor``              Smithy RPC v2 CBOR (CloudWatch metrics): ``shipyard.wire.rpcv2``
 - service ``sts``                               the query protocol (form-encoded ``Action=...``), XML answers
@@ -41,6 +43,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
+from ..api.metrics import ROUTES as METRICS_ROUTES
 from ..errors import (
     AuthError,
     NotImplementedYet,
@@ -58,6 +61,7 @@ from ..wire import errors as wire_errors
 from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
+from .. import ui
 from . import landing, metrics_route
 from .limits import STS_XMLNS, env_positive
 from ..domain import job_keys as _job_keys
@@ -286,6 +290,7 @@ class ShipyardApp:
         if self.broken:
             health["degraded"] = self.broken
         self.health_body = orjson.dumps(health)
+        self.console = ui.build(services)
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
@@ -331,6 +336,9 @@ class ShipyardApp:
             await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8")],
                         b"" if method == "HEAD" else body)
             return
+        if ui.wants(path) and "authorization" not in headers and "X-Amz-" not in query_string:
+            await self.console(scope, receive, send)
+            return
         service = parse_credential_service(headers.get("authorization"),
                                            parse_query(query_string) if "X-Amz-" in query_string else {})
         if service == "s3":
@@ -340,6 +348,8 @@ class ShipyardApp:
         elif headers.get("smithy-protocol") == "rpc-v2-cbor" or (service == "monitoring"
                                                                  and path.startswith("/service/")):
             await self.rpcv2(scope, receive, send, headers, query_string)
+        elif service == "sagemaker" and (method, path) in METRICS_ROUTES:  # sagemaker-metrics REST-JSON
+            await self.metrics(scope, receive, send, headers, query_string)
         elif "x-amz-target" in headers:
             await self.json11(scope, receive, send, headers, query_string)
         elif service == "sts" or (service is None and method == "POST" and path == "/"
@@ -459,6 +469,34 @@ class ShipyardApp:
             return
         await _send(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
                                 (b"x-amzn-requestid", request_id.encode())], out)
+
+    # --- sagemaker-metrics REST-JSON (BatchPutMetrics; botocore signs it with service name "sagemaker") ---
+    async def metrics(self, scope, receive, send, headers, query_string) -> None:
+        request_id = wire_errors.new_request_id()
+        op = METRICS_ROUTES[(scope["method"], scope["path"])]
+        body = None
+        try:
+            body = await self._signed_body(scope, receive, headers, query_string, MAX_JSON_BYTES)
+            try:
+                params = orjson.loads(body) if body.strip() else {}
+            except orjson.JSONDecodeError:
+                raise SerializationError("The request body is not valid JSON.") from None
+            handler = registry.lookup("sagemaker-metrics", op)
+            if handler is None:
+                raise OperationNotImplemented(f"Operation {op} of sagemaker-metrics is not supported by Shipyard.")
+            model = operation_model("sagemaker-metrics", op)
+            assert model is not None  # ROUTES names only operations of botocore's model
+            params = validate_input(model.input_shape, params)
+            self._authorize(scope, "sagemaker-metrics", op, params)
+            result = await run_in_threadpool(self._call, handler, params, scope["shipyard.caller"])
+            out = dump_json(result)
+        except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
+            _log_failure(exc, op)
+            await _send(send, *wire_errors.render_rest_json(exc, request_id),
+                        close=body is None and _has_body(headers))
+            return
+        await _send(send, 200, [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode())],
+                    out)
 
     # --- Smithy RPC v2 CBOR (CloudWatch) ---
     async def rpcv2(self, scope, receive, send, headers, query_string) -> None:
