@@ -74,6 +74,19 @@ def wait_status(sm, name: str, statuses=TERMINAL, timeout: float = 60.0) -> dict
         time.sleep(0.1)
 
 
+def wait_started(sm, name: str, timeout: float = 30.0) -> dict:
+    """The job's description once its program runs (``ProcessingStartTime`` shows): its hosts hold their share."""
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sm.describe_processing_job(ProcessingJobName=name)
+        if desc.get("ProcessingStartTime"):
+            return desc
+        if desc["ProcessingJobStatus"] in TERMINAL or time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not start processing ({desc['ProcessingJobStatus']}): "
+                                 f"{desc.get('FailureReason')}")
+        time.sleep(0.05)
+
+
 def read_output(s3, bucket: str, prefix: str) -> dict[str, bytes]:
     """Every object under ``prefix``: relative key -> body."""
     out = {}
@@ -92,3 +105,19 @@ def log_messages(logs, name: str) -> dict[str, list[str]]:
                                      startFromHead=True)["events"]
         out[stream["logStreamName"]] = [e["message"] for e in events]
     return out
+
+
+def executor_pid(status_file, phase: str, timeout: float = 30.0) -> int:
+    """The executor's pid once its ``status.json`` says it reached ``phase`` (a job that is really running)."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(status_file.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if data.get("secondary") == phase and data.get("executor_pid"):
+            return int(data["executor_pid"])
+        time.sleep(0.05)
+    raise AssertionError(f"{status_file.parent} did not reach {phase} in {timeout} s")

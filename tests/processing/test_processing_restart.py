@@ -4,12 +4,11 @@ message and every log line exactly once (the log offsets are in the store, not i
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import pytest
-from processing_helpers import log_messages, read_output, script_request, unique, wait_status
+from processing_helpers import executor_pid, log_messages, read_output, script_request, unique, wait_status
 
 pytestmark = [pytest.mark.integration]
 
@@ -25,26 +24,12 @@ SLOW = """
 """
 
 
-def _executor_pid(server, name: str, timeout: float = 30.0) -> int:
-    status_file = server.home / "runs" / "processing" / name / "algo-1" / "status.json"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = json.loads(status_file.read_text())
-        except (OSError, ValueError):
-            data = {}
-        if data.get("secondary") == "Processing" and data.get("executor_pid"):
-            return int(data["executor_pid"])
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not start processing")
-
-
 def test_server_killed_mid_job_then_restarted_loses_nothing(server_factory):
     server = server_factory()
     sm, s3 = server.client("sagemaker"), server.client("s3")
     name = unique("crash")
     sm.create_processing_job(**script_request(s3, BUCKET, name, SLOW, outputs={"result": {}}))
-    pid = _executor_pid(server, name)
+    pid = executor_pid(server.home / "runs" / "processing" / name / "algo-1" / "status.json", "Processing")
     server.kill9()
     time.sleep(1)
     assert os.path.exists(f"/proc/{pid}")  # the job outlives the server

@@ -14,6 +14,10 @@ Every tick it looks at the jobs that are InProgress or Stopping:
 All state is in the document (:class:`~shipyard.domain.processing_state.ProcessingState`), so a restarted server
 resumes: a handle that still runs is followed again, one that vanished without an outcome fails with a reason.
 Each job holds a key of its own, scoped by :func:`shipyard.processing.scope.job_scope`, revoked when it ends.
+What it shares with the training controller (launching a host, following handles, saving, the key and the
+sandbox) is :class:`~.job_hosts.HostJobController`; a multi-instance job is admitted as a training job is
+(:mod:`.job_admission`: all its instances or none, first come first served), so jobs queue rather than
+oversubscribe the machine.
 """
 
 from __future__ import annotations
@@ -27,66 +31,60 @@ from pathlib import Path
 
 from ..context import Services
 from ..domain import job_keys
-from ..domain.job_file import write_private
+from ..domain.job_file import ProcessingJobFile
 from ..domain.processing_state import ProcessingState
 from ..domain.status import PROCESSING_ACTIVE
 from ..domain.training_state import Host
-from ..errors import ConflictError, MissingResource
+from ..errors import MissingResource
 from ..instance_types import job_request
 from ..metastore.base import LogEvent
-from ..processing.job_file import ProcessingJobFile
 from ..processing.scope import KIND, LOG_GROUP, job_scope
 from ..runners.base import JobSpec
-from ..runners.sandbox import Sandbox, isolation_enabled
 from ..training.status import JOB_FILE, LOG_FILE, read_status
-from .base import Controller
+from .job_admission import as_admitted, cluster_config, group_name, running_processing, running_training
+from .job_hosts import HostJobController
 from .joblog import read_new_lines
+from .training_admission import Admission
 
 log = logging.getLogger("shipyard.controllers.processing")
 
 DEFAULT_STOP_GRACE = 30.0        # SIGTERM -> SIGKILL for the processing program
 UPLOAD_ALLOWANCE = 300.0         # extra time before the controller steps in on an overrunning job
-HANDLE_FILE = "handle"
 MESSAGE_LIMIT = 1024
 LOST_REASON = ("InternalServerError: host {host} of the processing job was lost: its process ended ({how}) "
                "without reporting an outcome (it was killed, or the host restarted while the server was down).")
 
 
-class ProcessingController(Controller):
+class ProcessingController(HostJobController):
     kind = KIND
+    run_kind = "processing"
+    active = PROCESSING_ACTIVE
+    stop_grace_setting = "processing_stop_grace"
+    stop_grace_env = "SHIPYARD_PROCESSING_STOP_GRACE"
+    default_stop_grace = DEFAULT_STOP_GRACE
     tick = 0.5
     busy_tick = 0.2
 
     def __init__(self, services: Services):
         super().__init__(services)
-        self._handles: dict[str, object] = {}
-        settings = services.settings
-        extra = getattr(settings, "extra", {}) or {}
-        self.stop_grace = float(extra.get("processing_stop_grace")
-                                or os.environ.get("SHIPYARD_PROCESSING_STOP_GRACE") or DEFAULT_STOP_GRACE)
+        extra = getattr(services.settings, "extra", {}) or {}
         interval = extra.get("processing_continuous_interval") or os.environ.get(
             "SHIPYARD_PROCESSING_CONTINUOUS_INTERVAL")
         self.continuous_interval = float(interval) if interval else None
-        self.keys = job_keys.for_home(settings.home)
-        self.isolate = isolation_enabled(extra.get("job_isolation"))
-        self.keys.prune(self._key_in_use)
-
-    def _key_in_use(self, kind: str, name: str) -> bool:
-        if kind != KIND:
-            return True  # another kind's controller decides
-        try:
-            return self.services.meta.get(KIND, name).status in PROCESSING_ACTIVE
-        except MissingResource:
-            return False
-
-    def job_dir(self, name: str) -> Path:
-        return Path(self.services.settings.home) / "runs" / "processing" / name
 
     # --- the loop ---
     def reconcile_all(self) -> None:
         active = self.services.meta.list_in_status(KIND, PROCESSING_ACTIVE)
         self.tick = self.busy_tick if active else type(self).tick
+        waiting = sorted((r for r in active if _waiting(r)), key=lambda r: (r.created, r.name))
+        if waiting:
+            try:
+                self._admit(waiting)
+            except Exception:  # noqa: BLE001
+                log.exception("admitting processing jobs failed; retrying next tick")
         for r in active:
+            if _waiting(r):
+                continue
             try:
                 self.reconcile(r)
             except MissingResource:
@@ -94,36 +92,62 @@ class ProcessingController(Controller):
             except Exception:  # noqa: BLE001 - one job's trouble must not stop the others
                 log.exception("reconciling processing job %s failed; retrying next tick", r.name)
 
-    def shutdown(self) -> None:
-        self._handles.clear()
+    # --- admission ---
+    def _admit(self, waiting: list) -> None:
+        """A one-host job starts at once; a multi-host job goes through training's admission (FIFO, all its
+        hosts or none), counting the processing and training jobs that hold their hosts now."""
+        several = []
+        for r in waiting:
+            if job_request(cluster_config(r.doc))[1] > 1:
+                several.append(as_admitted(r))
+            else:
+                self._start_or_fail(r, group=False)
+        if not several:
+            return
+        running = running_processing(self.services) + running_training(self.services)
+        for view, action, value in Admission(self.services.runner).decide(several, running, group_name):
+            r = view.resource  # type: ignore[attr-defined]
+            if action == "start":
+                self._start_or_fail(r, group=True)
+            elif action == "fail":
+                self.services.runner.release_group(group_name(r))
+                self.save(r, {"FailureReason": str(value)[:1024], "ProcessingEndTime": time.time(),
+                              **ProcessingState.from_doc(r.doc).changes(done=True)}, status="Failed")
+            else:
+                log.debug("processing job %s waits: %s", r.name, value)
+
+    def _start_or_fail(self, r, group: bool) -> None:
+        try:
+            self._start(r, group)
+        except MissingResource:
+            pass
+        except Exception as e:  # noqa: BLE001 - a job that cannot start fails, with the reason
+            log.exception("starting processing job %s failed", r.name)
+            self.services.runner.release_group(group_name(r))
+            self.save(r, {"FailureReason": f"InternalServerError: the processing job could not be "
+                                           f"started: {e}"[:1024], "ProcessingEndTime": time.time(),
+                          **ProcessingState.from_doc(r.doc).changes(done=True)}, status="Failed")
 
     def reconcile(self, r) -> None:
         state = ProcessingState.from_doc(r.doc)
         if not state.hosts:
-            if r.status == "Stopping":
-                self._save(r, {"ProcessingEndTime": time.time(), **state.changes(done=True)}, status="Stopped")
-            else:
-                try:
-                    self._start(r)
-                except Exception as e:  # noqa: BLE001 - a job that cannot start fails, with the reason
-                    log.exception("starting processing job %s failed", r.name)
-                    self._save(r, {"FailureReason": f"InternalServerError: the processing job could not be "
-                                                    f"started: {e}"[:1024], "ProcessingEndTime": time.time(),
-                                   **state.changes(done=True)}, status="Failed")
-            return
+            if r.status == "Stopping":  # stopped before its hosts were started (or while it waited)
+                self.services.runner.release_group(group_name(r))
+                self.save(r, {"ProcessingEndTime": time.time(), **state.changes(done=True)}, status="Stopped")
+            return  # not started yet: reconcile_all admits it
         hosts = state.hosts
-        handles = [self._attach(h) for h in hosts]
+        handles = [self.attach(h) for h in hosts]
         now = time.time()
         changes: dict = {}
         stop_sent = state.stop_sent
         if r.status == "Stopping" and not stop_sent:
-            self._stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
+            self.stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
             stop_sent = now
             changes.update(state.changes(stop_sent=now))
         max_runtime = float((r.doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400)
         if not stop_sent and now > float(state.started or r.created) + max_runtime + self.stop_grace + UPLOAD_ALLOWANCE:
             log.warning("processing job %s overran MaxRuntimeInSeconds; stopping it", r.name)
-            self._stop_all(handles, 10.0)
+            self.stop_all(handles, 10.0)
             stop_sent = now
             changes.update(state.changes(stop_sent=now, stop_reason="MaxRuntimeExceeded"))
         rcs = [h.poll() if h is not None else -9 for h in handles]
@@ -140,92 +164,50 @@ class ProcessingController(Controller):
         if any(running):
             ended_badly = any(rc is not None and st.get("outcome") != "Completed" for rc, st in zip(rcs, statuses))
             if ended_badly and not stop_sent:  # one host failed: the others would wait for it forever
-                self._stop_all(handles, 10.0)
+                self.stop_all(handles, 10.0)
                 changes.update(state.changes(stop_sent=now, stop_reason="HostFailed"))
-            self._save(r, changes)
+            self.save(r, changes)
             return
         self._finalize(r, changes, hosts, rcs, statuses, handles)
 
-    def _attach(self, h: Host):
-        handle = self._handles.get(h.handle)
-        if handle is None:
-            handle = self.services.runner.attach(h.handle)
-            if handle is not None:
-                self._handles[h.handle] = handle
-        return handle
-
-    def _stop_all(self, handles, grace: float) -> None:
-        for h in handles:
-            if h is not None:
-                try:
-                    h.stop(grace)
-                except Exception:  # noqa: BLE001 - a host already gone needs no stop
-                    log.debug("stopping a host failed", exc_info=True)
-
     # --- starting ---
-    def _start(self, r) -> None:
+    def _start(self, r, group: bool) -> None:
         doc = r.doc
         state = ProcessingState.from_doc(doc)
-        cluster = (doc.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+        cluster = cluster_config(doc)
         per, count = job_request(cluster)
         names = [f"algo-{i + 1}" for i in range(count)]
         settings = self.services.settings
         request = {k: v for k, v in doc.items() if not k.startswith("_")}
-        key = self.keys.for_job(KIND, r.name) or self.keys.issue(job_scope(r.name, doc, self._manifest_reads(doc)))
+        inputs = [item.get("S3Input") or {} for item in doc.get("ProcessingInputs") or []]
+        sources = [(str(s3.get("S3DataType") or "S3Prefix"), str(s3.get("S3Uri") or "")) for s3 in inputs]
+        key = self.keys.for_job(KIND, r.name) or self.keys.issue(job_scope(r.name, doc, self.manifest_reads(sources)))
         aws_env = job_keys.aws_env(settings.endpoint_url, settings.region, key)
+        sandbox = self.sandbox(per, network=not (doc.get("NetworkConfig") or {}).get("EnableNetworkIsolation"),
+                               volume_gb=int(cluster.get("VolumeSizeInGB") or 0),
+                               instance_type=cluster.get("InstanceType") or "") if self.isolate else None
         hosts = []
         for i, host in enumerate(names):
             hdir = self.job_dir(r.name) / host
-            hdir.mkdir(parents=True, exist_ok=True)
-            handle = None
-            marker = hdir / HANDLE_FILE
-            if marker.exists():  # started before a crash that lost the document update: follow that one
-                handle = self.services.runner.attach(marker.read_text().strip())
-            if handle is None:
-                text = ProcessingJobFile(
+
+            def job_text(i: int = i) -> str:
+                return ProcessingJobFile(
                     request=request, arn=r.arn, program=dict(state.program or {}), region=settings.region,
                     stop_grace=self.stop_grace, aws_env=aws_env, hosts=names, host_index=i, isolate=self.isolate,
                     archive_caps=settings.archive_caps(), continuous_interval=self.continuous_interval).to_json()
-                write_private(hdir, text)  # 0600: it holds the job's credentials
-                spec = JobSpec(name=f"{KIND}/{r.name}/{host}",
+
+            def spec(text: str, i: int = i, host: str = host, hdir: Path = hdir) -> JobSpec:
+                return JobSpec(name=f"{KIND}/{r.name}/{host}",
                                command=[sys.executable, "-m", "shipyard.processing.executor", "{workdir}"],
                                env={"SHIPYARD_PROCESSING_JOB": r.name}, workdir=str(hdir),
                                log_path=str(hdir / LOG_FILE), cpus=per.cpus, gpus=per.gpus, memory_mb=per.memory_mb,
                                files={JOB_FILE: text}, sync_back=["status.json"],
-                               sandbox=self._sandbox(doc, per) if self.isolate else None)
-                handle = self.services.runner.start(spec)
-                marker.write_text(handle.id)
-            self._handles[handle.id] = handle
+                               group=(group_name(r), i) if group else None, sandbox=sandbox)
+
+            handle = self.launch_host(hdir, job_text, spec)
             hosts.append(Host(host=host, handle=handle.id, dir=str(hdir), offset=0,
                               stream=f"{r.name}/{host}-{int(r.created)}"))
-        self._save(r, state.changes(hosts=hosts, started=time.time()))
-
-    def _manifest_reads(self, doc: dict) -> list[str]:
-        """Where a ManifestFile input's entries live (its ``prefix``), read once with the server's store."""
-        reads: list[str] = []
-        for item in doc.get("ProcessingInputs") or []:
-            s3 = item.get("S3Input") or {}
-            if s3.get("S3DataType") != "ManifestFile":
-                continue
-            bucket, _, key = job_keys.s3_prefix(s3.get("S3Uri") or "").partition("/")
-            try:
-                body = self.services.objects.get_bytes(bucket, key)
-            except Exception:  # noqa: BLE001 - the executor reports an unreadable manifest as the job's failure
-                continue
-            reads.extend(p for p in job_keys.manifest_reads("ManifestFile", body) if p not in reads)
-        return reads
-
-    def _sandbox(self, doc: dict, per) -> Sandbox:
-        """What the program may see and use: its host folder at /opt/ml, the home hidden (the environments
-        shown read-only), no network under NetworkConfig.EnableNetworkIsolation, its instance's memory/CPU."""
-        from ..environments.builder import root_for
-
-        cluster = (doc.get("ProcessingResources") or {}).get("ClusterConfig") or {}
-        home = self.services.settings.home
-        return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))],
-                       network=not (doc.get("NetworkConfig") or {}).get("EnableNetworkIsolation"),
-                       memory_mb=per.memory_mb, cpus=per.cpus, volume_gb=int(cluster.get("VolumeSizeInGB") or 0),
-                       instance_type=cluster.get("InstanceType") or "", applies_to="program")
+        self.save(r, state.changes(hosts=hosts, started=time.time()))
 
     # --- following ---
     def _tail(self, r, host: Host, final: bool) -> int:
@@ -264,9 +246,11 @@ class ProcessingController(Controller):
         if statuses[0].get("processing_start"):
             changes["ProcessingStartTime"] = statuses[0]["processing_start"]
         changes.update(state.changes(done=True))
-        self._save(r, changes, status=outcome)
-        for h in hosts:
-            self._handles.pop(h.handle, None)
+        self.save(r, changes, status=outcome)
+        self.services.runner.release_group(group_name(r))
+        self.forget(hosts)
+        self.services.wake(KIND)  # hosts were freed: a waiting multi-host job (or training job) may start now
+        self.services.wake("training-job")
         log.info("processing job %s: %s", r.name, outcome)
 
     def _failure(self, hosts: list[Host], rcs: list, statuses: list[dict], handles) -> str:
@@ -287,18 +271,7 @@ class ProcessingController(Controller):
         stopped = [h.host for h, st in zip(hosts, statuses) if st.get("outcome") == "Stopped"]
         return f"AlgorithmError: host(s) {', '.join(stopped)} stopped before the job completed."
 
-    def _save(self, r, changes: dict, status: str | None = None) -> None:
-        """Compare-and-set on the version; if the API changed the job meanwhile (a stop), merge and retry."""
-        if not changes and status is None:
-            return
-        if status in ("Completed", "Failed", "Stopped"):
-            self.keys.revoke(KIND, r.name)  # the job's key dies with it
-        meta = self.services.meta
-        current = r
-        for _ in range(5):
-            try:
-                meta.update(KIND, current.name, changes, status=status, expect_version=current.version)
-                return
-            except ConflictError:
-                current = meta.get(KIND, current.name)
-        meta.update(KIND, current.name, changes, status=status)
+
+def _waiting(r) -> bool:
+    """An InProgress job whose hosts have not been started yet."""
+    return r.status == "InProgress" and not ProcessingState.from_doc(r.doc).hosts

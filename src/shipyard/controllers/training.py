@@ -32,17 +32,17 @@ from pathlib import Path
 
 from ..context import Services
 from ..domain import job_keys
-from ..domain.job_file import TrainingJobFile, write_private
+from ..domain.job_file import TrainingJobFile
 from ..domain.status import TRAINING_ACTIVE
 from ..domain.training_state import Failure, Host, TrainingState
-from ..errors import ConflictError, MissingResource
+from ..errors import MissingResource
 from ..instance_types import job_request
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
-from ..runners.sandbox import Sandbox, isolation_enabled
 from ..training.metric_matcher import DEFAULT_BUDGET, MetricMatcher, warning_line
 from ..training.status import JOB_FILE, LOG_FILE, MESSAGES, read_status
-from .base import Controller
+from .job_admission import running_processing
+from .job_hosts import HostJobController
 from .joblog import cap_event
 from .training_admission import Admission
 from .training_scope import KIND, LOG_GROUP, job_scope
@@ -52,43 +52,28 @@ log = logging.getLogger("shipyard.controllers.training")
 DEFAULT_STOP_GRACE = 120.0       # SageMaker's SIGTERM -> SIGKILL grace for the training program
 UPLOAD_ALLOWANCE = 300.0         # extra time the executor gets to upload model/ after the program ended
 MAX_LOG_READ = 4 << 20           # bytes of log read per job per tick
-HANDLE_FILE = "handle"
 LOST_EXIT_CODE = -9
 LOST_REASON = ("InternalServerError: The training job was lost: its process ended {how} without reporting an "
                "outcome (it was killed, or the host restarted while the Shipyard server was down).")
 
 
-class TrainingController(Controller):
+class TrainingController(HostJobController):
     kind = KIND
+    run_kind = "training"
+    active = TRAINING_ACTIVE
+    stop_grace_setting = "training_stop_grace"
+    stop_grace_env = "SHIPYARD_TRAINING_STOP_GRACE"
+    default_stop_grace = DEFAULT_STOP_GRACE
     tick = 0.5
     busy_tick = 0.2  # while jobs run: outcomes show up in Describe soon after the executor reports them
 
     def __init__(self, services: Services):
-        super().__init__(services)
-        self._handles: dict[str, object] = {}
-        settings = services.settings
-        extra = getattr(settings, "extra", {}) or {}
-        self.stop_grace = float(extra.get("training_stop_grace")
-                                or os.environ.get("SHIPYARD_TRAINING_STOP_GRACE") or DEFAULT_STOP_GRACE)
+        super().__init__(services)  # the stop grace, job keys (pruned) and isolation: HostJobController
+        extra = getattr(services.settings, "extra", {}) or {}
         # MetricDefinitions regexes are the user's: they run in a worker process under a time budget, never here
         self.metric_budget = float(extra.get("metric_match_budget")
                                    or os.environ.get("SHIPYARD_METRIC_MATCH_BUDGET") or DEFAULT_BUDGET)
         self._matcher = MetricMatcher(budget=self.metric_budget)
-        # Each job holds a key of its own (never the server's), revoked when it ends; on start, keys of jobs
-        # that ended while the server was down are revoked here.
-        self.keys = job_keys.for_home(settings.home)
-        # The program sees only its own job folder of the home, where the host allows (training/isolation.py);
-        # SHIPYARD_JOB_ISOLATION=off turns that off.
-        self.isolate = isolation_enabled(extra.get("job_isolation"))
-        self.keys.prune(self._key_in_use)
-
-    def _key_in_use(self, kind: str, name: str) -> bool:
-        if kind != KIND:
-            return True  # another kind's controller decides
-        try:
-            return self.services.meta.get(KIND, name).status in TRAINING_ACTIVE
-        except MissingResource:
-            return False
 
     def _job_key(self, r) -> job_keys.JobKey:
         """The job's key: the one it already holds (its hosts share it), or a new one scoped to the job."""
@@ -99,19 +84,9 @@ class TrainingController(Controller):
         """What the job's (augmented) manifest channels point at besides the manifest itself: the objects
         may lie anywhere the manifest says (see :func:`job_keys.manifest_reads`), so the server reads each
         manifest once, with its own store, to scope the job's key."""
-        reads: list[str] = []
-        for channel in doc.get("InputDataConfig") or []:
-            src = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            data_type = src.get("S3DataType") or "S3Prefix"
-            bucket, _, key = job_keys.s3_prefix(src.get("S3Uri") or "").partition("/")
-            if data_type == "S3Prefix" or not bucket or not key:
-                continue
-            try:
-                body = self.services.objects.get_bytes(bucket, key)
-            except Exception:  # noqa: BLE001 - the executor reports an unreadable manifest as the job's failure
-                continue
-            reads.extend(p for p in job_keys.manifest_reads(data_type, body) if p not in reads)
-        return reads
+        sources = [((channel.get("DataSource") or {}).get("S3DataSource") or {}) for channel in
+                   doc.get("InputDataConfig") or []]
+        return self.manifest_reads([(src.get("S3DataType") or "S3Prefix", src.get("S3Uri") or "") for src in sources])
 
     # --- the loop ---
     def reconcile_all(self) -> None:
@@ -121,7 +96,8 @@ class TrainingController(Controller):
                          key=lambda r: (r.created, r.name))
         if waiting:
             try:
-                self._admit(waiting, [r for r in active if _started(r)])
+                # processing jobs that hold their hosts count too: together the kinds never oversubscribe
+                self._admit(waiting, [r for r in active if _started(r)] + running_processing(self.services))
             except Exception:  # noqa: BLE001
                 log.exception("admitting training jobs failed; retrying next tick")
         for r in active:
@@ -135,11 +111,8 @@ class TrainingController(Controller):
                 log.exception("reconciling training job %s failed; retrying next tick", r.name)
 
     def shutdown(self) -> None:
-        self._handles.clear()
+        super().shutdown()
         self._matcher.close()
-
-    def job_dir(self, name: str) -> Path:
-        return Path(self.services.settings.home) / "runs" / "training" / name
 
     # --- admission (FIFO, whole jobs; see training_admission) ---
     def _admit(self, waiting: list, running: list) -> None:
@@ -169,7 +142,7 @@ class TrainingController(Controller):
         else:
             _close(transitions, now)
             transitions.append({"Status": "Pending", "StartTime": now, "StatusMessage": message})
-        self._save(r, {"SecondaryStatus": "Pending", "SecondaryStatusTransitions": transitions})
+        self.save(r, {"SecondaryStatus": "Pending", "SecondaryStatusTransitions": transitions})
 
     # --- following ---
     def reconcile(self, r) -> None:
@@ -180,26 +153,19 @@ class TrainingController(Controller):
                 self._finish_unstarted(r)
             return
         hosts = state.current_hosts(r.name)
-        handles = []
-        for h in hosts:
-            handle = self._handles.get(h.handle)
-            if handle is None:
-                handle = self.services.runner.attach(h.handle)
-                if handle is not None:
-                    self._handles[h.handle] = handle
-            handles.append(handle)
+        handles = [self.attach(h) for h in hosts]
         now = time.time()
         changes: dict = {}
         stop_sent = state.stop_sent
         if r.status == "Stopping" and not stop_sent:
-            self._stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
+            self.stop_all(handles, self.stop_grace + UPLOAD_ALLOWANCE)
             stop_sent = now
             changes.update(state.changes(stop_sent=now))
         max_runtime = float((doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400)
         started = float(state.started_at or r.created)
         if not state.stop_sent and now > started + max_runtime + self.stop_grace + UPLOAD_ALLOWANCE:
             log.warning("training job %s overran MaxRuntimeInSeconds; stopping it", r.name)
-            self._stop_all(handles, 10.0)
+            self.stop_all(handles, 10.0)
             stop_sent = now
             changes.update(state.changes(stop_sent=now, stop_reason="MaxRuntimeExceeded"))
         rcs = [h.poll() if h is not None else LOST_EXIT_CODE for h in handles]
@@ -222,27 +188,19 @@ class TrainingController(Controller):
                 failure.retry = failure.lost and state.attempt_number < retries
                 changes.update(state.changes(failure=failure))
                 if any(x is None for x in rcs):
-                    self._stop_all(handles, 10.0)
+                    self.stop_all(handles, 10.0)
                 break
         if any(rc is None for rc in rcs):
             if failure and failure.retry:
                 changes.update(self._restarting(r, failure))
             else:
                 changes.update(self._progress(r, statuses[0], doc))
-            self._save(r, changes)
+            self.save(r, changes)
             return
         if failure and failure.retry and r.status == "InProgress":
             self._restart(r, changes, failure)
             return
         self._finalize(r, statuses[0], changes=changes, rc=rcs[0], failure=failure, statuses=statuses)
-
-    def _stop_all(self, handles, grace: float) -> None:
-        for h in handles:
-            if h is not None:
-                try:
-                    h.stop(grace)
-                except Exception:  # noqa: BLE001 - a host already gone needs no stop
-                    log.debug("stopping a host failed", exc_info=True)
 
     def _host_failure(self, r, host: Host, handle, rc: int, status: dict, count: int) -> Failure:
         """Why one host ended badly, naming it when there are several."""
@@ -279,12 +237,11 @@ class TrainingController(Controller):
         changes.update(self._restarting(r, failure))
         transitions = changes.get("SecondaryStatusTransitions") or list(r.doc.get("SecondaryStatusTransitions") or [])
         state = TrainingState.from_doc(r.doc)
-        for h in state.current_hosts(r.name):
-            self._handles.pop(h.handle, None)
+        self.forget(state.current_hosts(r.name))
         changes.update({"SecondaryStatus": "Restarting", "SecondaryStatusTransitions": transitions})
         changes.update(state.changes(handle=None, hosts=None, failure=None, prior_transitions=transitions,
                                      attempt=state.attempt_number + 1))
-        self._save(r, changes)
+        self.save(r, changes)
         log.info("training job %s: restarting (%s)", r.name, failure.reason)
         self.services.wake(KIND)
 
@@ -305,30 +262,25 @@ class TrainingController(Controller):
         for i, host in enumerate(names):
             single = count == 1 and attempt == 0  # the layout single-instance jobs always had
             hdir = job_dir if single else job_dir / f"attempt-{attempt}" / host
-            hdir.mkdir(parents=True, exist_ok=True)
-            handle = None
-            marker = hdir / HANDLE_FILE
-            if marker.exists():  # started before a crash that lost the document update: follow that one
-                handle = self.services.runner.attach(marker.read_text().strip())
-            if handle is None:
-                job = TrainingJobFile(
+
+            def job_text(i: int = i) -> str:
+                return TrainingJobFile(
                     request=request, arn=r.arn, program=dict(doc["_program"]),
                     region=settings.region,
                     stop_grace=self.stop_grace, aws_env=_aws_env(settings, self._job_key(r)), hosts=names,
                     isolate=self.isolate, archive_caps=settings.archive_caps(), host_index=i,
-                    host_addresses=dict(zip(names, addresses)), master_port=port, attempt=attempt)
-                text = job.to_json()
-                write_private(hdir, text)  # 0600: it holds the job's credentials
-                spec = JobSpec(name=f"{KIND}/{r.name}" if single else f"{KIND}/{r.name}/{attempt}/{host}",
+                    host_addresses=dict(zip(names, addresses)), master_port=port, attempt=attempt).to_json()
+
+            def spec(text: str, i: int = i, host: str = host, hdir: Path = hdir, single: bool = single) -> JobSpec:
+                return JobSpec(name=f"{KIND}/{r.name}" if single else f"{KIND}/{r.name}/{attempt}/{host}",
                                command=[sys.executable, "-m", "shipyard.training.executor", "{workdir}"],
                                env={"SHIPYARD_TRAINING_JOB": r.name}, workdir=str(hdir),
                                log_path=str(hdir / LOG_FILE), cpus=per.cpus, gpus=per.gpus,
                                memory_mb=per.memory_mb,
                                files={JOB_FILE: text}, sync_back=["status.json"], group=(_group_name(r), i),
                                sandbox=self._sandbox(doc, per) if self.isolate else None)
-                handle = self.services.runner.start(spec)
-                marker.write_text(handle.id)
-            self._handles[handle.id] = handle
+
+            handle = self.launch_host(hdir, job_text, spec)
             hosts.append(Host(host=host, handle=handle.id, dir=str(hdir), offset=0, address=addresses[i],
                               stream=f"{r.name}/{host}-{epoch}"))
         changes = state.changes(handle=hosts[0].handle, hosts=hosts, job_dir=hosts[0].dir,
@@ -340,20 +292,15 @@ class TrainingController(Controller):
             prior = list(doc.get("SecondaryStatusTransitions") or [])
             _close(prior, now)
             changes.update(state.changes(prior_transitions=prior))
-        self._save(r, changes)
+        self.save(r, changes)
 
-    def _sandbox(self, doc: dict, per) -> Sandbox:
+    def _sandbox(self, doc: dict, per):
         """What the job's program may see and use: its folder at /opt/ml, the home hidden (the environments
         shown read-only), no network under EnableNetworkIsolation, its instance type's memory and CPU share,
         VolumeSizeInGB watched. The executor applies it to the program (it downloads and uploads outside)."""
-        from ..environments.builder import root_for
-
         rc = doc.get("ResourceConfig") or {}
-        home = self.services.settings.home
-        return Sandbox(opt_ml="{workdir}", hide=[str(home)], read_only=[str(root_for(home))],
-                       network=not doc.get("EnableNetworkIsolation"), memory_mb=per.memory_mb, cpus=per.cpus,
-                       volume_gb=int(rc.get("VolumeSizeInGB") or 0), instance_type=rc.get("InstanceType") or "",
-                       applies_to="program")
+        return self.sandbox(per, network=not doc.get("EnableNetworkIsolation"),
+                            volume_gb=int(rc.get("VolumeSizeInGB") or 0), instance_type=rc.get("InstanceType") or "")
 
     def _finish_unstarted(self, r) -> None:
         now = time.time()
@@ -362,8 +309,8 @@ class TrainingController(Controller):
         transitions.append({"Status": "Stopped", "StartTime": now, "EndTime": now,
                             "StatusMessage": MESSAGES["Stopped"]})
         self.services.runner.release_group(_group_name(r))
-        self._save(r, {"SecondaryStatus": "Stopped", "SecondaryStatusTransitions": transitions,
-                       "TrainingEndTime": now, **TrainingState().changes(done=True)}, status="Stopped")
+        self.save(r, {"SecondaryStatus": "Stopped", "SecondaryStatusTransitions": transitions,
+                      "TrainingEndTime": now, **TrainingState().changes(done=True)}, status="Stopped")
 
     def _progress(self, r, status: dict, doc: dict | None = None) -> dict:
         """algo-1's status.json -> SecondaryStatus and transitions (after those of earlier attempts)."""
@@ -502,33 +449,18 @@ class TrainingController(Controller):
             changes["TrainingTimeInSeconds"] = seconds
             count = max(1, len(statuses or [status]))
             changes["BillableTimeInSeconds"] = seconds * count
-        self._save(r, changes, status=outcome)
+        self.save(r, changes, status=outcome)
         self.services.runner.release_group(_group_name(r))
         if r.parent:  # a tuning job's child: its tuning job reacts now, not at its next tick
             self.services.wake("hyper-parameter-tuning-job")
-        for h in state.current_hosts(r.name):
-            self._handles.pop(h.handle, None)
+        self.forget(state.current_hosts(r.name))
         self.services.wake(KIND)  # resources were freed: a Pending job may start now
         log.info("training job %s: %s (%s)", r.name, outcome, secondary)
 
-    def _save(self, r, changes: dict, status: str | None = None) -> None:
-        """Compare-and-set on the version; if the API changed the job meanwhile (a stop), merge and retry."""
-        if not changes and status is None:
-            return
-        if status in ("Completed", "Failed", "Stopped"):
-            self.keys.revoke(KIND, r.name)  # the job's key dies with it
-        meta = self.services.meta
-        current = r
-        for _ in range(5):
-            try:
-                meta.update(KIND, current.name, changes, status=status, expect_version=current.version)
-                return
-            except ConflictError:
-                current = meta.get(KIND, current.name)
-                if current.status == "Stopping" and status is None and "SecondaryStatus" in changes:
-                    changes["SecondaryStatus"] = "Stopping"
-        meta.update(KIND, current.name, changes, status=status)
-
+    def on_conflict(self, current, changes: dict, status: str | None) -> None:
+        """The API stopped the job meanwhile: a progress save keeps SecondaryStatus Stopping."""
+        if current.status == "Stopping" and status is None and "SecondaryStatus" in changes:
+            changes["SecondaryStatus"] = "Stopping"
 
 def _group_name(r) -> str:
     """The runner reservation of the job's current attempt (a retry reserves anew)."""

@@ -24,6 +24,7 @@ from ..errors import ConflictError, MissingResource
 from ..instance_types import instance_resources
 from ..metastore.base import LogEvent
 from ..runners.base import JobSpec
+from ..resources import job_events
 from ..runners.sandbox import Sandbox, isolation_enabled
 from ..training.status import JOB_FILE, LOG_FILE, read_status
 from .base import Controller
@@ -169,13 +170,16 @@ class TransformController(Controller):
         meta = self.services.meta
         for _ in range(5):
             try:
-                meta.update(KIND, r.name, changes, status=status, expect_version=r.version)
-                return
+                saved = meta.update(KIND, r.name, changes, status=status, expect_version=r.version)
+                break
             except ConflictError:
                 r = meta.get(KIND, r.name)
                 if status is None and r.status == "Stopping":
                     continue
-        meta.update(KIND, r.name, changes, status=status)
+        else:
+            saved = meta.update(KIND, r.name, changes, status=status)
+        if status in ("Completed", "Failed", "Stopped"):
+            job_events.job_finished(self.services, KIND, saved)  # experiments and lineage record the outcome
 
 
 def transform_scope(name: str, request: dict, model: dict, manifest_base: str = "") -> job_keys.JobScope:

@@ -1,9 +1,9 @@
 """``job.json``: what a job's controller hands its executor, typed.
 
-The training and transform controllers write one into each job (host) folder before the runner starts the
-executor (``training/executor.py``, ``transform/executor.py``), which reads it back; nothing else is passed
-(the runner may start the executor on another machine). It holds the job's own key (``aws_env``), so it is
-written 0600 (:func:`write_private`).
+The training, processing and transform controllers write one into each job (host) folder before the runner
+starts the executor (``training/executor.py``, ``processing/executor.py``, ``transform/executor.py``), which
+reads it back; nothing else is passed (the runner may start the executor on another machine). It holds the
+job's own key (``aws_env``), so it is written 0600 (:func:`write_private`).
 
 The JSON keys are a contract between server versions: a job started by an older server must still run after
 an upgrade, and an executor must not choke on a key a newer server added. So every field keeps the key it
@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 
 FILE_NAME = "job.json"
 
-_T = TypeVar("_T", bound="_JobFile")
+_T = TypeVar("_T", bound="JobFile")
 
 
 @dataclass
-class _JobFile:
-    """The fields both job kinds share."""
+class JobFile:
+    """The fields every job kind shares (each kind's file subclasses it)."""
 
     request: dict[str, Any]                    # the public request document (no ``_`` keys)
     aws_env: dict[str, str] = field(default_factory=dict)  # the job's own key (``job_keys.aws_env``)
@@ -72,7 +72,7 @@ def _required(f: Field[Any]) -> bool:
 
 
 @dataclass
-class TrainingJobFile(_JobFile):
+class TrainingJobFile(JobFile):
     """One host of a training job (``controllers/training.py`` -> ``training/executor.py``)."""
 
     arn: str = ""
@@ -93,10 +93,23 @@ class TrainingJobFile(_JobFile):
 
 
 @dataclass
-class TransformJobFile(_JobFile):
+class TransformJobFile(JobFile):
     """A transform job (``controllers/transform.py`` -> ``transform/executor.py``)."""
 
     model: dict[str, Any] = field(default_factory=dict)  # the model's public document
+
+
+@dataclass
+class ProcessingJobFile(JobFile):
+    """One host (``algo-N``) of a processing job (``controllers/processing.py`` -> ``processing/executor.py``)."""
+
+    arn: str = ""
+    program: dict[str, Any] = field(default_factory=dict)  # processing/program.py: {"kind": ..., ...}
+    region: str = "us-east-1"
+    stop_grace: float | None = None            # SIGTERM -> SIGKILL for the program (None: the executor's)
+    hosts: list[str] = field(default_factory=lambda: ["algo-1"])  # every host of the job, algo-1 first
+    host_index: int = 0                        # which of ``hosts`` this one is
+    continuous_interval: float | None = None   # seconds between Continuous output uploads (tests shorten it)
 
 
 def write_private(folder: str | Path, text: str) -> None:

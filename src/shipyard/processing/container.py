@@ -25,7 +25,7 @@ OPT_ML = "/opt/ml"
 def container_launch(job: ProcessingJobFile, job_dir: Path, env: dict[str, str], environment: dict[str, str], *,
                      host: str, grace: float, log) -> tuple[list[str], dict[str, str]]:
     """(the supervisor's command, its environment) for the host in ``job_dir``."""
-    from .executor import home_of
+    from ..training.script import home_of
 
     req = job.request
     app = req["AppSpecification"]

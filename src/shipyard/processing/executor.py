@@ -14,12 +14,12 @@ It does on one host (``algo-N``) what SageMaker's platform does around a process
 
 SIGTERM (StopProcessingJob) and ``MaxRuntimeInSeconds`` end the program as training's executor does: SIGTERM, a
 grace period, SIGKILL. It reads only ``job.json`` and talks only to the server's S3 API with the job's own key
-(:func:`shipyard.training.executor.open_job_store`), so it survives a server restart.
+(:func:`shipyard.training.job_store.open_light_job_store`: no boto3 on the start-up path), so it survives a
+server restart.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import re
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..training.status import StatusWriter
+from ..training.supervision import ExitWaiter, SupervisedProgram, die_with_parent_hook, log_line, private_variable
 from .job_file import ProcessingJobFile
 from .outputs import OutputUploader
 
@@ -42,26 +43,9 @@ FAILURE_LIMIT = 1024
 OPT_ML = "/opt/ml"
 # The first word of an entry point that means "the image's Python" (python, python3, python3.11, /usr/bin/python3)
 _PYTHON = re.compile(r"^(?:/usr(?:/local)?/bin/)?python(?:\d+(?:\.\d+)?)?$")
-RUN_KIND = "processing"  # the folder under <home>/runs
 
 
-def _log(message: str) -> None:
-    sys.stdout.write(message + "\n")
-    sys.stdout.flush()
-
-
-def home_of(host_dir: Path) -> Path | None:
-    """The Shipyard home a host folder lies in (``<home>/runs/processing/<job>/<host>``), if any."""
-    path = Path(host_dir).resolve()
-    for parent in path.parents:
-        if parent.name == "runs" and path.relative_to(parent).parts[0] == RUN_KIND:
-            return parent.parent
-    return None
-
-
-def _private_variable(name: str) -> bool:
-    """The server's settings (``SHIPYARD_*``) and any AWS credentials the executor inherited: never the job's."""
-    return name.startswith("SHIPYARD_") or name.startswith("AWS_")
+_log = log_line
 
 
 def read_message(opt_ml: Path) -> str:
@@ -72,7 +56,7 @@ def read_message(opt_ml: Path) -> str:
         return ""
 
 
-class Executor:
+class Executor(SupervisedProgram):
     def __init__(self, job_dir: Path, job: ProcessingJobFile):
         self.job_dir = job_dir
         self.job = job
@@ -82,11 +66,8 @@ class Executor:
         self.hosts = list(job.hosts or ["algo-1"])
         self.host_index = int(job.host_index)
         self.current_host = self.hosts[self.host_index]
-        self.grace = float(job.stop_grace if job.stop_grace is not None else DEFAULT_STOP_GRACE)
-        self.stop_reason: str | None = None  # "Stopped" | "MaxRuntimeExceeded"
-        self.kill_at: float | None = None
-        self.proc: subprocess.Popen | None = None
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
+        # the stop handling (stop_reason, kill_at, grace, proc, stderr_tail): training.supervision
+        self._init_supervision(float(job.stop_grace if job.stop_grace is not None else DEFAULT_STOP_GRACE))
         self._store = None
         self.sandbox: Any = None   # the job's runners.sandbox.Sandbox, once the program starts
         self.launch: Any = None    # its runners.sandbox.Launch (the cgroup an OOM kill is read from)
@@ -95,20 +76,10 @@ class Executor:
     @property
     def store(self):
         if self._store is None:
-            from ..training.executor import open_job_store
+            from ..training.job_store import open_light_job_store
 
-            self._store = open_job_store(self.job)  # type: ignore[arg-type]  # same fields as a training job's
+            self._store = open_light_job_store(self.job)
         return self._store
-
-    def _on_term(self, signum, _frame) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = "Stopped"
-        if self.proc is not None and self.kill_at is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self.kill_at = time.monotonic() + self.grace
 
     # --- phases ---
     def run(self) -> int:
@@ -146,7 +117,7 @@ class Executor:
         outputs = list((self.req.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
         uploader = self.uploader = OutputUploader(self.store, outputs, self.job_dir, _log)
         uploader.make_folders()
-        env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
+        env = {k: v for k, v in os.environ.items() if not private_variable(k)}
         env.update(self.job.aws_env)
         return self.command_for(self.job.program, env)
 
@@ -171,6 +142,7 @@ class Executor:
         if program["kind"] != "script":
             raise ValueError(f"this Shipyard cannot run a {program['kind']!r} processing program")
         from ..environments import EnvironmentError_, ensure_for_image
+        from ..training.script import home_of
 
         began = time.monotonic()
         try:
@@ -211,17 +183,7 @@ class Executor:
             _log(note)
         return self.launch.command
 
-    def _tee_stderr(self, stream) -> None:
-        out = sys.stderr.buffer
-        for raw in iter(stream.readline, b""):
-            out.write(raw)
-            out.flush()
-            self.stderr_tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
-        stream.close()
-
     def execute(self, cmd: list[str], env: dict[str, str]) -> int:
-        from ..training.executor import _die_with_parent_hook, _ExitWaiter
-
         self.status.transition("Processing", "Processing in progress")
         self.status.set(processing_start=time.time())
         launch = self._isolated(cmd)
@@ -229,7 +191,7 @@ class Executor:
             # its own process group (a stop reaches it once, through us); SIGKILL when we die
             group: dict[str, Any] = {"process_group": 0}
             self.proc = subprocess.Popen(launch, cwd=str(self.job_dir), env=env, stdin=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, preexec_fn=_die_with_parent_hook(),
+                                         stderr=subprocess.PIPE, preexec_fn=die_with_parent_hook(),
                                          pass_fds=self.launch.pass_fds if self.launch is not None else (), **group)
         except OSError as e:
             if self.launch is not None:
@@ -245,7 +207,7 @@ class Executor:
         interval = self.job.continuous_interval
         assert self.uploader is not None  # made by prepare()
         continuous = self.uploader.start_continuous(DEFAULT_CONTINUOUS_INTERVAL if interval is None else interval)
-        waiter = _ExitWaiter(self.proc)
+        waiter = ExitWaiter(self.proc)
         while True:
             rc = waiter.wait(0.2)
             if rc is not None:
@@ -255,8 +217,8 @@ class Executor:
                 self.stop_reason = "MaxRuntimeExceeded"
                 self._on_term(signal.SIGTERM, None)
             if self.kill_at is not None and now >= self.kill_at:
-                self._kill_group()
-        self._kill_group()
+                self._kill_program_group()
+        self._kill_program_group()
         tee.join(timeout=5)
         if continuous is not None:
             continuous.set()
@@ -290,14 +252,6 @@ class Executor:
             return f"InternalServerError: uploading the processing outputs failed: {e}"
         _log(f"uploaded {sent} output file(s)")
         return ""
-
-    def _kill_group(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     # --- outcomes ---
     def finish_stopped(self) -> int:

@@ -21,13 +21,14 @@ from ..context import Services
 from ..domain.arns import name_from
 from ..domain.processing_state import ProcessingState
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
-from ..metastore.base import ListQuery, Resource
+from ..metastore.base import Resource
+from . import job_events
+from .job_listing import list_jobs_page
 from .training_job import check_s3_uri, public
 
 KIND = "processing-job"
 DEFAULT_MAX_RUNTIME = 86400
 PROCESSING_ROOT = "/opt/ml/processing"
-SORT_KEYS = {"Name": "name", "CreationTime": "created", "Status": "status"}
 # request members stored as given when present (the rest of the document is built below)
 _OPTIONAL = ("StoppingCondition", "Environment", "NetworkConfig", "ExperimentConfig")
 
@@ -163,7 +164,7 @@ def create(services: Services, params: dict, extra: dict | None = None) -> dict:
     state = ProcessingState(program=program, tags=list(params["Tags"]) if params.get("Tags") else None)
     doc.update(state.to_doc())
     doc.update(extra or {})
-    services.meta.create(KIND, name, arn, "InProgress", doc)
+    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
     services.wake(KIND)
     return {"ProcessingJobArn": arn}
 
@@ -177,14 +178,6 @@ def describe(resource: Resource) -> dict:
     return out
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    return float(value)
-
-
 def summary(r: Resource) -> dict:
     """One ListProcessingJobs entry."""
     item = {"ProcessingJobName": r.name, "ProcessingJobArn": r.arn, "CreationTime": r.created,
@@ -196,27 +189,8 @@ def summary(r: Resource) -> dict:
 
 
 def list_jobs(services: Services, params: dict) -> dict:
-    """A ListProcessingJobs page (filters, sort, pagination as ListTrainingJobs)."""
-    sort_by = params.get("SortBy", "CreationTime")
-    if sort_by not in SORT_KEYS:
-        raise ValidationError(f"SortBy must be one of {', '.join(SORT_KEYS)}.")
-    q = ListQuery(
-        name_contains=params.get("NameContains"),
-        status_equals=params.get("StatusEquals"),
-        created_after=_ts(params.get("CreationTimeAfter")),
-        created_before=_ts(params.get("CreationTimeBefore")),
-        modified_after=_ts(params.get("LastModifiedTimeAfter")),
-        modified_before=_ts(params.get("LastModifiedTimeBefore")),
-        sort_by=SORT_KEYS[sort_by],
-        descending=params.get("SortOrder", "Descending") != "Ascending",
-        max_results=int(params.get("MaxResults") or 10),
-        next_token=params.get("NextToken"),
-    )
-    page = services.meta.list(KIND, q)
-    out: dict[str, Any] = {"ProcessingJobSummaries": [summary(r) for r in page.items]}
-    if page.next_token:
-        out["NextToken"] = page.next_token
-    return out
+    """A ListProcessingJobs page (filters, sort, pagination as every List*Jobs: :mod:`.job_listing`)."""
+    return list_jobs_page(services, KIND, params, "ProcessingJobSummaries", summary)
 
 
 def stop(services: Services, name: str) -> None:

@@ -23,13 +23,14 @@ from ..domain.arns import name_from
 from ..domain.status import TRAINING_TERMINAL
 from ..domain.training_state import TrainingState
 from ..errors import ConflictError, MissingResource, ValidationError
-from ..metastore.base import ListQuery, Resource
+from ..metastore.base import Resource
 from ..training.metric_matcher import validate_pattern
+from . import job_events
+from .job_listing import list_jobs_page
 
 KIND = "training-job"
 DEFAULT_MAX_RUNTIME = 86400
 NOT_FOUND = "Requested resource not found."
-SORT_KEYS = {"Name": "name", "CreationTime": "created", "Status": "status"}
 DEFAULT_RESOURCE_CONFIG = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
 # request members stored as given when present (the rest of the document is built below)
 _OPTIONAL = ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "ExperimentConfig", "Environment",
@@ -186,7 +187,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
                           tags=list(params["Tags"]) if params.get("Tags") else None)
     doc.update(state.to_doc())
     doc.update(extra or {})
-    services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent)
+    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent))
     services.wake(KIND)
     return {"TrainingJobArn": arn}
 
@@ -202,44 +203,19 @@ def describe(resource: Resource) -> dict:
     return out
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    return float(value)
-
-
 def list_jobs(services: Services, params: dict) -> dict:
-    """A ListTrainingJobs page."""
-    sort_by = params.get("SortBy", "CreationTime")
-    if sort_by not in SORT_KEYS:
-        raise ValidationError(f"SortBy must be one of {', '.join(SORT_KEYS)}.")
-    q = ListQuery(
-        name_contains=params.get("NameContains"),
-        status_equals=params.get("StatusEquals"),
-        created_after=_ts(params.get("CreationTimeAfter")),
-        created_before=_ts(params.get("CreationTimeBefore")),
-        modified_after=_ts(params.get("LastModifiedTimeAfter")),
-        modified_before=_ts(params.get("LastModifiedTimeBefore")),
-        sort_by=SORT_KEYS[sort_by],
-        descending=params.get("SortOrder", "Descending") != "Ascending",
-        max_results=int(params.get("MaxResults") or 10),
-        next_token=params.get("NextToken"),
-    )
-    page = services.meta.list(KIND, q)
-    summaries = []
-    for r in page.items:
-        item = {"TrainingJobName": r.name, "TrainingJobArn": r.arn, "CreationTime": r.created,
-                "LastModifiedTime": r.modified, "TrainingJobStatus": r.status,
-                "SecondaryStatus": r.doc.get("SecondaryStatus")}
-        if r.doc.get("TrainingEndTime"):
-            item["TrainingEndTime"] = r.doc["TrainingEndTime"]
-        summaries.append(item)
-    out: dict[str, Any] = {"TrainingJobSummaries": summaries}
-    if page.next_token:
-        out["NextToken"] = page.next_token
-    return out
+    """A ListTrainingJobs page (filters, sort, pagination as every List*Jobs: :mod:`.job_listing`)."""
+    return list_jobs_page(services, KIND, params, "TrainingJobSummaries", summary)
+
+
+def summary(r: Resource) -> dict:
+    """One ListTrainingJobs entry."""
+    item = {"TrainingJobName": r.name, "TrainingJobArn": r.arn, "CreationTime": r.created,
+            "LastModifiedTime": r.modified, "TrainingJobStatus": r.status,
+            "SecondaryStatus": r.doc.get("SecondaryStatus")}
+    if r.doc.get("TrainingEndTime"):
+        item["TrainingEndTime"] = r.doc["TrainingEndTime"]
+    return item
 
 
 def stop(services: Services, name: str) -> None:

@@ -16,7 +16,6 @@ Kept light to import (standard library plus our small modules): it sits on every
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import signal
@@ -29,54 +28,18 @@ from pathlib import Path
 from ..algorithms.env import ALGORITHM_IMAGE_VARIABLE
 from ..runners import contract
 from ..domain.job_file import TrainingJobFile
+from .job_store import open_job_store
 from .status import StatusWriter
+from .supervision import ExitWaiter, SupervisedProgram, die_with_parent_hook, log_line, private_variable
 
 DEFAULT_STOP_GRACE = 30.0
 FAILURE_LIMIT = 1024
-SERVER_RETRY_ATTEMPTS = 15  # per request to the server's S3 API: backoff up to 20 s each, ~2 min in all
 
 
-def _private_variable(name: str) -> bool:
-    """Variables of the executor's environment a job never inherits: the server's settings and secrets
-    (``SHIPYARD_*``) and whatever AWS credentials or profile the server runs with (``AWS_*``)."""
-    return name.startswith("SHIPYARD_") or name.startswith("AWS_")
+_log = log_line
 
 
-def open_job_store(job: TrainingJobFile):
-    """The object store as this job may see it: the server's S3 API with the job's own key (``aws_env``,
-    scoped by :func:`shipyard.controllers.training.job_scope`), never the server's store or its credentials.
-    A job file written before the executor used the job's key (no ``aws_env``, only ``object_store_url``)
-    still opens the store it names, so a job started before an upgrade finishes."""
-    aws = job.aws_env or {}
-    if aws.get("AWS_ENDPOINT_URL") and aws.get("AWS_ACCESS_KEY_ID"):
-        import boto3
-        from botocore.config import Config
-
-        from ..objectstore.s3 import S3ObjectStore
-
-        # The server may be restarting when the job downloads or uploads (a job outlives a server crash):
-        # connection errors are retried with backoff for a couple of minutes, well within the time the
-        # controller allows for the upload (UPLOAD_ALLOWANCE), before the job fails.
-        client = boto3.session.Session().client(
-            "s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name=aws.get("AWS_REGION") or job.region,
-            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"], aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
-            config=Config(s3={"addressing_style": "path"}, max_pool_connections=32,
-                          retries={"max_attempts": SERVER_RETRY_ATTEMPTS, "mode": "standard"}))
-        return S3ObjectStore(region=aws.get("AWS_REGION") or job.region, client=client)
-    if job.object_store_url:
-        from ..objectstore import open_objectstore
-
-        return open_objectstore(job.object_store_url)
-    raise ValueError("job.json names no object store: it carries neither the job's key (aws_env) nor "
-                     "object_store_url; restart the job from a server of this version.")
-
-
-def _log(message: str) -> None:
-    sys.stdout.write(message + "\n")
-    sys.stdout.flush()
-
-
-class Executor:
+class Executor(SupervisedProgram):
     def __init__(self, job_dir: Path, job: TrainingJobFile):
         self.job_dir = job_dir
         self.job = job
@@ -84,11 +47,8 @@ class Executor:
         self.name = self.req["TrainingJobName"]
         self.status = StatusWriter(job_dir)
         self.layout = contract.Layout(job_dir)
-        self.stop_reason: str | None = None  # "Stopped" | "MaxRuntimeExceeded"
-        self.kill_at: float | None = None
-        self.grace = float(job.stop_grace if job.stop_grace is not None else DEFAULT_STOP_GRACE)
-        self.proc: subprocess.Popen | None = None
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
+        # the stop handling (stop_reason, kill_at, grace, proc, stderr_tail): supervision.SupervisedProgram
+        self._init_supervision(float(job.stop_grace if job.stop_grace is not None else DEFAULT_STOP_GRACE))
         self._store = None
         # Several instances: this executor is one host of them (hosts sorted, algo-1 first).
         self.hosts: list[str] = job.host_names()
@@ -103,18 +63,6 @@ class Executor:
         if self._store is None:
             self._store = open_job_store(self.job)
         return self._store
-
-    def _on_term(self, signum, _frame) -> None:
-        # A stop may reach us twice (the runner signals our group, the launcher forwards); the program gets
-        # exactly one SIGTERM, as a container's PID 1 does.
-        if self.stop_reason is None:
-            self.stop_reason = "Stopped"
-        if self.proc is not None and self.kill_at is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self.kill_at = time.monotonic() + self.grace
 
     def _checkpoint_local(self) -> Path:
         """``CheckpointConfig.LocalPath`` (under ``/opt/ml``, checked at CreateTrainingJob) in the job folder;
@@ -176,7 +124,7 @@ class Executor:
         # The program sees neither the server's own settings nor any credentials the executor inherited; it
         # gets AWS_* variables of the job's own key, scoped to the job (what an instance role gives a
         # container on AWS).
-        env = {k: v for k, v in os.environ.items() if not _private_variable(k)}
+        env = {k: v for k, v in os.environ.items() if not private_variable(k)}
         env.update(self.job.aws_env)
         _, framework = contract.split_hyperparameters(hps)
         num_gpus = contract.detect_gpus()
@@ -228,14 +176,6 @@ class Executor:
         env.update(environment)
         env["PYTHONUNBUFFERED"] = "1"
         return cmd, env, cwd, feeders
-
-    def _tee_stderr(self, stream) -> None:
-        out = sys.stderr.buffer
-        for raw in iter(stream.readline, b""):
-            out.write(raw)
-            out.flush()
-            self.stderr_tail.append(raw.decode("utf-8", "replace").rstrip("\n"))
-        stream.close()
 
     def _sandbox(self):
         """The job's sandbox: what the runner handed over (``SHIPYARD_SANDBOX``), else the home hidden but for
@@ -294,7 +234,7 @@ class Executor:
             # when we die (so a killed executor leaves no orphan training program behind).
             self.proc = subprocess.Popen(launch, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, process_group=0,
-                                         preexec_fn=_die_with_parent_hook(),
+                                         preexec_fn=die_with_parent_hook(),
                                          pass_fds=self.launch.pass_fds if self.launch is not None else ())
         except OSError as e:
             if self.launch is not None:
@@ -308,7 +248,7 @@ class Executor:
         tee = threading.Thread(target=self._tee_stderr, args=(self.proc.stderr,), daemon=True)
         tee.start()
         sync = self._start_checkpoint_sync()
-        waiter = _ExitWaiter(self.proc)
+        waiter = ExitWaiter(self.proc)
         volume_check, volume_reason = 0.0, ""
         while True:
             rc = waiter.wait(0.2)
@@ -345,12 +285,6 @@ class Executor:
         if rc != 0:
             return self.fail(self._failure_reason(cmd, rc, feeders))
         return self.finish_completed()
-
-    def _kill_program_group(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _start_checkpoint_sync(self) -> threading.Event | None:
         uri = (self.req.get("CheckpointConfig") or {}).get("S3Uri")
@@ -489,53 +423,6 @@ def _folder_bytes(root: Path) -> int:
                 except OSError:
                     continue
     return total
-
-
-class _ExitWaiter:
-    """Waits for the program's exit for at most ``timeout`` s in one blocking ``select`` on a pidfd.
-
-    ``Popen.wait(timeout)`` polls with sleeps of at most 50 ms, waking this process about 50 times a second
-    beside a CPU-bound program on the same cores; this wakes it once per timeout (or at once on exit)."""
-
-    def __init__(self, proc: subprocess.Popen):
-        self.proc = proc
-        try:
-            self.fd: int | None = os.pidfd_open(proc.pid)
-        except (AttributeError, OSError):  # no pidfd (an old kernel): Popen's polling wait
-            self.fd = None
-
-    def wait(self, timeout: float) -> int | None:
-        if self.fd is None:
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return None
-        import select
-
-        select.select([self.fd], [], [], timeout)
-        rc = self.proc.poll()
-        if rc is not None:
-            os.close(self.fd)
-            self.fd = None
-        return rc
-
-
-def _die_with_parent_hook():
-    """A pre-exec hook asking Linux for SIGKILL when the executor dies (prctl PR_SET_PDEATHSIG), or None.
-
-    ctypes is loaded here, in the parent: importing in a forked child of a threaded process can deadlock.
-    """
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(1, signal.SIGKILL)
-
-    return hook
 
 
 def main(argv: list[str]) -> int:

@@ -43,7 +43,7 @@ def entry_point(hyperparameters: dict[str, str], environment: dict[str, str]) ->
     return str(entry or ""), str(submit or "")
 
 
-RUN_KINDS = ("training", "transform", "endpoints")  # the folders under <home>/runs
+RUN_KINDS = ("training", "transform", "endpoints", "processing")  # the folders under <home>/runs
 
 
 def home_of(job_dir: Path) -> Path | None:
