@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hosting"))
 from hosting_helpers import tarball, upload, wait_in_service, wait_until  # noqa: E402
 
-from shipyard.algorithms.xgboost import model_formats  # noqa: E402
+from shipyard.algorithms.xgboost import legacy_binary, model_formats  # noqa: E402
 from shipyard.algorithms.xgboost.handler import XGBoostHandler, csv_style, encode_csv, image_tag  # noqa: E402
 from shipyard.errors import ValidationError  # noqa: E402
 
@@ -63,6 +63,7 @@ def legacy_bytes(booster, objective_name=None, header=True, base_score=None):
     values = {float(v) for v in lmp["base_score"].strip("[]").split(",")}
     assert len(values) == 1, "0.90 models have one base_score"
     bs = values.pop() if base_score is None else base_score
+    bs = legacy_binary.prob_to_margin(learner["objective"]["name"], bs)  # 0.90 stored the margin
     num_class, num_feature = int(lmp["num_class"]), int(lmp["num_feature"])
     obj = objective_name or learner["objective"]["name"]
     out = b"binf" if header else b""

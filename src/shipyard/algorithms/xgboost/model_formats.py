@@ -6,8 +6,10 @@
   1.0-1.2 containers pickle the Booster as ``xgboost-model``; users also pickle an ``XGBClassifier`` /
   ``XGBRegressor`` (its Booster is used).
 * XGBoost's legacy binary format (``binf`` header, or the headerless pre-1.0 layout), alone or inside a
-  Booster pickled by xgboost 0.90: xgboost 2 and later cannot read it, so ``legacy_binary`` converts it to
-  the JSON model format first.
+  Booster pickled by xgboost 0.90 (the state is the binary model) or 1.0 - 1.2 (``CONFIG-offset:``, the
+  binary model, then its configuration): xgboost 2 and later cannot read it, so ``legacy_binary`` converts it
+  to the JSON model format first. Shipyard's own pre-1.3 training writes these pickles too, for the images'
+  xgboost to read (``train.model_bytes``).
 
 ``load_booster`` raises ValidationError naming the file and the reason when a model is present but unusable.
 """

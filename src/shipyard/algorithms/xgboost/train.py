@@ -140,13 +140,24 @@ def run(env: TrainingEnv) -> None:
 
 def model_bytes(booster) -> bytes:
     """The saved model as the image version the job named writes it: SageMaker's XGBoost images before 1.3-1
-    pickle the Booster (AWS's notebooks load it with ``pickle.load``, e.g. the abalone pipeline's evaluation
-    step); 1.3-1 and later, and a job that named no version, save xgboost's own format (UBJSON here)."""
+    pickle the Booster (AWS's notebooks load it with ``pickle.load`` and that image's xgboost, e.g. the abalone
+    pipeline's evaluation step), so the pickle holds the state their xgboost (0.90 - 1.2) reads: the legacy
+    binary model (:mod:`.legacy_binary`), not a current Booster's UBJSON. 1.3-1 and later, and a job that named
+    no version, save xgboost's own format (UBJSON here)."""
     version = image_version()
     if version is not None and version < (1, 3):
-        import pickle
+        from . import legacy_binary
 
-        return pickle.dumps(booster, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            state = legacy_binary.booster_state(bytes(booster.save_raw("json")), version)
+        except legacy_binary.LegacyExportError as e:
+            import pickle
+
+            print(f"WARNING: the model has no form xgboost {version[0]}.{version[1]} reads ({e}); it is saved "
+                  "as a pickle of this xgboost's Booster, which Shipyard serves but that image's xgboost "
+                  "cannot unpickle", flush=True)
+            return pickle.dumps(booster, protocol=pickle.HIGHEST_PROTOCOL)
+        return legacy_binary.pickled_booster(state)
     return bytes(booster.save_raw("ubj"))
 
 
