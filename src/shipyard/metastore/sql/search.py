@@ -1,16 +1,27 @@
 """Search over the SQL store: keeping the ``search_index`` table in step with resources, and turning a
 :class:`~..search_query.SearchQuery` into SQL over it.
 
-Every filter becomes ``resources.id IN (SELECT resource_id FROM search_index WHERE kind = ? AND path = ?
-AND key <op> ?)``, an index range scan on ``(kind, path, key)``; And/Or combine those. Sorting by a
-property pages in two phases, both keyset-paged and index-ordered: first the resources that have the
-property, joined to their ``first`` index row and ordered by its key; then those that lack it, by id.
-The default order (last modified) and CreationTime are columns of ``resources`` with their own indexes.
+A filter is a key range on one path, with exactly one lower and one upper bound (several range filters on
+one path merge into the tightest pair). Two plans order a page:
+
+- filter-first, when at most ``SMALL_MATCH`` resources match: each positive filter's range is read from
+  the ``(kind, path, key, ...)`` index, stopping after ``SMALL_MATCH`` rows; the candidates are checked
+  against the whole expression and their sort values (``(resource_id, path, first, key, kind)`` index, or
+  the resources row) ordered in Python;
+- order-first otherwise: walk the sort order's index (``(kind, modified)``/``(kind, created)`` on
+  resources, or the property's index rows) and probe each resource against the expression with EXISTS
+  seeks, stopping after a page. On SQLite the probe is written against ``id + 0`` so the planner cannot
+  drive by the filter and sort every match; PostgreSQL's cost-based planner gets the plain id.
+
+Sorting by a property pages in two phases, keyset-paged in both plans with the same tokens: first the
+resources that have the property, by its ``first`` index row's key; then those that lack it, by id.
+Only the documents of the page are read.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import json
 from typing import Any
@@ -31,20 +42,23 @@ from ..search_query import (
     as_time,
     filter_key,
     index_entries,
-    string_key,
 )
 from .schema import resources, search_index
 
 _NUMBERS_END = chr(ord(NUMBER_PREFIX) + 1)
 _STRINGS_END = chr(ord(STRING_PREFIX) + 1)
 _REINDEX_BATCH = 500
+# Whether this search runs on PostgreSQL (set by run_search): its cost-based planner gets the plain id and a
+# probe with ``kind`` (see _has and _walk_id); SQLite gets the forms that keep its planner on the index walk.
+_ON_POSTGRES: contextvars.ContextVar[bool] = contextvars.ContextVar("search_on_postgres", default=False)
 # A filter matching at most this many resources is sorted filter-first (see _small_match_page).
-SMALL_MATCH = 2000
+SMALL_MATCH = 300
 
 
 # --- writing ---
 
-def _rows(resource_id: int, kind: str, doc: dict) -> list[dict]:
+def index_rows(resource_id: int, kind: str, doc: dict) -> list[dict]:
+    """The ``search_index`` rows of one resource (also for bulk loads that bypass ``create``)."""
     return [{"resource_id": resource_id, "kind": kind, "path": e.path, "key": e.key, "elem": e.elem,
              "first": e.first} for e in index_entries(doc)]
 
@@ -55,7 +69,7 @@ def index_resource(conn: sa.Connection, resource_id: int, kind: str, doc: dict, 
         return
     if replace:
         conn.execute(search_index.delete().where(search_index.c.resource_id == resource_id))
-    rows = _rows(resource_id, kind, doc)
+    rows = index_rows(resource_id, kind, doc)
     if rows:
         conn.execute(search_index.insert(), rows)
 
@@ -75,7 +89,7 @@ def reindex_all(conn: sa.Connection) -> int:
             return count
         rows: list[dict] = []
         for row in batch:
-            rows += _rows(row.id, row.kind, orjson.loads(row.doc))
+            rows += index_rows(row.id, row.kind, orjson.loads(row.doc))
         if rows:
             conn.execute(search_index.insert(), rows)
         last_id, count = batch[-1].id, count + len(batch)
@@ -83,35 +97,52 @@ def reindex_all(conn: sa.Connection) -> int:
 
 # --- querying ---
 
-def _key_conds(f: SearchFilter) -> list:
-    """Conditions on ``search_index.key`` for filter ``f`` (none for Exists/NotExists: the path is enough)."""
-    s = search_index.c
+def _key_conds(f: SearchFilter, key: Any = search_index.c.key) -> list:
+    """Conditions on the index key for filter ``f`` (none for Exists/NotExists: the path is enough)."""
     op, value = f.operator, f.value or ""
     if op in ("Exists", "NotExists"):
         return []
     if op == "In":
-        return [s.key.in_([filter_key(v.strip())[0] for v in value.split(",") if v.strip()])]
+        return [key.in_([filter_key(v.strip())[0] for v in value.split(",") if v.strip()])]
     if op == "Contains":
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return [s.key.ilike(f"{STRING_PREFIX}%{escaped}%", escape="\\")]
-    key, numeric = filter_key(value)
+        return [key.ilike(f"{STRING_PREFIX}%{escaped}%", escape="\\")]
     if op in ("Equals", "NotEquals"):
-        return [s.key == key]
-    low, high = (NUMBER_PREFIX, _NUMBERS_END) if numeric else (STRING_PREFIX, _STRINGS_END)
-    bound = {"GreaterThan": s.key > key, "GreaterThanOrEqualTo": s.key >= key,
-             "LessThan": s.key < key, "LessThanOrEqualTo": s.key <= key}[op]
-    return [bound, s.key >= low, s.key < high]
+        return [key == filter_key(value)[0]]
+    return _range_conds([f], key)
+
+
+def _range_conds(filters: list[SearchFilter], key_col: Any = search_index.c.key) -> list:
+    """Exactly one lower and one upper bound on ``key`` for range filters on one path (the tightest of
+    them, within the numbers or within the strings): SQLite seeks an index with one bound each way, and
+    given several it may pick the loosest (every number) and filter the rest row by row."""
+    kinds = {filter_key(f.value or "")[1] for f in filters}
+    if len(kinds) > 1:  # numbers and strings at once: each filter its own bounds (matches nothing anyway)
+        return [c for f in filters for c in _range_conds([f], key_col)]
+    low, high = (NUMBER_PREFIX, _NUMBERS_END) if kinds.pop() else (STRING_PREFIX, _STRINGS_END)
+    lower: tuple[str, bool] = (low, True)  # (bound, inclusive)
+    upper: tuple[str, bool] = (high, False)
+    for f in filters:
+        key = filter_key(f.value or "")[0]
+        if f.operator in ("GreaterThan", "GreaterThanOrEqualTo"):
+            candidate = (key, f.operator == "GreaterThanOrEqualTo")
+            if candidate[0] > lower[0] or (candidate[0] == lower[0] and not candidate[1]):
+                lower = candidate
+        else:
+            candidate = (key, f.operator == "LessThanOrEqualTo")
+            if candidate[0] < upper[0] or (candidate[0] == upper[0] and not candidate[1]):
+                upper = candidate
+    return [key_col >= lower[0] if lower[1] else key_col > lower[0],
+            key_col <= upper[0] if upper[1] else key_col < upper[0]]
 
 
 def _matching(kind: str, f: SearchFilter, columns: tuple = (search_index.c.resource_id,),
               more: tuple[SearchFilter, ...] = ()) -> sa.Select:
     """The index rows of ``kind`` whose property ``f.path`` satisfies ``f`` (positive operators), and
-    each filter in ``more`` (on the same path) as well."""
+    each range filter in ``more`` (range filters on the same path, with ``f`` one too) as well."""
     s = search_index.c
-    stmt = sa.select(*columns).where(s.kind == kind, s.path == f.path, *_key_conds(f))
-    for other in more:
-        stmt = stmt.where(*_key_conds(other))
-    return stmt
+    conds = _range_conds([f, *more]) if more else _key_conds(f)
+    return sa.select(*columns).where(s.kind == kind, s.path == f.path, *conds)
 
 
 _COLUMNS = {"created": resources.c.created, "modified": resources.c.modified, "status": resources.c.status,
@@ -148,15 +179,28 @@ def _column_cond(col: Any, f: SearchFilter) -> Any:
             "LessThanOrEqualTo": col <= val(value)}[op]
 
 
+def _has(kind: str, path: str, rid: Any, conds: Any = None) -> Any:
+    """EXISTS an index row of resource ``rid`` at ``path`` (meeting ``conds(key)``): one seek on the
+    ``(resource_id, path, ...)`` index per probed resource, never a list of every match."""
+    x = search_index.alias()
+    # With ``kind``, a planner that turns the probe into a semi-join (PostgreSQL) can build it from the
+    # (kind, path, key) index; SQLite probes row by row, and without ``kind`` seeks the (resource_id, path)
+    # index once rather than once per key of an In list.
+    where = [x.c.resource_id == rid, x.c.path == path, *(conds(x.c.key) if conds else ())]
+    if _ON_POSTGRES.get():
+        where.append(x.c.kind == kind)
+    probe = sa.select(x.c.resource_id).where(*where)
+    return probe.exists()  # selecting an indexed column (not *) keeps the probe inside the index
+
+
 def _filter_cond(kind: str, f: SearchFilter, columns: dict[str, str], rid: Any) -> Any:
     if f.path in columns:
         return _column_cond(_COLUMNS[columns[f.path]], f)
     if f.operator == "NotExists":
-        return rid.not_in(_matching(kind, f))
+        return ~_has(kind, f.path, rid)
     if f.operator == "NotEquals":  # has the property, and no value of it equals Value
-        present = SearchFilter(f.path, "Exists")
-        return sa.and_(rid.in_(_matching(kind, present)), rid.not_in(_matching(kind, f)))
-    return rid.in_(_matching(kind, f))
+        return sa.and_(_has(kind, f.path, rid), ~_has(kind, f.path, rid, lambda key: _key_conds(f, key)))
+    return _has(kind, f.path, rid, lambda key: _key_conds(f, key))
 
 
 def _nested_cond(kind: str, nested: NestedFilter, rid: Any) -> Any:
@@ -190,7 +234,7 @@ def _ranges_merged(kind: str, filters: tuple[SearchFilter, ...], columns: dict[s
         if group is None or len(group) < 2:
             conds.append(_filter_cond(kind, f, columns, rid))
         elif group[0] is f:
-            conds.append(rid.in_(_matching(kind, f, more=tuple(group[1:]))))
+            conds.append(_has(kind, f.path, rid, lambda key, group=group: _range_conds(group, key)))
     return conds
 
 
@@ -257,6 +301,7 @@ def _fetch(conn: sa.Connection, ids: list[int], to_resource: Any) -> list:
 
 def run_search(conn: sa.Connection, kind: str, q: SearchQuery, to_resource: Any) -> Page:
     """One page of ``kind`` resources matching ``q``; ``to_resource`` turns a resources row into a Resource."""
+    _ON_POSTGRES.set(conn.dialect.name == "postgresql")
     limit = max(1, int(q.max_results or 10))
     fp = _fingerprint(kind, q)
     token = _decode(q.next_token, fp) if q.next_token else None
@@ -269,30 +314,86 @@ def run_search(conn: sa.Connection, kind: str, q: SearchQuery, to_resource: Any)
     return _property_page(conn, kind, q, limit, fp, token, to_resource)
 
 
+def _range_groups(filters: list[SearchFilter]) -> list[list[SearchFilter]]:
+    """Filters as probed: range filters on one path together (their joint range), the others alone."""
+    groups: dict[str, list[SearchFilter]] = {}
+    out: list[list[SearchFilter]] = []
+    for f in filters:
+        if f.operator in _RANGE:
+            if f.path not in groups:
+                groups[f.path] = []
+                out.append(groups[f.path])
+            groups[f.path].append(f)
+        else:
+            out.append([f])
+    return out
+
+
+def _probe_ids(conn: sa.Connection, kind: str, group: list[SearchFilter]) -> set[int] | None:
+    """The ids matching one filter (group), read from its index range, or None past SMALL_MATCH rows."""
+    stmt = _matching(kind, group[0], more=tuple(group[1:])) if len(group) > 1 else _matching(kind, group[0])
+    ids = conn.execute(stmt.limit(SMALL_MATCH + 1)).scalars().all()
+    return None if len(ids) > SMALL_MATCH else set(ids)
+
+
+def _candidates(conn: sa.Connection, kind: str, expr: SearchExpr, columns: dict[str, str]) -> set[int] | None:
+    """A small superset of the matching ids when the expression is selective, else None: under And, the
+    smallest of its positive filters' (or sub-expressions') sets; under Or, the union of all of them."""
+    plain = [f for f in expr.filters if f.path not in columns and f.operator not in ("NotEquals", "NotExists")]
+    if expr.operator == "And":
+        best: set[int] | None = None
+        for group in _range_groups(plain):
+            ids = _probe_ids(conn, kind, group)
+            if ids is not None and (best is None or len(ids) < len(best)):
+                best = ids
+            if best is not None and not best:
+                return best
+        if best is None:
+            for sub in expr.subexpressions:
+                ids = _candidates(conn, kind, sub, columns)
+                if ids is not None and (best is None or len(ids) < len(best)):
+                    best = ids
+        return best
+    if expr.nested or len(plain) != len(expr.filters):
+        return None
+    union: set[int] = set()
+    for f in plain:
+        found = _probe_ids(conn, kind, [f])
+        if found is None:
+            return None
+        union |= found
+    for sub in expr.subexpressions:
+        found = _candidates(conn, kind, sub, columns)
+        if found is None:
+            return None
+        union |= found
+    return union if len(union) <= SMALL_MATCH else None
+
+
 def _small_match_page(conn, kind, q, limit, fp, token, to_resource) -> Page | None:
-    """A selective filter (at most SMALL_MATCH resources) is answered filter-first: its ids come from the
-    filter's index scans, their sort values by id, and the order is made here. Walking the sort order and
-    probing the filter (the other plan) would read ~N/matches rows per hit, slow when matches are few.
-    Returns None when more resources match: then the sort-order walk finds a page quickly. Tokens are the
-    same in both plans, so a later page may take either."""
+    """A selective filter (at most SMALL_MATCH resources) is answered filter-first: the candidate ids come
+    from the filters' index ranges (each read stops after SMALL_MATCH rows), are checked against the whole
+    expression, and their sort values ordered here. Walking the sort order and probing the filter (the other
+    plan) would read ~N/matches rows per hit, slow when matches are few. Returns None when more resources
+    may match: then the sort-order walk finds a page quickly. Tokens are the same in both plans."""
+    candidates = _candidates(conn, kind, q.expression, q.columns)
+    if candidates is None:
+        return None
     col = _COLUMNS[q.columns[q.sort_by]] if q.sort_by in q.columns else None
     if q.sort_by is None:
         col = resources.c.modified
     picked = [resources.c.id] if col is None else [resources.c.id, col.label("sort_value")]
-    stmt = sa.select(*picked).where(resources.c.kind == kind, expression_cond(kind, q.expression, q.columns))
-    rows = conn.execute(stmt.limit(SMALL_MATCH + 1)).all()
-    if len(rows) > SMALL_MATCH:
-        return None
+    rows = conn.execute(sa.select(*picked).where(
+        resources.c.id.in_(sorted(candidates)), resources.c.kind == kind,
+        expression_cond(kind, q.expression, q.columns))).all() if candidates else []
     if col is not None:
         ordered = [(0, r.sort_value, r.id) for r in rows]
     else:
         ids = [r.id for r in rows]
-        keys: dict[int, str] = {}
         s = search_index.c
-        for lo in range(0, len(ids), 500):
-            keys.update(conn.execute(
-                sa.select(s.resource_id, s.key).where(s.resource_id.in_(ids[lo:lo + 500]), s.kind == kind,
-                                                      s.path == q.sort_by, s.first == sa.true())).all())
+        keys: dict[int, str] = dict(conn.execute(
+            sa.select(s.resource_id, s.key).where(s.resource_id.in_(ids), s.path == q.sort_by,
+                                                  s.first == sa.true())).all()) if ids else {}
         ordered = [(0, keys[i], i) if i in keys else (1, None, i) for i in ids]
     return _page_of(conn, ordered, q.descending, limit, fp, token, to_resource, col is not None)
 
@@ -347,8 +448,8 @@ def _beyond(r: tuple, cut: tuple, descending: bool) -> bool:
 def _column_page(conn, kind, q, limit, fp, token, to_resource) -> Page:
     col = _COLUMNS[q.columns.get(q.sort_by or "", "modified")]
     stmt = sa.select(resources.c.id, col.label("sort_value")).where(resources.c.kind == kind)
-    if q.expression is not None:
-        stmt = stmt.where(expression_cond(kind, q.expression, q.columns))
+    if q.expression is not None:  # ``id + 0``: probe the filter while walking the order, never drive by it
+        stmt = stmt.where(expression_cond(kind, q.expression, q.columns, rid=_walk_id(resources.c.id)))
     if token is not None:
         stmt = stmt.where(_after(col, resources.c.id, token["k"], token["i"], q.descending))
     order = (col.desc(), resources.c.id.desc()) if q.descending else (col.asc(), resources.c.id.asc())
@@ -371,8 +472,16 @@ def _sorted_ids(kind: str, q: SearchQuery) -> sa.Select:
         assert q.expression is not None
         return stmt.where(expression_cond(kind, q.expression, q.columns))
     if q.expression is not None:
-        stmt = stmt.where(expression_cond(kind, q.expression, q.columns, rid=s.resource_id))
+        stmt = stmt.where(expression_cond(kind, q.expression, q.columns, rid=_walk_id(s.resource_id)))
     return stmt
+
+
+def _walk_id(col: Any) -> Any:
+    """On SQLite, the id as an expression (``id + 0``), so that its planner cannot drive the query by the
+    filter's ids (then sort them all) and walks the sort index instead, probing the filter: the better
+    plan when more than SMALL_MATCH resources match (fewer are answered filter-first). PostgreSQL gets the
+    plain id: its planner chooses by cost, and with ``id + 0`` could only hash-join against a full scan."""
+    return col if _ON_POSTGRES.get() else col + 0
 
 
 def _property_page(conn, kind, q, limit, fp, token, to_resource) -> Page:
@@ -392,8 +501,7 @@ def _property_page(conn, kind, q, limit, fp, token, to_resource) -> Page:
         ids = [r.id for r in rows]
         token = None
     # then the resources without it, by id in the same direction
-    has_it = sa.select(s.resource_id).where(s.kind == kind, s.path == q.sort_by)
-    stmt = sa.select(resources.c.id).where(resources.c.kind == kind, resources.c.id.not_in(has_it))
+    stmt = sa.select(resources.c.id).where(resources.c.kind == kind, ~_has(kind, q.sort_by, resources.c.id))
     if q.expression is not None:
         stmt = stmt.where(expression_cond(kind, q.expression, q.columns))
     if token is not None and token["i"] >= 0:
@@ -411,4 +519,4 @@ def _property_page(conn, kind, q, limit, fp, token, to_resource) -> Page:
     return Page(items=_fetch(conn, ids, to_resource), next_token=nxt)
 
 
-__all__ = ["expression_cond", "index_resource", "reindex_all", "run_search", "string_key"]
+__all__ = ["SMALL_MATCH", "expression_cond", "index_resource", "index_rows", "reindex_all", "run_search"]

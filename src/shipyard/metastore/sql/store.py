@@ -180,7 +180,8 @@ class SqlMetaStore(LogsAndMetrics, AssociationStore, MetaStore):
                     .where(resources.c.id == row.id, resources.c.version == row.version)
                     .values(doc=dump_doc(doc), status=new_status, modified=now, version=row.version + 1))
                 if done.rowcount == 1:
-                    index_resource(conn, row.id, kind, doc)  # Search: rewritten with the document
+                    if changes:  # Search: the index follows the document (a status-only update keeps it)
+                        index_resource(conn, row.id, kind, doc)
                     return Resource(kind=kind, name=row.name, arn=row.arn, status=new_status, created=row.created,
                                     modified=now, doc=doc, parent=row.parent, version=row.version + 1)
         raise ConflictError(f"The {noun(kind)} {name} kept changing concurrently; try again.")

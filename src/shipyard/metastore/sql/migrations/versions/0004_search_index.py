@@ -33,9 +33,12 @@ def upgrade() -> None:
         sa.Column("elem", sa.Integer, nullable=False, server_default="-1"),
         sa.Column("first", sa.Boolean, nullable=False, server_default=sa.true()),
     )
-    # Filters and sorts: (kind, path) then a key range, in key order; the resource id finishes the entry.
-    op.create_index("ix_search_kind_path_key", "search_index", ["kind", "path", "key", "resource_id"])
-    op.create_index("ix_search_resource", "search_index", ["resource_id"])
+    # Filters and sorts: (kind, path) then a key range, in key order; covering (the resource id, and the
+    # sort's ``first`` flag) so that walking a sort order never reads the table.
+    op.create_index("ix_search_kind_path_key", "search_index", ["kind", "path", "key", "resource_id", "first"])
+    # A resource's rows: rewritten on update, and its sort value looked up when a selective filter is
+    # sorted filter-first (covering, so those look-ups never read the table).
+    op.create_index("ix_search_resource", "search_index", ["resource_id", "path", "first", "key", "kind"])
     # Search's default order (LastModifiedTime) pages the resources of a kind by modification time.
     op.create_index("ix_resources_kind_modified", "resources", ["kind", "modified"])
     reindex_all(op.get_bind())
