@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,49 @@ def limits_server(tmp_path_factory, docker_engine):
         proc.stop(kill_children=True)
 
 
+@dataclass(frozen=True)
+class Launched:
+    """The names of this module's workloads, all started by the ``launched`` fixture."""
+
+    ok: str  # a training job that reports its cgroup limits
+    hog: str  # a training job that asks for three times its memory
+    transform: str  # a transform job (and its model) whose model server does the same
+    endpoint: str  # an endpoint (config, model) of an isolated model
+
+
+@pytest.fixture(scope="module")
+def launched(limits_server, limits_image) -> Iterator[Launched]:
+    """Every workload of the module started at once, each test then waiting for and checking its own: they
+    overlap, so the module costs about the longest of them rather than their sum."""
+    sm, s3 = limits_server.client("sagemaker"), limits_server.client("s3")
+    ensure_bucket(s3, BUCKET)
+    names = Launched(ok=unique("limits-ok"), hog=unique("limits-hog"), transform=unique("limits-transform"),
+                     endpoint=unique("limits-isolated"))
+    sm.create_training_job(**_job(names.ok, limits_image, {}))
+    sm.create_training_job(**_job(names.hog, limits_image, {"hog_mb": str(MEMORY_MB * 3)}))
+    name = names.transform
+    s3.put_object(Bucket=BUCKET, Key=f"{name}/in/ask.txt", Body=str(MEMORY_MB * 3).encode())
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": limits_image})
+    sm.create_transform_job(
+        TransformJobName=name, ModelName=name,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": f"s3://{BUCKET}/{name}/in"}},
+                        "ContentType": "text/plain"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/{name}/out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    name = names.endpoint
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": limits_image},
+                    EnableNetworkIsolation=True)
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "main", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    yield names
+    try:  # its test deletes it; this is for a test that failed before
+        sm.delete_endpoint(EndpointName=name)
+    except sm.exceptions.ClientError:
+        pass
+
+
 def _job(name: str, image: str, hps: dict[str, str]) -> dict:
     return {
         "TrainingJobName": name, "RoleArn": ROLE, "HyperParameters": hps,
@@ -71,12 +116,9 @@ def _containers(engine, label: str) -> list[str]:
     return done.stdout.decode().split()
 
 
-def test_memory_and_cpus_reach_the_container_and_an_oom_kill_says_so(limits_server, limits_image, docker_engine):
+def test_memory_and_cpus_reach_the_container_and_an_oom_kill_says_so(limits_server, launched, docker_engine):
     sm, s3 = limits_server.client("sagemaker"), limits_server.client("s3")
-    ensure_bucket(s3, BUCKET)
-    ok, hog = unique("limits-ok"), unique("limits-hog")
-    sm.create_training_job(**_job(ok, limits_image, {}))
-    sm.create_training_job(**_job(hog, limits_image, {"hog_mb": str(MEMORY_MB * 3)}))
+    ok, hog = launched.ok, launched.hog
 
     desc = wait_status(sm, ok, timeout=180)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
@@ -102,19 +144,9 @@ def test_memory_and_cpus_reach_the_container_and_an_oom_kill_says_so(limits_serv
     assert _containers(docker_engine, f"shipyard.training-job={hog}") == [], "the exited container was removed"
 
 
-def test_a_transform_whose_model_server_is_oom_killed_fails_saying_so(limits_server, limits_image):
-    sm, s3 = limits_server.client("sagemaker"), limits_server.client("s3")
-    ensure_bucket(s3, BUCKET)
-    name = unique("limits-transform")
-    s3.put_object(Bucket=BUCKET, Key=f"{name}/in/ask.txt", Body=str(MEMORY_MB * 3).encode())
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": limits_image})
-    sm.create_transform_job(
-        TransformJobName=name, ModelName=name,
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{BUCKET}/{name}/in"}},
-                        "ContentType": "text/plain"},
-        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/{name}/out"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+def test_a_transform_whose_model_server_is_oom_killed_fails_saying_so(limits_server, launched):
+    sm = limits_server.client("sagemaker")
+    name = launched.transform
     deadline = time.monotonic() + 180
     desc = sm.describe_transform_job(TransformJobName=name)
     while desc["TransformJobStatus"] not in ("Completed", "Failed", "Stopped"):
@@ -127,14 +159,9 @@ def test_a_transform_whose_model_server_is_oom_killed_fails_saying_so(limits_ser
     assert f"{MEMORY_MB} MiB memory limit of instance type ml.m5.large" in reason, reason
 
 
-def test_an_isolated_byo_endpoint_is_reachable_through_the_router_only(limits_server, limits_image, docker_engine):
+def test_an_isolated_byo_endpoint_is_reachable_through_the_router_only(limits_server, launched, docker_engine):
     sm, runtime = limits_server.client("sagemaker"), limits_server.client("sagemaker-runtime")
-    name = unique("limits-isolated")
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": limits_image},
-                    EnableNetworkIsolation=True)
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "main", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    name = launched.endpoint
     try:
         deadline = time.monotonic() + 180
         status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]

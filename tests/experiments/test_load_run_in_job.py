@@ -15,7 +15,8 @@ from shipyard.testing.sdk import sdk_environment, sdk_session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 from training_helpers import log_messages, script_job, wait_status  # noqa: E402
 
-pytestmark = [pytest.mark.timeout(180)]
+# quick_sagemaker_sdk: the SDK without its fixed sleeps and per-call config-schema checks (tests/e2e/sdk_waits.py)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("quick_sagemaker_sdk")]
 
 BUCKET = "exp-load-run"
 SCRIPT = """

@@ -10,7 +10,8 @@ import pytest
 
 from shipyard.testing.sdk import sdk_environment, sdk_session
 
-pytestmark = [pytest.mark.timeout(180)]
+# quick_sagemaker_sdk: the SDK without its fixed sleeps and per-call config-schema checks (tests/e2e/sdk_waits.py)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("quick_sagemaker_sdk")]
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from shipyard.metastore.sql.store import SqlMetaStore
 A = "arn:aws:sagemaker:us-east-1:123456789012:artifact/"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def store():
+    """Built once: every case only reads it."""
     s = SqlMetaStore("sqlite://")
     rng = random.Random(7)
     for _ in range(400):

@@ -13,7 +13,8 @@ from shipyard.cli_pipelines import add_pipelines_commands
 
 from .helpers import definition
 
-pytestmark = [pytest.mark.timeout(120)]
+# quick_sagemaker_sdk: the SDK without its fixed sleeps and per-call config-schema checks (tests/e2e/sdk_waits.py)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("quick_sagemaker_sdk")]
 
 STEPS = [{"Name": "Check", "Type": "Condition", "Arguments": {
     "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Parameters.Go"}, "RightValue": "yes"}],

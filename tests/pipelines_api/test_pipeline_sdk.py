@@ -13,8 +13,11 @@ from shipyard.testing.sdk import sdk_environment
 
 from .helpers import ROLE
 
-pytestmark = [pytest.mark.timeout(240)]
+# quick_sagemaker_sdk: the SDK without its fixed sleeps and per-call config-schema checks (tests/e2e/sdk_waits.py)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("quick_sagemaker_sdk")]
 
+# execution.wait() polls DescribePipelineExecution every POLL s (the SDK's default is 30 s): at most 120 s
+POLL, ATTEMPTS = 0.25, 480
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 TRAIN = """
@@ -88,7 +91,8 @@ def test_sdk_pipeline_upsert_start_wait_list_steps_and_the_hidden_repack_step(sd
     assert pipeline.describe()["PipelineArn"].endswith(pipeline.name.lower())
 
     good = pipeline.start()
-    good.wait(delay=1, max_attempts=120)
+    bad = pipeline.start(parameters={"Quality": 0.1})  # both run at once: the test waits for the longer only
+    good.wait(delay=POLL, max_attempts=ATTEMPTS)
     steps = {s["StepName"]: s for s in good.list_steps()}
     assert steps["Train"]["StepStatus"] == "Succeeded"
     assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "True"
@@ -107,9 +111,8 @@ def test_sdk_pipeline_upsert_start_wait_list_steps_and_the_hidden_repack_step(sd
         names = tar.getnames()
     assert any(n.endswith("model.txt") for n in names) and any(n.endswith("inference.py") for n in names), names
 
-    bad = pipeline.start(parameters={"Quality": 0.1})
     with pytest.raises(WaiterError):
-        bad.wait(delay=1, max_attempts=120)
+        bad.wait(delay=POLL, max_attempts=ATTEMPTS)
     d = bad.describe()
     assert d["PipelineExecutionStatus"] == "Failed"
     assert d["FailureReason"] == f"quality below 0.5 in {bad.arn.rsplit('/', 1)[1]}"
@@ -187,7 +190,7 @@ def test_sdk_processing_training_evaluation_condition_pipeline(sdk):
                         steps=[prep, train, evaluate, check], sagemaker_session=session)
     pipeline.upsert(role_arn=ROLE)
     execution = pipeline.start()
-    execution.wait(delay=1, max_attempts=180)
+    execution.wait(delay=POLL, max_attempts=ATTEMPTS)
     steps = {s["StepName"]: s for s in execution.list_steps()}
     assert [steps[n]["StepStatus"] for n in ("Prep", "Fit", "Evaluate", "GoodEnough")] == ["Succeeded"] * 4
     assert steps["GoodEnough"]["Metadata"]["Condition"]["Outcome"] == "True"  # mean 2.0 >= 1.5

@@ -15,7 +15,8 @@ from shipyard.testing.sdk import sdk_environment
 
 from .helpers import ROLE
 
-pytestmark = [pytest.mark.timeout(240)]
+# quick_sagemaker_sdk: the SDK without its fixed sleeps and per-call config-schema checks (tests/e2e/sdk_waits.py)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("quick_sagemaker_sdk")]
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -41,7 +42,7 @@ def _finish(execution) -> dict[str, dict]:
     from botocore.exceptions import WaiterError
 
     try:
-        execution.wait(delay=1, max_attempts=150)
+        execution.wait(delay=0.25, max_attempts=600)  # a look every 0.25 s (the SDK default: 30 s), 150 s at most
     except WaiterError:
         pass
     steps = {s["StepName"]: s for s in execution.list_steps()}
