@@ -20,6 +20,11 @@ or throttling, is retried after :func:`shipyard.pipelines.retry.retry_delay` whe
 RetryPolicies matches; a user's script error (AlgorithmError, ClientError) is not, as on AWS. As AWS documents
 ("Pipelines retries on this type of error automatically"), ``Step.SERVICE_FAULT`` and ``Step.THROTTLING`` are
 retried even without a policy (:data:`DEFAULT_RETRY`); a policy that names them overrides that default.
+
+Experiments: a definition's ``PipelineExperimentConfig`` (the SDK emits ``{ExperimentName: Execution.PipelineName,
+TrialName: Execution.PipelineExecutionId}`` unless given ``pipeline_experiment_config=None``) makes the execution
+create that experiment and trial before its first step (a name that exists is kept), and every training,
+processing and transform step's job gets that ``ExperimentConfig``, so its trial component joins the trial.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from ..pipelines.caching import cache_key
 from ..pipelines.definition import Definition, RetryPolicy, Step, parse
 from ..pipelines.expressions import condition_holds, evaluate
 from ..pipelines.retry import retry_delay
+from ..experiments import tracking
 from ..resources import model_package, model_package_group
 from ..resources.pipeline import EXEC_KIND, selected_steps
 from .base import Controller
@@ -58,6 +64,9 @@ DEFAULT_RETRY = RetryPolicy(exception_types=("Step.SERVICE_FAULT", "Step.THROTTL
 # Execution variables that name the job of the step whose arguments use them (the SDK's
 # ExecutionVariables.TRAINING_JOB_NAME / PROCESSING_JOB_NAME): step type -> variable.
 JOB_NAME_VARIABLES = {"Training": "TrainingJobName", "Processing": "ProcessingJobName"}
+# The job steps whose child takes an ExperimentConfig (CreateHyperParameterTuningJob has none).
+EXPERIMENT_STEPS = ("Training", "Processing", "Transform")
+EXECUTION_TAG = "sagemaker:pipeline-execution-arn"  # on every step's job, as AWS tags them
 _RAND = string.ascii_lowercase + string.digits
 
 
@@ -269,6 +278,8 @@ class PipelineController(Controller):
             return
         tick = _Tick(self.services, res, state, defn)
         stopping = res.status == "Stopping"
+        if not stopping and not state.step_map:
+            tick.open_experiment()
         for rec in list(state.step_map.values()):
             if rec.active:
                 tick.watch(rec, stopping)
@@ -288,10 +299,12 @@ class _Tick:
         self.steps = state.step_map
         self.dirty = False
         self.resolver = ExecutionResolver(services, res, state)
+        self.doc_changes: dict[str, Any] = {}  # execution fields written with the next save
 
     # -------------------------------------------------------------- writes
     def save(self, status: str | None = None, extra: dict | None = None) -> None:
-        changes = {**self.state.to_changes("steps"), "LastModifiedTime": time.time(), **(extra or {})}
+        changes = {**self.state.to_changes("steps"), "LastModifiedTime": time.time(), **self.doc_changes,
+                   **(extra or {})}
         if status:
             changes["PipelineExecutionStatus"] = status
         try:
@@ -301,6 +314,50 @@ class _Tick:
             raise _Restart() from None
         self.resolver.res = self.res
         self.dirty = False
+        self.doc_changes = {}
+
+    # -------------------------------------------------------------- experiments
+    def experiment_config(self) -> dict[str, str] | None:
+        """The definition's PipelineExperimentConfig, resolved (None: absent, null, or naming nothing)."""
+        raw = self.state.definition or "{}"
+        try:
+            loaded = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return None
+        config = loaded.get("PipelineExperimentConfig") if isinstance(loaded, dict) else None
+        if not isinstance(config, dict):
+            return None
+        resolved = evaluate(config, self.defn, self.resolver)
+        exp, trial = resolved.get("ExperimentName"), resolved.get("TrialName")
+        if not exp or not trial:
+            return None
+        return {"ExperimentName": str(exp), "TrialName": str(trial)}
+
+    def open_experiment(self) -> None:
+        """Before the first step: create the execution's experiment and trial, and record them on the execution
+        (DescribePipelineExecution's PipelineExperimentConfig). Repeated after a restart, harmlessly."""
+        try:
+            config = self.experiment_config()
+            if config is not None:
+                tracking.ensure_trial(self.services, config["ExperimentName"], config["TrialName"])
+        except ShipyardError as e:
+            log.warning("pipeline %s: no experiment for this execution: %s", self.res.name, e.message or e.code)
+            config = None
+        self.doc_changes["PipelineExperimentConfig"] = config or {}
+        self.dirty = True
+
+    def child_request(self, step: Step, args: dict) -> dict:
+        """A job step's Create request as AWS completes it: tagged ``sagemaker:pipeline-execution-arn`` (how the
+        SDK's lineage classes find a job's pipeline execution) and, for training, processing and transform
+        steps, with the execution's ExperimentConfig (its TrialComponentDisplayName kept); the experiment and
+        trial are made sure of first (cheap, and right after a restart or a selective run)."""
+        tags = [t for t in args.get("Tags") or [] if t.get("Key") != EXECUTION_TAG]
+        out = {**args, "Tags": [*tags, {"Key": EXECUTION_TAG, "Value": self.res.arn}]}
+        config = self.experiment_config() if step.type in EXPERIMENT_STEPS else None
+        if config is not None:
+            tracking.ensure_trial(self.services, config["ExperimentName"], config["TrialName"])
+            out["ExperimentConfig"] = {**(args.get("ExperimentConfig") or {}), **config}
+        return out
 
     def any_failed(self) -> bool:
         return any(r.status in ("Failed", "Stopped") for r in self.steps.values())
@@ -569,7 +626,7 @@ class _Tick:
         rec.job_kind, rec.created, rec.status = job_kind.kind, False, "Starting"
         self.save()
         try:
-            arn = job_kind.create(self.services, rec.job, dict(args or {}))
+            arn = job_kind.create(self.services, rec.job, self.child_request(step, dict(args or {})))
         except Exception as e:  # noqa: BLE001 - the create call's refusal is the step's failure (or a retry)
             exc = create_error_type(e)
             if exc and self.retry(rec, exc, time.time()):

@@ -10,6 +10,11 @@ The job's ``ExperimentConfig`` places the component: ``ExperimentName`` (created
 (created in that experiment if missing; without one, a trial named after the component). The SDK's ``Run``
 passes ``{ExperimentName, TrialName: its run group, RunName: its trial component}``, creating the experiment and
 run group first; ``load_run()`` inside the job then finds the run from ``RunName`` (see ``docs/experiments.md``).
+
+Jobs that make jobs: a tuning job's training job (no ExperimentConfig of its own) joins experiment
+``<tuning job>-aws-tuning-job`` in a trial named after its component, both with a ``Source`` naming their job;
+a pipeline execution passes its ``PipelineExperimentConfig`` to its steps' jobs
+(:mod:`shipyard.controllers.pipeline`), which :func:`ensure_trial` serves too.
 """
 
 from __future__ import annotations
@@ -158,28 +163,58 @@ def _exists(services: Services, kind: str, name: str) -> bool:
     return services.meta.find(kind, name) is not None
 
 
+TUNING_EXPERIMENT_SUFFIX = "aws-tuning-job"
+
+
+def tuning_experiment_name(tuning_job: str) -> str:
+    """The experiment a tuning job's training jobs are recorded in: ``<tuning job>-aws-tuning-job``."""
+    return f"{tuning_job}-{TUNING_EXPERIMENT_SUFFIX}"
+
+
 def _place(services: Services, kind: str, job: Resource, component: str) -> None:
-    """Associate the component with the trial the job's ExperimentConfig names (creating what is missing)."""
+    """Associate the component with the trial the job's ExperimentConfig names (creating what is missing).
+
+    A tuning job's training job without one is placed as AWS's tuning jobs do ("a hyperparameter tuning job
+    automatically creates Amazon SageMaker experiments, trials, and trial components for each training job that
+    it runs"): experiment ``<tuning job>-aws-tuning-job``, one trial per training job named after its
+    component."""
     config = job.doc.get("ExperimentConfig") or {}
     exp_name, trial_name = config.get("ExperimentName"), config.get("TrialName")
+    tuning_arn = job.doc.get("TuningJobArn") if kind == "training-job" else None
+    if not exp_name and not trial_name and tuning_arn:
+        ensure_trial(services, tuning_experiment_name(str(tuning_arn).rsplit("/", 1)[-1]), component,
+                     experiment_source={"SourceArn": tuning_arn, "SourceType": "SageMakerHyperParameterTuningJob"},
+                     trial_source={"SourceArn": job.arn, "SourceType": KINDS[kind].source_type})
+        trial_component.associate(services, component, component)
+        return
     if not exp_name and not trial_name:
         return
-    if exp_name and not _exists(services, experiment.KIND, exp_name):
-        _create_quietly(experiment.create, services, {"ExperimentName": exp_name})
     if not trial_name:
         trial_name = component
-    if not _exists(services, trial.KIND, trial_name):
-        if not exp_name:
+    if not exp_name:
+        if not _exists(services, trial.KIND, trial_name):
             log.warning("%s %s names trial %s, which does not exist, and no experiment to create it in",
                         kind, job.name, trial_name)
             return
-        _create_quietly(trial.create, services, {"TrialName": trial_name, "ExperimentName": exp_name})
+    else:
+        ensure_trial(services, exp_name, trial_name)
     trial_component.associate(services, component, trial_name)
 
 
-def _create_quietly(create, services: Services, params: dict) -> None:
+def ensure_trial(services: Services, experiment_name: str, trial_name: str, *,
+                 experiment_source: dict | None = None, trial_source: dict | None = None) -> None:
+    """Create the experiment and its trial where missing (a name that exists is kept as it is): what a job's
+    ExperimentConfig, a tuning job and a pipeline execution (its ``PipelineExperimentConfig``) all need."""
+    if not _exists(services, experiment.KIND, experiment_name):
+        _create_quietly(experiment.create, services, {"ExperimentName": experiment_name}, experiment_source)
+    if not _exists(services, trial.KIND, trial_name):
+        _create_quietly(trial.create, services, {"TrialName": trial_name, "ExperimentName": experiment_name},
+                        trial_source)
+
+
+def _create_quietly(create, services: Services, params: dict, source: dict | None = None) -> None:
     try:
-        create(services, params)
+        create(services, params, source)
     except ShipyardError as e:
         if "already exists" not in str(e):
             raise

@@ -40,11 +40,15 @@ def get(services: Services, name_or_arn: str) -> Resource:
                                "first.") from None
 
 
-def create(services: Services, params: dict) -> dict:
+def create(services: Services, params: dict, source: dict | None = None) -> dict:
+    """``source`` (``{SourceArn, SourceType}``) is set only by the server, for an experiment a job made (as
+    AWS's tuning jobs do); a user's CreateExperiment has none."""
     name = params["ExperimentName"]
     arn = services.arn(KIND, name)
     doc: dict[str, Any] = {"ExperimentName": name, "ExperimentArn": arn, "DisplayName": params.get("DisplayName")
                            or name, "CreatedBy": {}, "LastModifiedBy": {}}
+    if source:
+        doc["Source"] = dict(source)
     if params.get("Description"):
         doc["Description"] = params["Description"]
     if params.get("Tags"):
@@ -94,6 +98,7 @@ def delete(services: Services, name: str) -> dict:
     if held.items:
         raise ValidationError(f"Experiment {r.name!r} still has trials (such as {held.items[0].name!r}): delete "
                               "its trials with DeleteTrial before the experiment.")
+    services.meta.delete_associations_of(r.arn)  # its lineage edges go with it: no walk meets a dangling one
     try:
         services.meta.delete(KIND, r.name)
     except MissingResource:

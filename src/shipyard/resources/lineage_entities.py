@@ -72,7 +72,7 @@ def get(services: Services, ek: EntityKind, name_or_arn: str) -> Resource:
 
 
 def describe(ek: EntityKind, resource: Resource) -> dict:
-    out = dict(resource.doc)
+    out = {k: v for k, v in resource.doc.items() if not k.startswith("_")}  # ``_tags``: ListTags answers them
     out["CreationTime"] = resource.created
     out["LastModifiedTime"] = resource.modified
     if ek is ACTION:
@@ -112,6 +112,8 @@ def create(services: Services, ek: EntityKind, params: dict) -> dict:
         doc["Description"] = params["Description"]
     if params.get("MetadataProperties"):
         doc["MetadataProperties"] = params["MetadataProperties"]
+    if params.get("Tags"):
+        doc["_tags"] = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]]  # api/tags.py's key
     status = (params.get("Status") or "Unknown") if ek is ACTION else _CREATED
     try:
         services.meta.create(ek.kind, name, arn, status, doc, parent=source_key(source["SourceUri"]))

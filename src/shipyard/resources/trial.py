@@ -29,12 +29,15 @@ def get(services: Services, name_or_arn: str) -> Resource:
         raise ResourceNotFound(f"Trial {name!r} does not exist: create it with CreateTrial first.") from None
 
 
-def create(services: Services, params: dict) -> dict:
+def create(services: Services, params: dict, source: dict | None = None) -> dict:
+    """``source`` (``{SourceArn, SourceType}``): set only by the server, for a trial a job made."""
     name = params["TrialName"]
     exp = experiment.get(services, params["ExperimentName"])
     arn = services.arn(KIND, name)
     doc: dict[str, Any] = {"TrialName": name, "TrialArn": arn, "DisplayName": params.get("DisplayName") or name,
                            "ExperimentName": exp.name, "CreatedBy": {}, "LastModifiedBy": {}}
+    if source:
+        doc["Source"] = dict(source)
     if params.get("MetadataProperties"):
         doc["MetadataProperties"] = params["MetadataProperties"]
     doc.update(TrialState(tags=list(params["Tags"]) if params.get("Tags") else None).to_doc())
@@ -94,6 +97,7 @@ def delete(services: Services, name: str) -> dict:
     if held:
         raise ValidationError(f"Trial {r.name!r} still has trial component {held[0]!r}: disassociate its trial "
                               "components (DisassociateTrialComponent) before deleting the trial.")
+    services.meta.delete_associations_of(r.arn)  # its lineage edges go with it
     try:
         services.meta.delete(KIND, r.name)
     except MissingResource:

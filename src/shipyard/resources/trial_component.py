@@ -192,6 +192,7 @@ def delete(services: Services, name: str) -> dict:
     if held:
         raise ValidationError(f"Trial component {r.name!r} is associated with trial {held[0]!r}: disassociate it "
                               "(DisassociateTrialComponent) before deleting it.")
+    services.meta.delete_associations_of(r.arn)  # its lineage edges (ContributedTo, Produced) go with it
     try:
         services.meta.delete(KIND, r.name)
     except MissingResource:
