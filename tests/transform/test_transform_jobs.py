@@ -71,8 +71,10 @@ def test_multi_record_transform_matches_in_process_predict(model_setup):
     s["s3"].put_object(Bucket=s["bucket"], Key="in1/a.csv", Body=body_a.encode())
     s["s3"].put_object(Bucket=s["bucket"], Key="in1/part/b.csv", Body=body_b.encode())
     name = f"tj-{uuid.uuid4().hex[:8]}"
-    s["sm"].create_transform_job(**_job(s, name, "in1/", BatchStrategy="MultiRecord", MaxPayloadInMB=1,
-                                        MaxConcurrentTransforms=2))
+    arn = s["sm"].create_transform_job(**_job(s, name, "in1/", BatchStrategy="MultiRecord", MaxPayloadInMB=1,
+                                              MaxConcurrentTransforms=2,
+                                              Tags=[{"Key": "team", "Value": "ml"}]))["TransformJobArn"]
+    assert s["sm"].list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]  # the request's tags
     d = _wait(s["sm"], name)
     assert d["TransformJobStatus"] == "Completed", d.get("FailureReason")
     expected = s["booster"].predict(xgb.DMatrix(np.loadtxt(io.StringIO(body_a + body_b), delimiter=",")))

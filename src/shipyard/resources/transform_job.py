@@ -66,6 +66,8 @@ def create(services: Services, params: dict) -> dict:
     arn = services.arn(KIND, name)
     doc: dict[str, Any] = {k: v for k, v in params.items() if v is not None and k != "Tags"}
     doc.update(TransformJobArn=arn)
+    if params.get("Tags"):
+        doc["_tags"] = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]]  # ListTags reads them
     doc.setdefault("MaxPayloadInMB", payload)
     doc.setdefault("BatchStrategy", "MultiRecord" if split != "None" else "SingleRecord")
     if services.meta.find(KIND, name) is not None:
