@@ -29,6 +29,7 @@ OPERATION_MODULES = [
     "shipyard.api.metrics",
     "shipyard.api.search",
     "shipyard.api.lineage",
+    "shipyard.api.notebooks",
 ]
 
 

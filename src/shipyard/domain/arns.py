@@ -25,6 +25,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "artifact": ("artifact", "artifact"),
     "action": ("action", "action"),
     "context": ("context", "context"),
+    "notebook-instance": ("notebook-instance", "notebook instance"),
+    "notebook-instance-lifecycle-config": ("notebook-instance-lifecycle-config",
+                                           "notebook instance lifecycle configuration"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 
