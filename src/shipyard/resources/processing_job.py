@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import posixpath
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..context import Services
@@ -64,28 +66,54 @@ def _objects_exist(services: Services, uri: str) -> bool:
     return False
 
 
-def _check_inputs(services: Services, inputs: list[dict]) -> list[dict]:
-    """The inputs with AWS's defaults filled in; ValidationError for what AWS refuses."""
+@dataclass(frozen=True)
+class _ChannelKind:
+    """What differs between processing inputs and outputs in the checks they share (names in the messages)."""
+
+    noun: str              # "input" / "output"
+    container: str         # the request member holding the list
+    name_key: str          # InputName / OutputName
+    s3_key: str            # S3Input / S3Output
+    unsupported: str       # the non-S3 source Shipyard refuses
+    unsupported_text: str
+
+
+_INPUTS = _ChannelKind("input", "ProcessingInputs", "InputName", "S3Input", "DatasetDefinition",
+                       "DatasetDefinition (Athena/Redshift) inputs are not supported by Shipyard")
+_OUTPUTS = _ChannelKind("output", "ProcessingOutputConfig", "OutputName", "S3Output", "FeatureStoreOutput",
+                        "FeatureStoreOutput is not supported by Shipyard")
+
+
+def _s3_channels(items: list[dict], kind: _ChannelKind) -> Iterator[tuple[dict, str, dict]]:
+    """``(item, name, copy of its S3 member)`` for each input or output, after the rules both share: unique
+    names, an S3 source (not the unsupported kind), a LocalPath under /opt/ml/processing/ that no other
+    input (or output) uses."""
     names: set[str] = set()
     paths: dict[str, str] = {}
-    out = []
-    for item in inputs:
-        name = item["InputName"]
+    for item in items:
+        name = item[kind.name_key]
         if name in names:
-            raise ValidationError(f"ProcessingInputs: the InputName {name!r} appears more than once; input names "
-                                  "must be unique.")
+            raise ValidationError(f"{kind.container}: the {kind.name_key} {name!r} appears more than once; "
+                                  f"{kind.noun} names must be unique.")
         names.add(name)
-        if item.get("DatasetDefinition"):
-            raise ValidationError(f"ProcessingInput {name!r}: DatasetDefinition (Athena/Redshift) inputs are not "
-                                  "supported by Shipyard; give an S3Input.")
-        s3 = dict(item.get("S3Input") or {})
+        label = f"Processing{kind.noun.capitalize()} {name!r}"
+        if item.get(kind.unsupported):
+            raise ValidationError(f"{label}: {kind.unsupported_text}; give an {kind.s3_key}.")
+        s3 = dict(item.get(kind.s3_key) or {})
         if not s3:
-            raise ValidationError(f"ProcessingInput {name!r} must have an S3Input.")
-        where = local_path(s3.get("LocalPath"), f"ProcessingInput {name!r} LocalPath")
+            raise ValidationError(f"{label} must have an {kind.s3_key}.")
+        where = local_path(s3.get("LocalPath"), f"{label} LocalPath")
         if where in paths:
-            raise ValidationError(f"ProcessingInput {name!r}: LocalPath {where!r} is already the LocalPath of input "
-                                  f"{paths[where]!r}; each input needs a folder of its own.")
+            raise ValidationError(f"{label}: LocalPath {where!r} is already the LocalPath of {kind.noun} "
+                                  f"{paths[where]!r}; each {kind.noun} needs a folder of its own.")
         paths[where] = name
+        yield item, name, s3
+
+
+def _check_inputs(services: Services, inputs: list[dict]) -> list[dict]:
+    """The inputs with AWS's defaults filled in; ValidationError for what AWS refuses."""
+    out = []
+    for item, name, s3 in _s3_channels(inputs, _INPUTS):
         s3.setdefault("S3InputMode", "File")
         s3.setdefault("S3DataDistributionType", "FullyReplicated")
         s3.setdefault("S3CompressionType", "None")
@@ -104,26 +132,8 @@ def _check_inputs(services: Services, inputs: list[dict]) -> list[dict]:
 def _check_outputs(services: Services, config: dict | None) -> dict | None:
     if not config:
         return None
-    names: set[str] = set()
-    paths: dict[str, str] = {}
     outputs = []
-    for item in config.get("Outputs") or []:
-        name = item["OutputName"]
-        if name in names:
-            raise ValidationError(f"ProcessingOutputConfig: the OutputName {name!r} appears more than once; output "
-                                  "names must be unique.")
-        names.add(name)
-        if item.get("FeatureStoreOutput"):
-            raise ValidationError(f"ProcessingOutput {name!r}: FeatureStoreOutput is not supported by Shipyard; "
-                                  "give an S3Output.")
-        s3 = dict(item.get("S3Output") or {})
-        if not s3:
-            raise ValidationError(f"ProcessingOutput {name!r} must have an S3Output.")
-        where = local_path(s3.get("LocalPath"), f"ProcessingOutput {name!r} LocalPath")
-        if where in paths:
-            raise ValidationError(f"ProcessingOutput {name!r}: LocalPath {where!r} is already the LocalPath of "
-                                  f"output {paths[where]!r}; each output needs a folder of its own.")
-        paths[where] = name
+    for item, name, s3 in _s3_channels(config.get("Outputs") or [], _OUTPUTS):
         check_s3_uri(services, s3.get("S3Uri", ""), f"ProcessingOutput {name!r} S3Uri")  # as S3OutputPath
         outputs.append({**item, "S3Output": s3})
     return {**config, "Outputs": outputs}

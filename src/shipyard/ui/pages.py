@@ -57,7 +57,9 @@ def _epoch(value: Any) -> float:
     return float(timestamp()) if callable(timestamp) else 0.0
 
 
-async def training_jobs(ctx: Context) -> Response:
+async def _list_jobs(ctx: Context, operation: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One page of a List*Jobs operation, newest first, with the query's status and name filters and its paging
+    token; returns the operation's output and the filter values every job list template shows."""
     q = ctx.request.query_params
     status, name, token = q.get("status", ""), q.get("name", "").strip(), q.get("next", "")
     params: dict[str, Any] = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime", "SortOrder": "Descending"}
@@ -69,11 +71,15 @@ async def training_jobs(ctx: Context) -> Response:
         params["NameContains"] = name
     if token:
         params["NextToken"] = token
-    out = await ctx.ops.call(ctx.identity, "ListTrainingJobs", params)
+    out = await ctx.ops.call(ctx.identity, operation, params)
     more = out.get("NextToken")
     next_url = (f"?status={quote(status)}&name={quote(name)}&next={quote(more)}" if more else "")
-    return ctx.page("training_jobs.html", jobs=out["TrainingJobSummaries"], status=status, name=name,
-                    statuses=TRAINING_STATUSES, next_url=next_url)
+    return out, {"status": status, "name": name, "statuses": TRAINING_STATUSES, "next_url": next_url}
+
+
+async def training_jobs(ctx: Context) -> Response:
+    out, filters = await _list_jobs(ctx, "ListTrainingJobs")
+    return ctx.page("training_jobs.html", jobs=out["TrainingJobSummaries"], **filters)
 
 
 async def training_job(ctx: Context) -> Response:
@@ -145,24 +151,10 @@ TRANSFORM = JobKind("Transform jobs", "transform-jobs", "ListTransformJobs", "Tr
 def job_list(kind: JobKind):
     """The page of one List*Jobs operation, with the status and name filters and paging."""
     async def handler(ctx: Context) -> Response:
-        q = ctx.request.query_params
-        status, name, token = q.get("status", ""), q.get("name", "").strip(), q.get("next", "")
-        params: dict[str, Any] = {"MaxResults": PAGE_SIZE, "SortBy": "CreationTime", "SortOrder": "Descending"}
-        if status:
-            if status not in TRAINING_STATUSES:
-                raise ValidationError(f"Status must be one of {', '.join(TRAINING_STATUSES)}.")
-            params["StatusEquals"] = status
-        if name:
-            params["NameContains"] = name
-        if token:
-            params["NextToken"] = token
-        out = await ctx.ops.call(ctx.identity, kind.operation, params)
-        more = out.get("NextToken")
-        next_url = (f"?status={quote(status)}&name={quote(name)}&next={quote(more)}" if more else "")
+        out, filters = await _list_jobs(ctx, kind.operation)
         rows = [{"name": j.get(kind.name, ""), "status": j.get(kind.status, ""), "created": j.get("CreationTime"),
                  "ended": j.get(kind.ended), "reason": j.get("FailureReason", "")} for j in out[kind.items]]
-        return ctx.page("jobs_list.html", kind=kind, rows=rows, status=status, name=name,
-                        statuses=TRAINING_STATUSES, next_url=next_url)
+        return ctx.page("jobs_list.html", kind=kind, rows=rows, **filters)
     return handler
 
 
