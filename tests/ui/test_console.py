@@ -3,14 +3,16 @@
 One server (the session's), one Chromium, one signed-in browser context for the module. The resources are
 made through boto3 as a user would: a short script-mode training job printing a metric, a long one to stop,
 a two-variant endpoint, a model package group with a version. The last test saves screenshots of the main
-pages to ``docs/images/studio-*.png``.
+pages (to ``$SHIPYARD_SCREENSHOTS``, e.g. ``docs/images``, else a temporary folder).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +25,9 @@ sys.path.insert(0, str(HERE.parent / "hosting"))
 from feature_helpers import deploy, make_model, variant  # noqa: E402
 from training_helpers import ensure_bucket, script_job, unique, wait_status  # noqa: E402
 
-IMAGES = HERE.parent.parent / "docs" / "images"
+# Screenshots go to a temporary folder; `SHIPYARD_SCREENSHOTS=docs/images pytest tests/ui` refreshes the README's
+# (a test run never rewrites files of the checkout by itself).
+IMAGES = Path(os.environ.get("SHIPYARD_SCREENSHOTS") or tempfile.mkdtemp(prefix="shipyard-studio-shots-"))
 BUCKET = "studio-tests"
 STEPS = 8
 METRIC_SCRIPT = f"""
