@@ -237,3 +237,4 @@ def on_job(services: Services, event: str, kind: str, resource: Resource) -> Non
     if outputs:
         request["OutputArtifacts"] = outputs
     trial_component.update(services, request)
+    trial_component.record_job_metrics(services, component.name)  # the job's final summaries, for Search

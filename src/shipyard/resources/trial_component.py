@@ -2,16 +2,22 @@
 
 It holds parameters, input/output artifacts, a status and times, and metric summaries computed on Describe from
 the stored metric series: the component's own (``BatchPutMetrics``, the SDK's ``run.log_metric``) and, for a
-job's component, the job's series. Trials and components are many-to-many: associating writes both documents
-(compare-and-set), so each side lists the other without a scan. As on AWS, a component must be disassociated
-from its trials before it is deleted.
+job's component, the job's series. So that Search can filter and sort on ``Metrics.<name>.<stat>`` (the SDK's
+ExperimentAnalytics sorts by metrics), the document also carries a ``Metrics`` list for the index: running
+tallies of the component's own series (:class:`MetricTally`, merged per BatchPutMetrics batch with
+compare-and-set) and, once its job ends, the job's final summaries. Describe still reads the series.
+
+Trials and components are many-to-many: associating writes both documents (compare-and-set), so each side
+lists the other without a scan. As on AWS, a component must be disassociated from its trials before it is
+deleted.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ..context import Services
 from ..domain.arns import name_from
@@ -27,6 +33,11 @@ _CAS_TRIES = 200
 _PAST_LIMIT_S = 14 * 24 * 3600
 _FUTURE_LIMIT_S = 2 * 3600
 _TIME_FIELDS = ("StartTime", "EndTime")
+# Document keys of the searchable summaries: running tallies of the component's own series (private), the job's
+# final summaries (private, written when the job ends) and the public ``Metrics`` list the index reads.
+_TALLIES_KEY = "_metric_tallies"
+_JOB_METRICS_KEY = "_job_metrics"
+_METRICS_KEY = "Metrics"
 
 
 def get(services: Services, name_or_arn: str) -> Resource:
@@ -106,6 +117,7 @@ def metric_summaries(services: Services, resource: Resource) -> list[MetricSumma
 
 def describe(services: Services, resource: Resource) -> dict:
     out = experiment.public(resource.doc)
+    out.pop(_METRICS_KEY, None)  # the index's copy; Describe answers from the series, exactly
     out["CreationTime"] = resource.created
     out["LastModifiedTime"] = resource.modified
     metrics = metric_summaries(services, resource)
@@ -259,7 +271,119 @@ def put_metrics(services: Services, component_name: str, data: list[dict]) -> li
             continue
         points.append((item["MetricName"], value, stamp, step))
     services.meta.append_metrics(metric_key(component.name), points)
+    if points:
+        _merge_tallies(services, component, points)
     return errors
+
+
+@dataclass
+class MetricTally:
+    """A running summary of one metric's series, mergeable batch by batch (Chan's parallel mean/variance), so
+    that a BatchPutMetrics call updates the searchable summary without reading the series back. "Last" is
+    the value with the latest timestamp, the later-merged point winning a tie, as in :meth:`MetricSummary.of`."""
+
+    count: int
+    mean: float
+    m2: float  # sum of squared deviations from the mean
+    min: float
+    max: float
+    last: float
+    last_ts: float
+
+    @classmethod
+    def of_points(cls, points: list[tuple[float, float]]) -> MetricTally:
+        values = [v for v, _ in points]
+        mean = sum(values) / len(values)
+        last, last_ts = points[0]
+        for value, stamp in points[1:]:
+            if stamp >= last_ts:
+                last, last_ts = value, stamp
+        return cls(count=len(values), mean=mean, m2=sum((v - mean) ** 2 for v in values), min=min(values),
+                   max=max(values), last=last, last_ts=last_ts)
+
+    @classmethod
+    def from_doc(cls, stored: list[float]) -> MetricTally:
+        count, mean, m2, low, high, last, last_ts = stored
+        return cls(int(count), mean, m2, low, high, last, last_ts)
+
+    def to_doc(self) -> list[float]:
+        return [self.count, self.mean, self.m2, self.min, self.max, self.last, self.last_ts]
+
+    def merged(self, other: MetricTally) -> MetricTally:
+        """This tally followed by ``other`` (merged later)."""
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        later = other.last_ts >= self.last_ts
+        return MetricTally(count=n, mean=self.mean + delta * other.count / n,
+                           m2=self.m2 + other.m2 + delta * delta * self.count * other.count / n,
+                           min=min(self.min, other.min), max=max(self.max, other.max),
+                           last=other.last if later else self.last, last_ts=max(self.last_ts, other.last_ts))
+
+    def summary(self, name: str, source_arn: str) -> MetricSummary:
+        std_dev = (max(self.m2, 0.0) / (self.count - 1)) ** 0.5 if self.count > 1 else 0.0
+        return MetricSummary(name=name, source_arn=source_arn, timestamp=self.last_ts, max=self.max, min=self.min,
+                             last=self.last, count=self.count, avg=self.mean, std_dev=std_dev)
+
+
+def _searchable_metrics(resource_arn: str, tallies: dict[str, list[float]], job_metrics: list[dict]) -> list[dict]:
+    """The public ``Metrics`` list the search index reads: own tallies, then the job's final summaries."""
+    own = [MetricTally.from_doc(t).summary(name, resource_arn).to_wire() for name, t in tallies.items()]
+    return own + job_metrics
+
+
+def _write_summaries(services: Services, read: Resource, change: Callable[[Resource], dict[str, Any]]) -> None:
+    """Apply ``change(resource) -> changes`` to the component with compare-and-set, starting from ``read`` (the
+    caller's copy: no second read when nobody wrote meanwhile) and re-reading on conflict (concurrent
+    BatchPutMetrics callers, associations, the job's end)."""
+    r: Resource | None = read
+    for _ in range(_CAS_TRIES):
+        r = r or get(services, read.name)
+        try:
+            services.meta.update(KIND, r.name, change(r), expect_version=r.version)
+            return
+        except ConflictError:
+            r = None
+            time.sleep(0.001)
+        except MissingResource:
+            return  # deleted meanwhile: nothing to summarise
+    raise ConflictError(f"Trial component {read.name!r} is being changed by many callers at once; retry.")
+
+
+def _merge_tallies(services: Services, component: Resource, points: list[tuple[str, float, float, int]]) -> None:
+    by_name: dict[str, list[tuple[float, float]]] = {}
+    for metric, value, stamp, _step in points:
+        by_name.setdefault(metric, []).append((value, stamp))
+    batch = {metric: MetricTally.of_points(series) for metric, series in by_name.items()}
+
+    def change(r: Resource) -> dict[str, Any]:
+        tallies = dict(r.doc.get(_TALLIES_KEY) or {})
+        for metric, tally in batch.items():
+            old = tallies.get(metric)
+            tallies[metric] = (MetricTally.from_doc(old).merged(tally) if old else tally).to_doc()
+        return {_TALLIES_KEY: tallies,
+                _METRICS_KEY: _searchable_metrics(r.arn, tallies, list(r.doc.get(_JOB_METRICS_KEY) or []))}
+
+    _write_summaries(services, component, change)
+
+
+def record_job_metrics(services: Services, component_name: str) -> None:
+    """Write the final summaries of the component's job series (``metrics_job``) into its searchable
+    ``Metrics``: called when the job ends (:mod:`shipyard.experiments.tracking`), after its last point."""
+    component = get(services, component_name)
+    job = ComponentState.of(component.doc).metrics_job
+    if not job:
+        return
+    source_arn = (component.doc.get("Source") or {}).get("SourceArn", component.arn)
+    series: dict[str, list[tuple[float, float]]] = {}
+    for name, value, stamp, _step in services.meta.get_metrics(job):
+        series.setdefault(name, []).append((value, stamp))
+    job_metrics = [MetricSummary.of(name, source_arn, points).to_wire() for name, points in series.items()]
+
+    def change(r: Resource) -> dict[str, Any]:
+        return {_JOB_METRICS_KEY: job_metrics,
+                _METRICS_KEY: _searchable_metrics(r.arn, dict(r.doc.get(_TALLIES_KEY) or {}), job_metrics)}
+
+    _write_summaries(services, component, change)
 
 
 _PERIODS = {"OneMinute": 60, "FiveMinute": 300, "OneHour": 3600}
