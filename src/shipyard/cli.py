@@ -504,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_experiments import add_experiments_commands
 
     add_experiments_commands(sub, _client_opts)
+    from .cli_notebook import add_notebook_commands
+
+    add_notebook_commands(sub)
     return parser
 
 

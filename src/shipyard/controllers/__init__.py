@@ -18,6 +18,7 @@ CONTROLLERS = [
     ("shipyard.controllers.serverless", "ServerlessController"),
     ("shipyard.controllers.processing", "ProcessingController"),
     ("shipyard.controllers.pipeline", "PipelineController"),
+    ("shipyard.controllers.notebook", "NotebookController"),
 ]
 
 
