@@ -34,6 +34,12 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_job_overhead": ([], ["--n", "4"]),
     "bench_job_start": ([], ["--n", "4"]),
     "bench_processing_job": ([], ["--n", "3"]),
+    "bench_pipeline_dispatch": ([], ["--steps", "5", "--cached", "3"]),
+    "bench_pipeline_local_mode": (["--install-compose"], ["--install-compose", "--repeat", "1"]),
+    "bench_metric_ingestion": ([], ["--batches", "30"]),  # needs MLflow (see its docstring), else says so
+    "bench_search": ([], ["--records", "20000", "--repeat", "10"]),
+    "bench_lineage": ([], ["--chains", "200", "--repeat", "10"]),
+    "bench_console": ([], ["--jobs", "2000", "--repeat", "20"]),
     "bench_serving": ([], ["--n", "1000"]),
     "bench_router_features": ([], ["--n", "2000"]),
     "bench_hosting_features": ([], ["--n", "100"]),
