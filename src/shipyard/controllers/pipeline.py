@@ -4,7 +4,8 @@ Each tick, for every Executing/Stopping execution: watch the steps that run (the
 start the steps that are ready (:func:`shipyard.pipelines.dag.ready`) up to MaxParallelExecutionSteps, and
 end the execution when nothing runs and nothing more can start. Job steps create their child through the same
 resource functions as the user's Create* calls (:mod:`shipyard.resources.training_job` & co.), so a step's
-job is validated and run exactly like a user's.
+job is validated and run exactly like a user's. The child job kinds, their naming, failure types and the
+expressions' resolver are in :mod:`.pipeline_steps`.
 
 Restart safety: a job step's record (with the child's name, fixed in advance) is written *before* the child is
 created, and marked created after; a restart finds a ``Starting`` record and creates the child only if it does
@@ -31,204 +32,29 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import secrets
-import string
 import time
-from datetime import datetime, timezone
 from collections.abc import Iterator
 from typing import Any
 
 from ..context import Services
 from ..domain.pipeline_state import ExecutionState, StepRecord
-from ..errors import (ConflictError, ResourceInUse, ResourceLimitExceeded, ServiceUnavailable, ShipyardError,
+from ..errors import (ConflictError, ResourceInUse, ShipyardError,
                       ValidationError)
 from ..metastore.base import ListQuery, Resource
 from ..pipelines import dag
 from ..pipelines.caching import cache_key
-from ..pipelines.definition import Definition, RetryPolicy, Step, parse
+from ..pipelines.definition import Definition, Step, parse
 from ..pipelines.expressions import condition_holds, evaluate
 from ..pipelines.retry import retry_delay
 from ..experiments import tracking
 from ..resources import model_package, model_package_group
 from ..resources.pipeline import EXEC_KIND, selected_steps
 from .base import Controller
+from .pipeline_steps import (DEFAULT_RETRY, EXECUTION_TAG, EXPERIMENT_STEPS, JOB_STEPS, JOB_TERMINAL, MODEL_STEP,
+                             ExecutionResolver, JobKind, create_error_type, error_message, failure_type,
+                             model_name, random_suffix)
 
 log = logging.getLogger("shipyard.controllers.pipeline")
-
-JOB_TERMINAL = ("Completed", "Failed", "Stopped")
-# What a step gets for a service fault or throttling when none of its RetryPolicies names them (AWS retries
-# those automatically without saying how often; these are the SDK's RetryPolicy defaults, three retries).
-DEFAULT_RETRY = RetryPolicy(exception_types=("Step.SERVICE_FAULT", "Step.THROTTLING"), interval_seconds=1.0,
-                            backoff_rate=2.0, max_attempts=3)
-# Execution variables that name the job of the step whose arguments use them (the SDK's
-# ExecutionVariables.TRAINING_JOB_NAME / PROCESSING_JOB_NAME): step type -> variable.
-JOB_NAME_VARIABLES = {"Training": "TrainingJobName", "Processing": "ProcessingJobName"}
-# The job steps whose child takes an ExperimentConfig (CreateHyperParameterTuningJob has none).
-EXPERIMENT_STEPS = ("Training", "Processing", "Transform")
-EXECUTION_TAG = "sagemaker:pipeline-execution-arn"  # on every step's job, as AWS tags them
-_RAND = string.ascii_lowercase + string.digits
-
-
-def _rand(n: int) -> str:
-    return "".join(secrets.choice(_RAND) for _ in range(n))
-
-
-def _slug(step: str, limit: int) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", step.lower())).strip("-")[:limit].strip("-") or "step"
-
-
-# ------------------------------------------------------------------ job step kinds
-class JobKind:
-    """How one job step type creates, describes and stops its child."""
-
-    def __init__(self, kind: str, name_field: str, meta_key: str, module: str, name_limit: int = 63):
-        self.kind = kind
-        self.name_field = name_field
-        self.meta_key = meta_key          # the Metadata key ListPipelineExecutionSteps reports
-        self.module = module              # shipyard.resources.<module>
-        self.name_limit = name_limit
-
-    def resource(self) -> Any:
-        import importlib
-
-        try:
-            return importlib.import_module(f"shipyard.resources.{self.module}")
-        except ModuleNotFoundError as e:
-            if e.name != f"shipyard.resources.{self.module}":
-                raise
-            raise ValidationError(f"this step needs shipyard.resources.{self.module} (the {self.kind} operations "
-                                  "a pipeline step calls), which this Shipyard server does not have yet.") from None
-
-    def job_name(self, exec_id: str, step: str) -> str:
-        if self.name_limit <= 32:  # tuning jobs: 32 characters, no room for the step's name
-            return f"pipelines-{exec_id}-{_rand(8)}"[:self.name_limit]
-        room = self.name_limit - len("pipelines-") - len(exec_id) - 2 - 10
-        return f"pipelines-{exec_id}-{_slug(step, room)}-{_rand(10)}"
-
-    def create(self, services: Services, name: str, args: dict) -> str:
-        req = dict(args)
-        req[self.name_field] = name
-        out = self.resource().create(services, req)
-        return str(next(v for k, v in out.items() if k.endswith("Arn")))
-
-    def properties(self, services: Services, child: Resource) -> dict:
-        mod = self.resource()
-        props = dict(mod.describe(child))
-        if self.kind == "hyper-parameter-tuning-job":
-            props["TrainingJobSummaries"] = mod.list_trials(services, {
-                "HyperParameterTuningJobName": child.name, "SortBy": "FinalObjectiveMetricValue",
-                "SortOrder": "Ascending" if _minimise(child.doc) else "Descending"})["TrainingJobSummaries"]
-        return props
-
-    def stop(self, services: Services, name: str) -> None:
-        self.resource().stop(services, name)
-
-
-def _minimise(doc: dict) -> bool:
-    obj = (doc.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
-    return obj.get("Type", "Minimize") == "Minimize"
-
-
-JOB_STEPS: dict[str, JobKind] = {
-    "Training": JobKind("training-job", "TrainingJobName", "TrainingJob", "training_job"),
-    "Processing": JobKind("processing-job", "ProcessingJobName", "ProcessingJob", "processing_job"),
-    "Transform": JobKind("transform-job", "TransformJobName", "TransformJob", "transform_job"),
-    "Tuning": JobKind("hyper-parameter-tuning-job", "HyperParameterTuningJobName", "TuningJob", "tuning_job",
-                      name_limit=32),
-}
-MODEL_STEP = JobKind("model", "ModelName", "Model", "model")
-
-
-def model_name(exec_id: str, step: str) -> str:
-    """A Model step's model name: ``pipelines-<execid>-<step>-<10 characters fixed by the step's name>``."""
-    import hashlib
-
-    digest = hashlib.sha256(step.encode()).hexdigest()[:10]
-    return f"pipelines-{exec_id}-{_slug(step, 63 - len('pipelines-') - len(exec_id) - 12)}-{digest}"
-
-
-def failure_type(reason: str) -> str | None:
-    """The RetryPolicy exception type of a child job's FailureReason; None for the user's own errors."""
-    if reason.startswith("CapacityError"):
-        return "SageMaker.CAPACITY_ERROR"
-    if reason.startswith("InternalServerError"):
-        return "SageMaker.JOB_INTERNAL_ERROR"
-    return None
-
-
-def create_error_type(e: Exception) -> str | None:
-    """The RetryPolicy exception type of an error from a child's create call; None: not retried."""
-    if isinstance(e, ResourceLimitExceeded):
-        return "SageMaker.RESOURCE_LIMIT"
-    if isinstance(e, ServiceUnavailable) or getattr(e, "code", "") in ("ThrottlingException", "Throttling"):
-        return "Step.THROTTLING"
-    if isinstance(e, ValidationError) or isinstance(e, (KeyError, TypeError, ValueError)):
-        return None
-    if isinstance(e, ShipyardError) and e.http_status < 500:
-        return None  # the request's own fault (a missing resource, a name in use): retrying cannot help
-    return "Step.SERVICE_FAULT"
-
-
-def _message(e: Exception) -> str:
-    if isinstance(e, KeyError):
-        return f"the request is missing {e.args[0]!r}"
-    return getattr(e, "message", "") or str(e) or type(e).__name__
-
-
-# ------------------------------------------------------------------ expression I/O
-class ExecutionResolver:
-    """The I/O behind a definition's expressions, for one execution."""
-
-    def __init__(self, services: Services, res: Resource, state: ExecutionState):
-        self.services = services
-        self.res = res
-        self.state = state
-        # (step type, job name) while a job step's arguments are resolved: what TrainingJobName or
-        # ProcessingJobName mean there
-        self.current_job: tuple[str, str] | None = None
-
-    def parameter(self, name: str) -> Any:
-        params = self.state.parameters or {}
-        if name not in params:
-            raise ValidationError(f"Parameter '{name}' has no value in this execution.")
-        return params[name]
-
-    def execution_variable(self, name: str) -> Any:
-        now = datetime.now(timezone.utc).isoformat()
-        values = {"PipelineExecutionId": self.res.name, "PipelineExecutionArn": self.res.arn,
-                  "PipelineName": self.state.pipeline_name or "", "PipelineArn": self.res.parent,
-                  "StartDateTime": datetime.fromtimestamp(self.res.created, timezone.utc).isoformat(),
-                  "CurrentDateTime": now}
-        for step_type, variable in JOB_NAME_VARIABLES.items():
-            if self.current_job is not None and self.current_job[0] == step_type:
-                values[variable] = self.current_job[1]
-        if name not in values:
-            owner = next((t for t, v in JOB_NAME_VARIABLES.items() if v == name), None)
-            if owner:
-                raise ValidationError(f"Execution variable '{name}' names the job of the {owner} step that uses it: "
-                                      f"it can only be used in a {owner} step's arguments.")
-            raise ValidationError(f"Execution variable '{name}' is not known.")
-        return values[name]
-
-    def step_properties(self, step: str) -> dict:
-        rec = self.state.step_map.get(step)
-        if rec is None or rec.properties is None:
-            raise ValidationError(f"Step '{step}' has no properties yet: it has not succeeded in this execution.")
-        return rec.properties
-
-    def read_json(self, s3_uri: str) -> Any:
-        from ..domain.s3_uri import parse_s3_uri
-
-        bucket, key = parse_s3_uri(s3_uri)
-        try:
-            body = self.services.objects.get_bytes(bucket, key)
-        except ShipyardError as e:
-            raise ValidationError(f"Cannot read {s3_uri}: {e.message or e.code}.") from None
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise ValidationError(f"{s3_uri} is not a JSON document.") from None
 
 
 # ------------------------------------------------------------------ the controller
@@ -511,7 +337,7 @@ class _Tick:
             if not isinstance(e, ShipyardError):
                 log.exception("pipeline %s step %s failed to start", self.res.name, step.name)
             rec.status, rec.end = "Failed", time.time()
-            rec.failure = f"Step '{step.name}': {_message(e)}"
+            rec.failure = f"Step '{step.name}': {error_message(e)}"
         return rec
 
     def register(self, rec: StepRecord, step: Step) -> None:
@@ -572,7 +398,7 @@ class _Tick:
 
     def callback(self, rec: StepRecord, step: Step) -> None:
         args = evaluate(step.arguments or {}, self.defn, self.resolver)
-        token = _rand(10)  # botocore: CallbackToken is at most 10 characters
+        token = random_suffix(10)  # botocore: CallbackToken is at most 10 characters
         rec.status, rec.callback_token = "Executing", token
         raw = step.raw if isinstance(step.raw, dict) else {}
         queue = str(raw.get("SqsQueueUrl") or "")  # beside Arguments, as the SDK emits it; Arguments are the inputs
@@ -630,11 +456,11 @@ class _Tick:
         except Exception as e:  # noqa: BLE001 - the create call's refusal is the step's failure (or a retry)
             exc = create_error_type(e)
             if exc and self.retry(rec, exc, time.time()):
-                rec.failure = _message(e)
+                rec.failure = error_message(e)
                 return
             if not isinstance(e, ShipyardError) and exc is not None:
                 log.exception("pipeline %s step %s: create failed", self.res.name, step.name)
-            rec.status, rec.end, rec.failure = "Failed", time.time(), f"Step '{step.name}': {_message(e)}"
+            rec.status, rec.end, rec.failure = "Failed", time.time(), f"Step '{step.name}': {error_message(e)}"
             rec.job = None
             self.dirty = True
             return
