@@ -22,20 +22,19 @@ through :mod:`shipyard.wire.errors`; an unexpected exception is logged with its 
 Hostile clients: a request's Authorization header (or presigned query) is checked before its body is read,
 and a declared ``Content-Length`` over the limit is refused at once (``RequestEntityTooLarge`` 413, S3
 ``EntityTooLarge``); bodies that stop arriving are answered ``RequestTimeout`` (``SHIPYARD_BODY_IDLE_TIMEOUT``,
-``SHIPYARD_BODY_TIMEOUT``); an answer given before the body was read closes the connection. Header timeouts and
-the connection limit are set where uvicorn is started (``shipyard.server.main``).
+``SHIPYARD_BODY_TIMEOUT``; reading and answering live in :mod:`.bodies`); an answer given before the body was
+read closes the connection. Header timeouts and the connection limit are set where uvicorn is started
+(``shipyard.server.main``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import importlib
 import inspect
 import logging
 import os
-import sys
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -63,7 +62,9 @@ from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
 from .. import ui
 from . import landing, metrics_route
-from .limits import STS_XMLNS, env_positive
+from .bodies import (DeadlineReceive, declared_length, has_body, read_body,
+                     request_headers, respond)
+from .limits import STS_XMLNS
 from ..domain import job_keys as _job_keys
 from .auth import (SignedRequest, authorize_call, authorize_s3, check_parsed, claimed_access_key, parse_auth,
                    parse_credential_service, parse_query, verify)
@@ -76,11 +77,6 @@ MAX_QUERY_BYTES = 1024 * 1024
 MAX_S3_OBJECT_BYTES = 5 * 1024 ** 3  # S3's single PUT / UploadPart limit
 
 
-# A body that stops arriving: no new bytes for BODY_IDLE_TIMEOUT seconds (every body, S3 uploads included),
-# or a non-S3 body (at most 32 MB) not complete after BODY_TIMEOUT seconds, is answered RequestTimeout and
-# its connection closed. Header timeouts are uvicorn's side: see ``shipyard.server.main``.
-BODY_IDLE_TIMEOUT = env_positive("SHIPYARD_BODY_IDLE_TIMEOUT", 30.0)
-BODY_TIMEOUT = env_positive("SHIPYARD_BODY_TIMEOUT", 120.0)
 # The query protocol (STS) names auth failures differently from the JSON services.
 QUERY_AUTH_CODES = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
@@ -100,112 +96,6 @@ RUNTIME_HEADERS = (
     "x-amzn-sagemaker-enable-explanations",
     "x-amzn-sagemaker-inference-component",
 )
-
-
-def _request_headers(scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
-        value = v.decode("latin-1")
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return out
-
-
-def _declared_length(headers: dict[str, str]) -> int | None:
-    raw = headers.get("content-length")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if not raw.isdigit():
-        raise ShipyardError("The Content-Length header is not a number.", code="InvalidRequest", http_status=400)
-    return int(raw)
-
-
-def _has_body(headers: dict[str, str]) -> bool:
-    """Whether the request announces a body (which an early answer leaves unread on the connection)."""
-    length = headers.get("content-length", "").strip()
-    return "transfer-encoding" in headers or (length not in ("", "0"))
-
-
-if sys.version_info >= (3, 11):
-    async def _within(awaitable, seconds: float):
-        """``await awaitable``, raising ``asyncio.TimeoutError`` after ``seconds`` (no extra task on 3.11+)."""
-        async with asyncio.timeout(seconds):
-            return await awaitable
-else:  # pragma: no cover - Python 3.10
-    async def _within(awaitable, seconds: float):
-        return await asyncio.wait_for(awaitable, seconds)
-
-
-def _timeout(what: str) -> RequestTimeout:
-    return RequestTimeout(f"Your socket connection to the server was not read from or written to within the "
-                          f"timeout period ({what}). Idle connections will be closed.")
-
-
-class DeadlineReceive:
-    """An ASGI ``receive`` whose wait for the next body chunk gives up after ``idle`` seconds (raising
-    :class:`RequestTimeout`). Once the body is complete (``done``), calls pass through untouched: a streaming
-    response waits on ``receive`` for the disconnect."""
-
-    def __init__(self, receive, idle: float | None = None):
-        self.receive = receive
-        self.idle = BODY_IDLE_TIMEOUT if idle is None else idle
-        self.done = False
-
-    async def __call__(self):
-        if self.done:
-            return await self.receive()
-        try:
-            message = await _within(self.receive(), self.idle)
-        except asyncio.TimeoutError:
-            raise _timeout(f"no data for {self.idle:g} s") from None
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self.done = True
-        return message
-
-
-async def _read_body(receive, limit: int | None = None, too_large=RequestTooLarge) -> bytes:
-    """The whole body, at most ``limit`` bytes (else ``too_large``), within the body timeouts: one timer per
-    chunk, bounded by the idle timeout and by what is left of the whole body's (this is on every request's
-    path, InvokeEndpoint included, so no second timer around the loop)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + BODY_TIMEOUT
-    chunks = []
-    size = 0
-    while True:
-        wait = min(BODY_IDLE_TIMEOUT, end - loop.time())
-        try:
-            if wait <= 0:
-                raise asyncio.TimeoutError
-            message = await _within(receive(), wait)
-        except asyncio.TimeoutError:
-            if wait < BODY_IDLE_TIMEOUT:
-                raise _timeout(f"the body was not complete after {BODY_TIMEOUT:g} s") from None
-            raise _timeout(f"no data for {BODY_IDLE_TIMEOUT:g} s") from None
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            chunks.append(chunk)
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise too_large(f"Request body exceeds the maximum of {limit} bytes.")
-        if not message.get("more_body", False):
-            break
-    if len(chunks) == 1:
-        return chunks[0]
-    return b"".join(chunks)
-
-
-async def _send(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, close: bool = False) -> None:
-    """Send a whole response; ``close`` ends the connection after it (an unread or half-read body must never
-    be left on a keep-alive connection for the next request to trip over, nor be waited for)."""
-    headers = list(headers)
-    headers.append((b"content-length", str(len(body)).encode()))
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _log_failure(exc: BaseException, what: str) -> None:
@@ -322,9 +212,9 @@ class ShipyardApp:
         path = scope["path"]
         method = scope["method"]
         if path == "/shipyard/health" and method in ("GET", "HEAD"):
-            await _send(send, 200, [(b"content-type", b"application/json")], self.health_body)
+            await respond(send, 200, [(b"content-type", b"application/json")], self.health_body)
             return
-        headers = _request_headers(scope)
+        headers = request_headers(scope)
         if metrics_route.wants(method, path, headers):  # unsigned GET /metrics, loopback only
             await metrics_route.handle(self.services, scope, send)
             return
@@ -333,8 +223,8 @@ class ShipyardApp:
             settings = self.services.settings
             host = headers.get("host")
             body = landing.page(f"http://{host}" if host else settings.endpoint_url, settings.region)
-            await _send(send, 200, [(b"content-type", b"text/html; charset=utf-8")],
-                        b"" if method == "HEAD" else body)
+            await respond(send, 200, [(b"content-type", b"text/html; charset=utf-8")],
+                          b"" if method == "HEAD" else body)
             return
         if ui.wants(path) and "authorization" not in headers and "X-Amz-" not in query_string:
             await self.console(scope, receive, send)
@@ -370,8 +260,8 @@ class ShipyardApp:
             raise UnknownPath(f"No operation at {scope['method']} {scope['path']} is supported by Shipyard.")
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"{scope['method']} {scope['path']}")
-            await _send(send, *wire_errors.render_rest_json(exc, request_id),
-                        close=body is None and _has_body(headers))
+            await respond(send, *wire_errors.render_rest_json(exc, request_id),
+                          close=body is None and has_body(headers))
 
     def _caller(self, scope, access_key: str) -> _job_keys.Caller:
         """Who a request claims to be: the server's key, or a job's (whose scope is kept in the ASGI scope for
@@ -431,10 +321,10 @@ class ShipyardApp:
         make the server buffer a body nor hold a connection open waiting for one.
         """
         claim = self._authenticate(scope, headers, query_string, s3=False)
-        length = _declared_length(headers)
+        length = declared_length(headers)
         if length is not None and length > limit:
             raise too_large(f"Request body of {length} bytes exceeds the maximum of {limit} bytes.")
-        body = await _read_body(receive, limit, too_large)
+        body = await read_body(receive, limit, too_large)
         self._verify(scope, headers, query_string, hashlib.sha256(body).hexdigest(), s3=False, claim=claim)
         return body
 
@@ -465,10 +355,10 @@ class ShipyardApp:
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
             _log_failure(exc, target)
-            await _send(send, *wire_errors.render_json(exc, request_id), close=body is None and _has_body(headers))
+            await respond(send, *wire_errors.render_json(exc, request_id), close=body is None and has_body(headers))
             return
-        await _send(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
-                                (b"x-amzn-requestid", request_id.encode())], out)
+        await respond(send, 200, [(b"content-type", wire_errors.JSON_CONTENT_TYPE.encode()),
+                                  (b"x-amzn-requestid", request_id.encode())], out)
 
     # --- sagemaker-metrics REST-JSON (BatchPutMetrics; botocore signs it with service name "sagemaker") ---
     async def metrics(self, scope, receive, send, headers, query_string) -> None:
@@ -492,11 +382,11 @@ class ShipyardApp:
             out = dump_json(result)
         except Exception as exc:  # noqa: BLE001 - the one edge where every error is translated
             _log_failure(exc, op)
-            await _send(send, *wire_errors.render_rest_json(exc, request_id),
-                        close=body is None and _has_body(headers))
+            await respond(send, *wire_errors.render_rest_json(exc, request_id),
+                          close=body is None and has_body(headers))
             return
-        await _send(send, 200, [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode())],
-                    out)
+        await respond(send, 200, [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode())],
+                      out)
 
     # --- Smithy RPC v2 CBOR (CloudWatch) ---
     async def rpcv2(self, scope, receive, send, headers, query_string) -> None:
@@ -517,10 +407,10 @@ class ShipyardApp:
             out = rpcv2.encode_response(result, model.output_shape)
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"rpc-v2 {scope['path']}")
-            await _send(send, *rpcv2.render_error(exc, request_id, service, model),
-                        close=body is None and _has_body(headers))
+            await respond(send, *rpcv2.render_error(exc, request_id, service, model),
+                          close=body is None and has_body(headers))
             return
-        await _send(send, 200, rpcv2.headers(request_id), out)
+        await respond(send, 200, rpcv2.headers(request_id), out)
 
     # --- sagemaker-runtime REST ---
     async def runtime(self, scope, receive, send, headers, query_string) -> None:
@@ -548,14 +438,14 @@ class ShipyardApp:
                 raise UnknownPath(f"Runtime operation {action!r} is not supported by Shipyard.")
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"runtime {scope['path']}")
-            await _send(send, *wire_errors.render_rest_json(exc, request_id),
-                        close=body is None and _has_body(headers))
+            await respond(send, *wire_errors.render_rest_json(exc, request_id),
+                          close=body is None and has_body(headers))
             return
         resp_headers = [(b"content-type", (content_type or "application/octet-stream").encode()),
                         (b"x-amzn-requestid", request_id.encode())]
         for k, v in (extra or {}).items():
             resp_headers.append((k.encode("latin-1"), str(v).encode("latin-1")))
-        await _send(send, status, resp_headers, out)
+        await respond(send, status, resp_headers, out)
 
     # --- STS (query protocol) ---
     async def query(self, scope, receive, send, headers, query_string) -> None:
@@ -577,10 +467,10 @@ class ShipyardApp:
             _log_failure(exc, "sts")
             if isinstance(exc, AuthError):
                 exc.code = QUERY_AUTH_CODES.get(exc.code, exc.code)
-            await _send(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS),
-                        close=body is None and _has_body(headers))
+            await respond(send, *wire_errors.render_query_xml(exc, request_id, STS_XMLNS),
+                          close=body is None and has_body(headers))
             return
-        await _send(send, 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], out)
+        await respond(send, 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], out)
 
     # --- S3 ---
     async def s3(self, scope, receive, send, headers, query_string) -> None:
@@ -609,12 +499,12 @@ class ShipyardApp:
             started = True
             body_receive = DeadlineReceive(receive)
             response = await self.s3_handler(self.services, Request(scope, body_receive))
-            if not body_receive.done and _has_body(headers):  # answered before the body was read (or in full)
+            if not body_receive.done and has_body(headers):  # answered before the body was read (or in full)
                 response.headers["connection"] = "close"
         except Exception as exc:  # noqa: BLE001
             _log_failure(exc, f"s3 {scope['method']} {scope['path']}")
-            await _send(send, *wire_errors.render_s3_xml(exc, request_id, scope["path"]),
-                        close=_has_body(headers) and (not started or isinstance(exc, RequestTimeout)))
+            await respond(send, *wire_errors.render_s3_xml(exc, request_id, scope["path"]),
+                          close=has_body(headers) and (not started or isinstance(exc, RequestTimeout)))
             return
         await response(scope, body_receive, send)
 
