@@ -8,10 +8,13 @@ migrations between processes and offers the few dialect-specific statements the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import threading
 import weakref
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -107,6 +110,26 @@ def _sqlite_engine(url: URL) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+@contextlib.contextmanager
+def opening_lock(engine: Engine) -> Iterator[None]:
+    """Held while a process opens (and migrates) a SQLite file, so opens never overlap between processes.
+
+    Why: a fresh file's first connection switches it to WAL, and SQLite answers a concurrent cold open with
+    "database is locked" at moments the busy timeout does not cover (the switch itself, WAL recovery). An
+    ``flock`` on a sidecar file (``<db>.open-lock``) queues the openers instead; once the file is in WAL and
+    migrated, later opens take the lock for a few milliseconds. PostgreSQL needs nothing (advisory lock)."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or is_memory_sqlite(engine.url):
+        yield
+        return
+    fd = os.open(f"{Path(database).expanduser()}.open-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def needs_serial_lock(engine: Engine) -> threading.Lock | None:

@@ -25,7 +25,7 @@ from ..base import ListQuery, MetaStore, Page, Resource
 from ..search_query import SearchQuery
 from . import migrate
 from .associations import AssociationStore  # lineage edges (QueryLineage)
-from .dialects import SINGLE_READ_OPTION, WRITE_OPTION, make_engine, needs_serial_lock
+from .dialects import SINGLE_READ_OPTION, WRITE_OPTION, make_engine, needs_serial_lock, opening_lock
 from .logs import LogsAndMetrics
 from .schema import resources
 from .search import index_resource, run_search
@@ -102,8 +102,11 @@ class SqlMetaStore(LogsAndMetrics, AssociationStore, MetaStore):
         _private_sqlite_file(url)
         self.engine, self.schema = make_engine(url)
         self._serial = needs_serial_lock(self.engine)
-        if upgrade:
-            migrate.upgrade(self.engine, self.schema)
+        with opening_lock(self.engine):  # the first connection (WAL switch) and the migration, one process at once
+            with self.engine.connect():
+                pass
+            if upgrade:
+                migrate.upgrade(self.engine, self.schema)
 
     # --- plumbing ---
     @contextlib.contextmanager
