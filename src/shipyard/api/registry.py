@@ -30,6 +30,7 @@ OPERATION_MODULES = [
     "shipyard.api.search",
     "shipyard.api.lineage",
     "shipyard.api.notebooks",
+    "shipyard.api.monitoring",
 ]
 
 

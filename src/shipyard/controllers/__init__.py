@@ -19,6 +19,7 @@ CONTROLLERS = [
     ("shipyard.controllers.processing", "ProcessingController"),
     ("shipyard.controllers.pipeline", "PipelineController"),
     ("shipyard.controllers.notebook", "NotebookController"),
+    ("shipyard.controllers.monitoring", "MonitoringController"),
 ]
 
 

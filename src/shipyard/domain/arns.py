@@ -28,6 +28,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "notebook-instance": ("notebook-instance", "notebook instance"),
     "notebook-instance-lifecycle-config": ("notebook-instance-lifecycle-config",
                                            "notebook instance lifecycle configuration"),
+    "monitoring-schedule": ("monitoring-schedule", "monitoring schedule"),
+    "data-quality-job-definition": ("data-quality-job-definition", "data quality job definition"),
+    "model-quality-job-definition": ("model-quality-job-definition", "model quality job definition"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
 }
 

@@ -61,7 +61,7 @@ class Console:
             Route(PREFIX + "/signout", self.gate(self.signout), methods=["POST"]),
             Mount(PREFIX + "/static", app=StaticFiles(directory=str(STATIC)), name="static"),
         ]
-        for path, handler, methods in pages.ROUTES:
+        for path, handler, methods in pages.all_routes():
             routes.append(Route(PREFIX + path, self.gate(handler), methods=methods))
         self.router = Router(routes=routes)
 

@@ -277,3 +277,17 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/model-packages/approval", model_package_approval, ["POST"]),
     ("/download", download, ["GET"]),
 ]
+
+# The console's other page modules, each with its own ROUTES (paths under /studio): one module per area.
+PAGE_MODULES = ("pages_tuning", "pages_experiments", "pages_traffic", "pages_storage", "pages_logs",
+                "pages_notebooks")
+
+
+def all_routes() -> list[tuple[str, Any, list[str]]]:
+    """This module's routes, then each page module's."""
+    import importlib
+
+    routes = list(ROUTES)
+    for name in PAGE_MODULES:
+        routes += importlib.import_module(f"{__package__}.{name}").ROUTES
+    return routes
