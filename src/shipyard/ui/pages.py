@@ -1,7 +1,7 @@
 """The console's pages and actions: each a thin view over API operations run as the signed-in key.
 
-Reads call List*/Describe* operations; actions (stop a job, change variant weights, delete an endpoint,
-approve a model package) call the same operations a boto3 user would, so validation, authorization and the
+Reads call List*/Describe* operations; actions (stop or clone a training job, change variant weights, delete an
+endpoint, approve a model package) call the same operations a boto3 user would, so validation, authorization and the
 controllers' reactions are the API's. Live parts (dashboard panels, job rows, the log tail) are polled by
 htmx; metric curves come as JSON for uPlot.
 """
@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from ..errors import ValidationError
+from ..errors import ShipyardError, ValidationError
+from ..wire.models import operation_model
 
 if TYPE_CHECKING:
     from .app import Context
@@ -86,7 +87,7 @@ async def training_job(ctx: Context) -> Response:
     name = ctx.request.path_params["name"]
     job = await ctx.ops.call(ctx.identity, "DescribeTrainingJob", {"TrainingJobName": name})
     artifact = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts", "")
-    return ctx.page("training_job.html", job=job, name=name, artifact=artifact,
+    return ctx.page("training_job.html", job=job, name=name, artifact=artifact, clone_name=await _clone_name(ctx, name),
                     hyperparameters=sorted((job.get("HyperParameters") or {}).items()),
                     channels=job.get("InputDataConfig") or [],
                     transitions=job.get("SecondaryStatusTransitions") or [],
@@ -127,6 +128,73 @@ async def stop_training_job(ctx: Context) -> Response:
     name = ctx.request.path_params["name"]
     await ctx.ops.call(ctx.identity, "StopTrainingJob", {"TrainingJobName": name})
     return RedirectResponse(f"/studio/training-jobs/{quote(name)}", status_code=303)
+
+
+# --- Clone: a new training job from a finished (or any) job's definition, its hyperparameters edited ---
+CLONE_HP = "hp:"  # form fields ``hp:<name>``: one per hyperparameter; a cleared value drops it
+MAX_JOB_NAME = 63
+
+
+async def _clone_name(ctx: Context, name: str) -> str:
+    """``<name>-clone-<n>`` with the first ``n`` above every existing clone's (ListTrainingJobs by name); ``n`` is
+    1 when the key may not list jobs (a job's scoped key), and the name is cut to the API's 63 characters."""
+    stem = f"{name}-clone-"
+    taken = [0]
+    try:
+        out = await ctx.ops.call(ctx.identity, "ListTrainingJobs", {"NameContains": stem, "MaxResults": 100})
+    except ShipyardError:
+        out = {}
+    for j in out.get("TrainingJobSummaries") or []:
+        suffix = j["TrainingJobName"][len(stem):] if j["TrainingJobName"].startswith(stem) else ""
+        if suffix.isdigit():
+            taken.append(int(suffix))
+    n = str(max(taken) + 1)
+    return name[:MAX_JOB_NAME - len("-clone-") - len(n)] + "-clone-" + n
+
+
+def clone_request(job: dict, new_name: str, hyperparameters: dict[str, str]) -> dict:
+    """CreateTrainingJob's input from a DescribeTrainingJob answer: the members CreateTrainingJob's input shape
+    has (at every depth: output-only members such as the ARN, status, times or TuningJobArn go), without
+    empty values (Describe's defaults such as ``KmsKeyId: ""`` or ``MetricDefinitions: []``), with the new name
+    and the edited hyperparameters."""
+    model = operation_model("sagemaker", "CreateTrainingJob")
+    assert model is not None, "botocore's SageMaker model has CreateTrainingJob"
+    shape = model.input_shape
+    params = {k: v for k, v in _fit(job, shape).items() if k not in ("TrainingJobName", "HyperParameters")}
+    params["TrainingJobName"] = new_name
+    if hyperparameters:
+        params["HyperParameters"] = hyperparameters
+    return params
+
+
+def _fit(value: Any, shape: Any) -> Any:
+    """``value`` reduced to what ``shape`` (a botocore input shape) accepts; None/empty parts dropped."""
+    if shape.type_name == "structure":
+        if not isinstance(value, dict):
+            return None
+        fitted = {k: _fit(v, shape.members[k]) for k, v in value.items() if k in shape.members}
+        return {k: v for k, v in fitted.items() if v is not None and v != "" and v != [] and v != {}}
+    if shape.type_name == "list":
+        if not isinstance(value, list):
+            return None
+        return [f for f in (_fit(v, shape.member) for v in value) if f is not None and f != {}]
+    return value
+
+
+async def clone_training_job(ctx: Context) -> Response:
+    """CreateTrainingJob from the described job, named and with hyperparameters as the Clone form says."""
+    name = ctx.request.path_params["name"]
+    new_name = ctx.form.get("new_name", "").strip()
+    if not new_name:
+        raise ValidationError("Give the clone a name (the new training job's TrainingJobName).")
+    job = await ctx.ops.call(ctx.identity, "DescribeTrainingJob", {"TrainingJobName": name})
+    hyperparameters = {field[len(CLONE_HP):]: value for field, value in ctx.form.items()
+                       if field.startswith(CLONE_HP) and field[len(CLONE_HP):] and value != ""}
+    extra_key, extra_value = ctx.form.get("new_hp_name", "").strip(), ctx.form.get("new_hp_value", "")
+    if extra_key:
+        hyperparameters[extra_key] = extra_value
+    await ctx.ops.call(ctx.identity, "CreateTrainingJob", clone_request(job, new_name, hyperparameters))
+    return RedirectResponse(f"/studio/training-jobs/{quote(new_name)}", status_code=303)
 
 
 @dataclass(frozen=True)
@@ -264,6 +332,7 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/training-jobs/{name}/logs", training_job_logs, ["GET"]),
     ("/training-jobs/{name}/metrics.json", training_job_metrics, ["GET"]),
     ("/training-jobs/{name}/stop", stop_training_job, ["POST"]),
+    ("/training-jobs/{name}/clone", clone_training_job, ["POST"]),
     ("/processing-jobs", job_list(PROCESSING), ["GET"]),
     ("/transform-jobs", job_list(TRANSFORM), ["GET"]),
     ("/pipelines", pipelines, ["GET"]),
