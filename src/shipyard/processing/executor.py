@@ -139,6 +139,10 @@ class Executor(SupervisedProgram):
             env.update(environment)
             env["PYTHONUNBUFFERED"] = "1"
             return cmd, env
+        if program["kind"] == "analyzer":  # Model Monitor's analyzer image: shipyard.monitor.analyzer on this Python
+            env.update(environment)
+            env["PYTHONUNBUFFERED"] = "1"
+            return [sys.executable, "-m", "shipyard.monitor.analyzer"], env
         if program["kind"] != "script":
             raise ValueError(f"this Shipyard cannot run a {program['kind']!r} processing program")
         from ..environments import EnvironmentError_, ensure_for_image

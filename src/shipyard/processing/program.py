@@ -7,6 +7,9 @@
   (``python3``/``python``/``pip`` are the environment's), exactly as training's script mode picks it;
 - a Spark processing image (``sagemaker-spark-processing``, the SDK's ``PySparkProcessor``) -> ``{"kind":
   "spark"}``: ``smspark-submit`` runs on a local Spark (:mod:`.spark_image`, :mod:`.spark_submit`).
+- the model-monitor analyzer image (``sagemaker-model-monitor-analyzer``, any account, region or tag: the SDK's
+  ``DefaultModelMonitor``/``ModelQualityMonitor`` and monitoring schedules) -> ``{"kind": "analyzer"}``:
+  :mod:`shipyard.monitor.analyzer` runs on this Python, in the job's sandbox;
 - anything else that is an ECR URI or an image of the local container engine -> ``{"kind": "container"}``:
   the image runs on the container engine with the job folder mounted at ``/opt/ml``;
 - otherwise a ValidationException saying what is accepted.
@@ -17,9 +20,14 @@ A new program kind is a branch added to :func:`program_for` and a launcher in th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import ValidationError
+
+# The repository AWS publishes Model Monitor's analyzer under (sagemaker.image_uris.retrieve("model-monitor", ...))
+ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer"
+_ANALYZER = re.compile(r"(?:^|/)" + re.escape(ANALYZER_REPOSITORY) + r"(?::[^/@]*)?(?:@sha256:[0-9a-f]+)?$")
 
 # Repositories that are framework images without a catalog entry (the SDK's FRAMEWORK_REPOS has them too).
 EXTRA_FRAMEWORK_REPOS = {"python": "python", "sklearn": "sklearn"}
@@ -39,10 +47,18 @@ def framework_of(image: str) -> str | None:
     return EXTRA_FRAMEWORK_REPOS.get(repo)
 
 
+def is_analyzer_image(image: str) -> bool:
+    """Whether ``image`` is Model Monitor's analyzer (``<account>.dkr.ecr.<region>.amazonaws.com/
+    sagemaker-model-monitor-analyzer[:tag]``, or the bare repository name)."""
+    return bool(_ANALYZER.search(image.strip()))
+
+
 def program_for(image: str) -> dict[str, Any]:
     """The program of a processing job whose image is ``image`` (see the module docstring)."""
     if not image:
         raise ValidationError("AppSpecification.ImageUri must name an image.")
+    if is_analyzer_image(image):  # DefaultModelMonitor / ModelQualityMonitor: shipyard.monitor.analyzer
+        return {"kind": "analyzer", "image": image}
     from . import spark_image
 
     if spark_image.is_spark_image(image):  # PySparkProcessor / SparkJarProcessor: a local Spark
