@@ -507,6 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_notebook import add_notebook_commands
 
     add_notebook_commands(sub)
+    from .cli_users import add_users_commands
+
+    add_users_commands(sub)
+    from .cli_monitor import add_monitor_commands
+
+    add_monitor_commands(sub, _client_opts)
     return parser
 
 

@@ -5,12 +5,18 @@ config) is one that works the first time. The command computes the same variable
 starts JupyterLab (the optional ``notebook`` extra) with them in its environment, so every kernel it starts
 inherits them, and prints the URL with its login token. It stays in the foreground and ends JupyterLab when
 it is itself interrupted or terminated.
+
+While it runs it records the lab in ``<home>/notebook/lab.json`` (mode 0600: the URL carries the login token;
+removed when the command exits), so the server of that home, whose console's Notebooks page reads the record
+with :func:`read_lab_record`, can link to the lab while it is alive and show the command to start one when not.
+The home is the one the command's kernels point at (``--home``, else ``$SHIPYARD_HOME`` or ``~/.shipyard``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -24,6 +30,52 @@ from .cli import CliError, _home_keys, local_server
 
 #: How long to wait for JupyterLab to stop after SIGTERM before SIGKILL.
 STOP_TIMEOUT_S = 10.0
+#: Where a running ``shipyard notebook`` records its lab, under the server's home.
+LAB_RECORD = Path("notebook") / "lab.json"
+
+
+def lab_record_path(home: Path) -> Path:
+    return Path(home) / LAB_RECORD
+
+
+def write_lab_record(home: Path, url: str, pid: int, notebook_dir: Path) -> Path:
+    """Record a lab for ``home``'s console: written whole (a reader never sees half a file), mode 0600 from
+    the start (the URL's token logs into a lab whose kernels hold the server's keys)."""
+    path = lab_record_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    record = {"url": url, "pid": pid, "dir": str(notebook_dir), "started": time.time()}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+    os.replace(tmp, path)
+    return path
+
+
+def remove_lab_record(home: Path, pid: int) -> None:
+    """Remove the record if it is still this process's (a second lab started since keeps its own)."""
+    path = lab_record_path(home)
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def read_lab_record(home: Path) -> dict | None:
+    """The running lab recorded for ``home``, or None: no record, an unreadable one, or one whose process is
+    gone (a lab killed without cleaning up), or whose pid now belongs to another program."""
+    from .procs import alive, cmdline
+
+    try:
+        record = json.loads(lab_record_path(home).read_text())
+        pid = int(record["pid"])
+        url = str(record["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not alive(pid) or not any("shipyard" in arg for arg in cmdline(pid)):
+        return None
+    return {**record, "pid": pid, "url": url}
 
 
 def client_environment(home: Path, host: str | None = None, port: int | None = None) -> dict[str, str]:
@@ -82,8 +134,14 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     token = secrets.token_hex(24)
     proc = subprocess.Popen(jupyterlab_command(notebook_dir, args.ip, args.port, token), env=env,
                             stdin=subprocess.DEVNULL)
-    print(f"JupyterLab: http://{args.ip}:{args.port}/lab?token={token}", flush=True)
+    url = f"http://{args.ip}:{args.port}/lab?token={token}"
+    print(f"JupyterLab: {url}", flush=True)
     print(f"  notebooks in {notebook_dir}; kernels use the server at {env['AWS_ENDPOINT_URL']}", flush=True)
+    try:
+        write_lab_record(home, url, os.getpid(), notebook_dir)
+    except OSError as exc:  # the lab works without it; only the console's link is missing
+        print(f"warning: could not record the lab in {lab_record_path(home)} ({exc}); the console will not "
+              "link to it", file=sys.stderr)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if proc.poll() is None:
@@ -94,6 +152,7 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     try:
         return proc.wait()
     finally:
+        remove_lab_record(home, os.getpid())
         if proc.poll() is None:
             proc.terminate()
             deadline = time.monotonic() + STOP_TIMEOUT_S

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -217,7 +218,7 @@ def test_a_server_restart_reattaches_or_restarts_instances_in_service(server_fac
         port = urllib.parse.urlsplit(urls[name]).port
         pids[name] = [pid for pid in _listening_pids(port)][0]
     srv.kill9()
-    os.killpg(pids["nb-lost"], signal.SIGKILL)  # its JupyterLab dies while the server is down
+    os.killpg(os.getpgid(pids["nb-lost"]), signal.SIGKILL)  # its JupyterLab (and sandbox) dies meanwhile
     srv.start()
     sm = srv.client("sagemaker")
     kept = sm.create_presigned_notebook_instance_url(NotebookInstanceName="nb-keep")["AuthorizedUrl"]
@@ -282,3 +283,91 @@ def test_presigned_tokens_expire_and_are_bound_to_the_instance_secret():
     assert not presigned_token_valid("secret-a", token, now=1300.0)  # expired
     assert not presigned_token_valid("secret-b", token, now=1000.0)  # another instance's
     assert not presigned_token_valid("secret-a", "secret-a", now=1000.0)  # not the secret itself
+
+
+def _lab_environ(url: str) -> dict[str, str]:
+    """The environment of the JupyterLab behind a presigned URL (from /proc)."""
+    pid = _listening_pids(urllib.parse.urlsplit(url).port)[0]
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        pairs = [item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item]
+    return {k.decode(): v.decode(errors="replace") for k, v in pairs}
+
+
+def test_the_instance_has_a_key_of_its_own_revoked_when_it_stops_and_sessions_last_as_asked(sm, server):
+    import os
+
+    import boto3
+    from botocore.config import Config
+
+    name = "nb-own-key"
+    sm.create_notebook_instance(NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=ROLE)
+    _wait_status(sm, name, "InService")
+    url = sm.create_presigned_notebook_instance_url(NotebookInstanceName=name)["AuthorizedUrl"]
+    env = _lab_environ(url)
+    server_key, server_secret = server.keys()
+    assert env["AWS_ACCESS_KEY_ID"].startswith("AKIA") and env["AWS_ACCESS_KEY_ID"] != server_key
+    assert server_secret not in "\n".join(env.values())  # the server's secret is nowhere in its environment
+    assert env["AWS_ENDPOINT_URL"] == server.url and not [k for k in env if k.startswith("SHIPYARD_")]
+    from shipyard.runners import sandbox
+
+    if sandbox.available():  # JupyterLab's own view of the files (its mount namespace), through /proc
+        pid = _listening_pids(urllib.parse.urlsplit(url).port)[0]
+        home = os.path.realpath(server.home)
+        assert not os.path.exists(f"/proc/{pid}/root{home}/credentials.json"), "the lab sees the server's home"
+        assert os.path.isdir(f"/proc/{pid}/root{home}/notebook-instances/{name}/SageMaker")  # but its own folder
+
+    session = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=server.region)
+    config = Config(retries={"max_attempts": 1})
+    own_sm = session.client("sagemaker", endpoint_url=server.url, config=config)
+    assert name in [s["NotebookInstanceName"] for s in own_sm.list_notebook_instances()["NotebookInstances"]]
+    arn = session.client("sts", endpoint_url=server.url, config=config).get_caller_identity()["Arn"]
+    assert arn.endswith(f":user/notebook-instance/{name}")
+    _check_session_expiration_duration(sm, server, name)
+
+    sm.stop_notebook_instance(NotebookInstanceName=name)
+    _wait_status(sm, name, "Stopped")
+    with pytest.raises(ClientError) as e:
+        own_sm.list_notebook_instances()
+    assert _code(e) == "UnrecognizedClientException"
+    sm.delete_notebook_instance(NotebookInstanceName=name)
+
+
+def _check_session_expiration_duration(sm, server, name: str) -> None:
+    """SessionExpirationDurationInSeconds: checked against botocore's range, and how long the JupyterLab session
+    the presigned URL opens lasts (its login cookie's expiry). Part of another test: a lab start costs seconds."""
+    import email.utils
+
+    from botocore.config import Config
+
+    unchecked = server.client("sagemaker", config=Config(parameter_validation=False))  # the server checks
+    for wrong in (1799, 43201):
+        with pytest.raises(ClientError) as e:
+            unchecked.create_presigned_notebook_instance_url(NotebookInstanceName=name,
+                                                             SessionExpirationDurationInSeconds=wrong)
+        assert _code(e) == "ValidationException" and "sessionExpirationDurationInSeconds" in str(e.value)
+    url = sm.create_presigned_notebook_instance_url(NotebookInstanceName=name,
+                                                    SessionExpirationDurationInSeconds=1800)["AuthorizedUrl"]
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["token"][0]
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(f"{parts.scheme}://{parts.netloc}/api/contents?token={token}")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        cookies = [c for c in r.headers.get_all("Set-Cookie") or [] if c.startswith("username-")]
+    assert cookies, "opening the presigned URL set no login cookie"
+    expires = re.search(r"expires=([^;]+)", cookies[0], re.I)
+    assert expires, cookies[0]
+    left = email.utils.parsedate_to_datetime(expires.group(1)).timestamp() - time.time()
+    assert 1700 < left <= 1801, f"the session cookie lasts {left:.0f} s, not 1800"
+
+
+def test_session_cookies_past_their_end_are_refused():
+    from shipyard.controllers.notebook import PresignedTokenIdentity
+    from shipyard.resources.notebook_instance import presigned_token, presigned_token_session
+
+    token = presigned_token("s", now=1000.0, ttl=300, session_s=1800)
+    assert presigned_token_session("s", token, now=1100.0) == 1800
+    assert presigned_token_session("s", presigned_token("s", now=1000.0), now=1100.0) == 43200  # the default
+    provider = PresignedTokenIdentity()
+    user = {"username": "u", "name": "u", "display_name": "u", "initials": "U", "avatar_url": None, "color": None}
+    assert provider.user_from_cookie(json.dumps({**user, "shipyard_session_ends": time.time() + 60})) is not None
+    assert provider.user_from_cookie(json.dumps({**user, "shipyard_session_ends": time.time() - 1})) is None

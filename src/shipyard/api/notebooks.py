@@ -69,7 +69,8 @@ def delete_notebook_instance(services: Services, params: dict) -> dict:
 
 @operation("sagemaker", "CreatePresignedNotebookInstanceUrl")
 def create_presigned_notebook_instance_url(services: Services, params: dict) -> dict:
-    return {"AuthorizedUrl": nb.presigned_url(services, params["NotebookInstanceName"])}
+    return {"AuthorizedUrl": nb.presigned_url(services, params["NotebookInstanceName"],
+                                              params.get("SessionExpirationDurationInSeconds"))}
 
 
 @operation("sagemaker", "CreateNotebookInstanceLifecycleConfig")

@@ -7,11 +7,25 @@ started again, one whose process is still alive (a server restart) is simply kep
 group and becomes Stopped; Deleting ends it, removes the folder and the record. Script output goes to the
 CloudWatch Logs group ``/aws/sagemaker/NotebookInstances``, streams ``<name>/LifecycleConfigOnCreate`` and
 ``<name>/LifecycleConfigOnStart``, as on AWS.
+
+JupyterLab (and so every kernel) never holds the server's key: each start issues the instance a key of its own
+(:meth:`shipyard.domain.users.Users.issue_for_notebook`, owner ``notebook-instance/<name>``), put in JupyterLab's
+environment as ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` and revoked when the instance stops, fails or is
+deleted, and at server start for every instance no longer in service. The key's role is admin: the instance acts
+for whoever created it. SageMaker would scope it by the instance's RoleArn; Shipyard does not model IAM policies.
+
+The lifecycle scripts, JupyterLab and its kernels run in the job sandbox (:mod:`shipyard.runners.sandbox`) where
+the host allows it and job isolation is on (``SHIPYARD_JOB_ISOLATION``): the server's home is hidden (its
+credentials file and database included) but for the instance's own folder, writable at its own path, and the
+environments, read-only; ``/tmp`` is private; the network is the host's (JupyterLab listens on loopback and the
+kernels reach the server there). They get the instance's key, not the server's environment: ``SHIPYARD_*`` and
+``AWS_*`` variables are dropped before the instance's ``AWS_*`` are set.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import secrets
@@ -26,10 +40,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ..domain import users as _users
 from ..domain.notebook_state import NotebookState
 from ..metastore.base import LogEvent, Resource
 from ..procs import alive, cmdline
 from ..resources import notebook_instance as nb
+from ..runners.sandbox import Sandbox, isolation_enabled, wrap
 from .base import Controller
 
 log = logging.getLogger("shipyard.controllers.notebook")
@@ -74,6 +90,13 @@ class NotebookController(Controller):
     def __init__(self, services):
         super().__init__(services)
         self._children: dict[int, subprocess.Popen] = {}  # JupyterLabs this server started, to reap on exit
+        self.keys = _users.for_home(services.settings.home)
+        self.isolate = isolation_enabled((getattr(services.settings, "extra", {}) or {}).get("job_isolation"))
+        self.keys.prune_notebooks(self._in_service)  # keys of instances that stopped while the server was down
+
+    def _in_service(self, name: str) -> bool:
+        found = self.services.meta.find(nb.KIND, name)
+        return found is not None and found.status == "InService"
 
     def reconcile_all(self) -> None:
         meta = self.services.meta
@@ -86,6 +109,7 @@ class NotebookController(Controller):
             except Exception as e:  # one instance's failure must not stop the others
                 log.exception("notebook instance %s: %s", r.name, e)
                 if r.status == "Pending":
+                    self.keys.revoke_notebook(r.name)
                     meta.update(nb.KIND, r.name, {"FailureReason": f"{type(e).__name__}: {e}"}, status="Failed")
 
     # -- statuses ---------------------------------------------------------------------------------------------
@@ -96,15 +120,17 @@ class NotebookController(Controller):
         folder.mkdir(parents=True, exist_ok=True)
         config = r.doc.get("NotebookInstanceLifecycleConfigName")
         hooks = ([] if state.created_ran else ["OnCreate"]) + ["OnStart"]
+        env = self._environment(self.keys.issue_for_notebook(r.name))  # the scripts act as the instance, too
         for hook in hooks:
-            failure = self._run_scripts(r.name, folder, nb.scripts(self.services, config, hook), hook)
+            failure = self._run_scripts(r.name, folder, nb.scripts(self.services, config, hook), hook, env)
             if failure:
+                self.keys.revoke_notebook(r.name)
                 meta.update(nb.KIND, r.name, {"FailureReason": failure}, status="Failed")
                 return
             if hook == "OnCreate":
                 meta.update(nb.KIND, r.name, state.changes(created_ran=True))
         port, token = _free_port(), secrets.token_hex(24)
-        pid = self._launch(folder, port, token)
+        pid = self._launch(folder, port, token, env)
         meta.update(nb.KIND, r.name, state.changes(pid=pid, port=port, token=token, created_ran=True))
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -118,6 +144,7 @@ class NotebookController(Controller):
             except (urllib.error.URLError, OSError):
                 time.sleep(0.2)
         _end_group(pid)
+        self.keys.revoke_notebook(r.name)
         meta.update(nb.KIND, r.name, {"FailureReason": f"JupyterLab did not answer in {START_TIMEOUT_S:.0f} s; "
                                       f"see {folder.parent / 'jupyterlab.log'}"}, status="Failed")
 
@@ -131,6 +158,7 @@ class NotebookController(Controller):
         state = NotebookState.from_doc(r.doc)
         if _lab_alive(state, nb.instance_folder(self.services, r.name)):
             _end_group(state.pid)
+        self.keys.revoke_notebook(r.name)
         self.services.meta.update(nb.KIND, r.name, {**state.changes(pid=None, port=None, token=None), "Url": None},
                                   status="Stopped", expect_status=("Stopping",))
 
@@ -139,16 +167,42 @@ class NotebookController(Controller):
         state = NotebookState.from_doc(r.doc)
         if _lab_alive(state, folder):
             _end_group(state.pid)
+        self.keys.revoke_notebook(r.name)
         shutil.rmtree(folder.parent, ignore_errors=True)
         self.services.meta.delete(nb.KIND, r.name)
 
     # -- work --------------------------------------------------------------------------------------------------
-    def _run_scripts(self, name: str, folder: Path, scripts: list[str], hook: str) -> str | None:
+    def _environment(self, key: _users.User) -> dict[str, str]:
+        """What the instance's programs see: the server's environment without its ``SHIPYARD_*`` and ``AWS_*``
+        variables, and the instance's own key. The kernels reach this server with boto3 and the SDK, as an AWS
+        instance reaches AWS with its role: with the instance's own key, never the server's."""
+        settings = self.services.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "AWS_"))}
+        env.update({"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": key.access_key_id,
+                    "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
+                    "AWS_REGION": settings.region})
+        return env
+
+    def _sandboxed(self, cmd: list[str], folder: Path) -> list[str]:
+        """``cmd`` wrapped in the instance's sandbox (see the module docstring), or as it is with isolation off."""
+        if not self.isolate:
+            return cmd
+        from ..environments.builder import root_for
+
+        home = self.services.settings.home
+        launch = wrap(cmd, Sandbox(opt_ml=str(folder), hide=[str(home)], read_only=[str(root_for(home))]), folder)
+        for note in launch.notes:
+            log.info("notebook instance sandbox: %s", note)
+        return launch.command
+
+    def _run_scripts(self, name: str, folder: Path, scripts: list[str], hook: str,
+                     env: dict[str, str]) -> str | None:
         """Run one hook's scripts in the instance's folder, logging their output; a failure reason or None."""
         stream = f"{name}/LifecycleConfig{hook}"
         for script in scripts:
             try:
-                done = subprocess.run(["/bin/bash", "-c", script], cwd=folder, stdin=subprocess.DEVNULL,
+                done = subprocess.run(self._sandboxed(["/bin/bash", "-c", script], folder), cwd=folder, env=env,
+                                      stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       timeout=SCRIPT_TIMEOUT_S, start_new_session=True)
             except subprocess.TimeoutExpired:
@@ -161,19 +215,14 @@ class NotebookController(Controller):
                         f"in {nb.LOG_GROUP}.")
         return None
 
-    def _launch(self, folder: Path, port: int, token: str) -> int:
+    def _launch(self, folder: Path, port: int, token: str, env: dict[str, str]) -> int:
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={folder}",
                f"--IdentityProvider.token={token}"]
         cmd.append(f"--ServerApp.identity_provider_class={__name__}.PresignedTokenIdentity")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--ServerApp.allow_root=True")
-        settings = self.services.settings
-        # The kernels reach this server with boto3 and the SDK, as an AWS instance reaches AWS with its role.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "AWS_"))}
-        env.update({"AWS_ENDPOINT_URL": settings.endpoint_url, "AWS_ACCESS_KEY_ID": settings.access_key_id,
-                    "AWS_SECRET_ACCESS_KEY": settings.secret_access_key, "AWS_DEFAULT_REGION": settings.region,
-                    "AWS_REGION": settings.region})
+        cmd = self._sandboxed(cmd, folder)
         with open(folder.parent / "jupyterlab.log", "ab") as out:
             proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
@@ -189,16 +238,46 @@ def __getattr__(name: str) -> Any:
     from jupyter_server.auth.identity import IdentityProvider
 
     class PresignedTokenIdentity(IdentityProvider):  # type: ignore[misc]
-        """JupyterLab's token check, also accepting the unexpired presigned tokens signed with its secret."""
+        """JupyterLab's token check, also accepting the unexpired presigned tokens signed with its secret. The
+        login cookie a presigned token sets carries (signed, as tornado signs the whole cookie) the moment the
+        session ends, SessionExpirationDurationInSeconds after the URL was opened; a cookie past it is refused,
+        and the browser is told to drop it then too."""
 
         async def get_user_token(self, handler: Any) -> Any:
             secret, given = self.token, self.get_token(handler)
-            if secret and given and nb.presigned_token_valid(secret, given, time.time()):
+            session_s = nb.presigned_token_session(secret, given, time.time()) if secret and given else None
+            if session_s is not None:
                 user: Any = self.get_user_cookie(handler)
                 if inspect.isawaitable(user):
                     user = await user
-                return user or self.generate_anonymous_user(handler)
+                user = user or self.generate_anonymous_user(handler)
+                handler._shipyard_session_ends = time.time() + session_s
+                self.set_login_cookie(handler, user)
+                return user
             return await super().get_user_token(handler)
+
+        def set_login_cookie(self, handler: Any, user: Any) -> None:
+            ends = getattr(handler, "_shipyard_session_ends", None)
+            if ends is None:
+                return super().set_login_cookie(handler, user)
+            saved = self.cookie_options
+            self.cookie_options = {**saved, "expires_days": max(ends - time.time(), 0) / 86400}
+            self._ends = ends
+            try:
+                super().set_login_cookie(handler, user)
+            finally:
+                self.cookie_options, self._ends = saved, None
+
+        def user_to_cookie(self, user: Any) -> str:
+            text = super().user_to_cookie(user)
+            ends = getattr(self, "_ends", None)
+            return text if ends is None else json.dumps({**json.loads(text), "shipyard_session_ends": ends})
+
+        def user_from_cookie(self, cookie_value: str) -> Any:
+            ends = json.loads(cookie_value).get("shipyard_session_ends")
+            if ends is not None and time.time() >= float(ends):
+                return None  # the session SessionExpirationDurationInSeconds gave is over
+            return super().user_from_cookie(cookie_value)
 
     globals()[name] = PresignedTokenIdentity
     return PresignedTokenIdentity

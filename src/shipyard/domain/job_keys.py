@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ..errors import ValidationError
 from .s3_uri import parse_s3_uri
+from .users import User
 
 FILE_NAME = "job_keys.json"
 KEY_PREFIX = "ASIA"  # AWS's prefix for temporary credentials
@@ -54,10 +55,12 @@ class JobScope:
 @dataclass(frozen=True)
 class Caller:
     """Who signed a request, as a handler that asks for it (a ``caller`` parameter) is told: the access key
-    id and, for a job's key, the job's scope (None: the server's own key)."""
+    id and, for a job's key, the job's scope, for a user's key (:mod:`shipyard.domain.users`), the user (both
+    None: the server's own key)."""
 
     access_key_id: str
     job: JobScope | None = None
+    user: "User | None" = None
 
 
 def experiment_names(config: dict[str, Any] | None) -> list[str]:

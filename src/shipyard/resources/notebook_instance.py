@@ -30,6 +30,7 @@ LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 DEFAULT_VOLUME_GB = 5
 STOPPED_LIKE = ("Stopped", "Failed")
 PRESIGNED_URL_TTL_S = 300  # AWS's presigned notebook URL is valid for five minutes
+DEFAULT_SESSION_S = 43200  # ... and the JupyterLab session it opens lasts SessionExpirationDurationInSeconds
 UPDATABLE = ("InstanceType", "RoleArn", "VolumeSizeInGB", "AcceleratorTypes", "RootAccess",
              "DefaultCodeRepository", "AdditionalCodeRepositories", "InstanceMetadataServiceConfiguration")
 
@@ -188,25 +189,42 @@ def update(services: Services, params: dict) -> None:
     services.meta.update(KIND, name, changes, expect_status=STOPPED_LIKE)
 
 
-def presigned_token(secret: str, now: float, ttl: float = PRESIGNED_URL_TTL_S) -> str:
-    """A login token that the instance's JupyterLab accepts until ``now + ttl``: ``<expiry>.<HMAC of it>``,
-    keyed by the instance's own secret (which never leaves the server). Opening the URL within that time
-    gives the browser JupyterLab's session cookie, as AWS's presigned URL does."""
+def _sign(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def presigned_token(secret: str, now: float, ttl: float = PRESIGNED_URL_TTL_S,
+                    session_s: int = DEFAULT_SESSION_S) -> str:
+    """A login token that the instance's JupyterLab accepts until ``now + ttl``, keyed by the instance's own
+    secret (which never leaves the server). Opening the URL within that time gives the browser JupyterLab's
+    session cookie, which then lasts ``session_s`` seconds (SessionExpirationDurationInSeconds), as AWS's
+    presigned URL does. ``<expiry>.<HMAC>`` for the default session (the form JupyterLabs started before
+    sessions were configurable accept), ``<expiry>.<session_s>.<HMAC>`` otherwise."""
     expiry = str(int(now + ttl))
-    return f"{expiry}.{hmac.new(secret.encode(), expiry.encode(), hashlib.sha256).hexdigest()}"
+    signed = expiry if session_s == DEFAULT_SESSION_S else f"{expiry}.{int(session_s)}"
+    return f"{signed}.{_sign(secret, signed)}"
+
+
+def presigned_token_session(secret: str, token: str, now: float) -> int | None:
+    """How long the session ``token`` opens lasts (seconds), if it came from :func:`presigned_token` with this
+    secret and has not expired; None otherwise."""
+    signed, _, signature = token.rpartition(".")
+    expiry, _, session = signed.partition(".")
+    if not expiry.isdigit() or not signature or (session and not session.isdigit()):
+        return None
+    if not hmac.compare_digest(signature, _sign(secret, signed)) or now >= int(expiry):
+        return None
+    return int(session) if session else DEFAULT_SESSION_S
 
 
 def presigned_token_valid(secret: str, token: str, now: float) -> bool:
     """``token`` came from :func:`presigned_token` with this secret and has not expired."""
-    expiry, _, signature = token.partition(".")
-    if not expiry.isdigit() or not signature:
-        return False
-    expected = hmac.new(secret.encode(), expiry.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(signature, expected) and now < int(expiry)
+    return presigned_token_session(secret, token, now) is not None
 
 
-def presigned_url(services: Services, name: str) -> str:
-    """The running instance's JupyterLab URL with a short-lived login token."""
+def presigned_url(services: Services, name: str, session_s: int | None = None) -> str:
+    """The running instance's JupyterLab URL with a login token valid for five minutes; the JupyterLab session
+    it opens lasts ``session_s`` seconds (botocore's range, 1800 to 43200, is checked by the wire layer)."""
     r = get(services, name)
     state = NotebookState.from_doc(r.doc)
     if r.status != "InService" or not state.port or not state.token:
@@ -214,4 +232,5 @@ def presigned_url(services: Services, name: str) -> str:
                               "before asking for its URL.")
     host = services.settings.host
     host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-    return f"http://{host}:{state.port}/lab?token={presigned_token(state.token, time.time())}"
+    token = presigned_token(state.token, time.time(), session_s=session_s or DEFAULT_SESSION_S)
+    return f"http://{host}:{state.port}/lab?token={token}"

@@ -66,8 +66,9 @@ from .bodies import (DeadlineReceive, declared_length, has_body, read_body,
                      request_headers, respond)
 from .limits import STS_XMLNS
 from ..domain import job_keys as _job_keys
-from .auth import (SignedRequest, authorize_call, authorize_s3, check_parsed, claimed_access_key, parse_auth,
-                   parse_credential_service, parse_query, verify)
+from ..domain import users as _users
+from .auth import (SignedRequest, authorize_call, authorize_s3, authorize_user, authorize_user_s3, check_parsed,
+                   claimed_access_key, parse_auth, parse_credential_service, parse_query, verify)
 
 log = logging.getLogger("shipyard.server")
 
@@ -172,6 +173,7 @@ class ShipyardApp:
         self.key_id = settings.access_key_id
         self.secret = settings.secret_access_key
         self.job_keys = _job_keys.for_home(settings.home)  # per-job keys, scoped: see job_keys.py
+        self.users = _users.for_home(settings.home)  # users' own keys (admin or viewer): see users.py
         self.broken: dict[str, str] = {}
         _load_operations(self.broken)
         load_plugins(services)
@@ -264,18 +266,24 @@ class ShipyardApp:
                           close=body is None and has_body(headers))
 
     def _caller(self, scope, access_key: str) -> _job_keys.Caller:
-        """Who a request claims to be: the server's key, or a job's (whose scope is kept in the ASGI scope for
-        :meth:`_authorize`, and whose secret checks the signature). An unknown key resolves to the server's id,
-        so the key check refuses it."""
-        job_key = self.job_keys.lookup(access_key) if access_key and access_key != self.key_id else None
+        """Who a request claims to be: the server's key, a job's, or a user's, looked up in that order (a job's
+        scope or a user's role is kept in the ASGI scope for :meth:`_authorize`; the key's secret checks the
+        signature). An unknown key resolves to the server's id, so the key check refuses it."""
+        other = bool(access_key) and access_key != self.key_id
+        job_key = self.job_keys.lookup(access_key) if other else None
+        user = self.users.lookup(access_key) if other and job_key is None else None
         if job_key is not None:
             caller = _job_keys.Caller(job_key.access_key_id, job_key.scope)
             secret = job_key.secret_access_key
+        elif user is not None:
+            caller = _job_keys.Caller(user.access_key_id, user=user)
+            secret = user.secret_access_key
         else:
             caller = _job_keys.Caller(self.key_id)
             secret = self.secret
         scope["shipyard.caller"] = caller
         scope["shipyard.job_scope"] = caller.job
+        scope["shipyard.user"] = caller.user
         scope["shipyard.signing_secret"] = secret  # aws-chunked bodies are signed with the same secret
         return caller
 
@@ -292,12 +300,15 @@ class ShipyardApp:
         caller = self._caller(scope, claim.access_key)
         return check_parsed(claim, headers=headers, access_key_id=caller.access_key_id, s3=s3)
 
-    @staticmethod
-    def _authorize(scope, service: str, operation: str, params) -> None:
-        """A job's key may do only what its scope allows (checked after the signature, on every request)."""
+    def _authorize(self, scope, service: str, operation: str, params) -> None:
+        """A job's key may do only what its scope allows, a viewer's only read (checked after the signature, on
+        every request)."""
         job_scope = scope.get("shipyard.job_scope")
         if job_scope is not None:
             authorize_call(job_scope, service, operation, params if isinstance(params, dict) else {})
+        user = scope.get("shipyard.user")
+        if user is not None:
+            authorize_user(user, service, operation, self.services.settings.account)
 
     def _verify(self, scope, headers, query_string, payload_hash, s3: bool, claim: SignedRequest | None):
         raw_path = scope.get("raw_path")
@@ -482,6 +493,9 @@ class ShipyardApp:
             if scope.get("shipyard.job_scope") is not None:
                 authorize_s3(scope["shipyard.job_scope"], method=scope["method"], path=scope["path"],
                              query=parse_query(query_string), headers=headers)
+            if scope.get("shipyard.user") is not None:
+                authorize_user_s3(scope["shipyard.user"], method=scope["method"], path=scope["path"],
+                                  account=self.services.settings.account)
             # aws-chunked framing adds a little to Content-Length: the decoded length is the object's size.
             for name in ("x-amz-decoded-content-length", "content-length"):
                 raw = headers.get(name, "").strip()

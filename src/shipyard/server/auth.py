@@ -517,3 +517,48 @@ def authorize_call(scope, service: str, operation: str, params: dict | None) -> 
         if (service, operation) == (own_service, own_op) and params.get(field_name) == scope.name:
             return
     raise _denied(False, f"{service}:{operation}", "*", who)
+
+
+# --- authorization of users' keys ------------------------------------------------------------------------------
+# A user's key (see :mod:`shipyard.domain.users`) with role ``admin`` may do what the server's key may. A
+# ``viewer`` only reads: operations named as reads (below), S3 GET and HEAD, CloudWatch Logs reads, and
+# GetCallerIdentity. Anything else is ``AccessDeniedException`` (S3: ``AccessDenied``), 403, naming the user, the
+# action and the role, so that the person knows to ask an admin rather than retry.
+
+READ_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "BatchGet", "BatchDescribe")
+_LOG_READS = {"FilterLogEvents", "StartQuery", "StopQuery", "StartLiveTail", "TestMetricFilter"}
+
+
+def is_read_operation(service: str, operation: str) -> bool:
+    """Whether ``service:operation`` only reads (what a viewer may call)."""
+    if (service, operation) in _ALWAYS:
+        return True
+    if service == "logs" and operation in _LOG_READS:
+        return True
+    return operation.startswith(READ_PREFIXES)
+
+
+def _user_denied(user, action: str, account: str, s3: bool) -> AuthError:
+    who = f"arn:aws:iam::{account}:user/{user.name}" if account else user.name
+    message = (f"User: {who} is not authorized to perform: {action}: the user's role is {user.role}, which is "
+               "read-only (Describe, List, Get, Search and other reads only); ask an admin to do it or to give "
+               "you an admin user.")
+    return AuthError(message, code="AccessDenied" if s3 else "AccessDeniedException", http_status=403)
+
+
+def authorize_user(user, service: str, operation: str, account: str = "") -> None:
+    """Raise ``AccessDeniedException`` unless a user's key (``user.role``) may call ``service:operation``."""
+    if user.role != "viewer" or is_read_operation(service, operation):
+        return
+    raise _user_denied(user, f"{service}:{operation}", account, s3=False)
+
+
+def authorize_user_s3(user, *, method: str, path: str, account: str = "") -> None:
+    """Raise ``AccessDenied`` unless a user's key may make an S3 request with ``method`` (viewers: GET, HEAD)."""
+    method = method.upper()
+    if user.role != "viewer" or method in ("GET", "HEAD"):
+        return
+    bucket, _, key = path.lstrip("/").partition("/")
+    action = ("s3:DeleteObject" if method == "DELETE" else "s3:PutObject") if key else f"s3:{method}Bucket"
+    raise _user_denied(user, f"{action} on resource: arn:aws:s3:::{bucket}{'/' + key if key else ''}", account,
+                       s3=True)

@@ -120,7 +120,8 @@ class Console:
                 response = RedirectResponse(next_path, status_code=303)
                 self._set_cookie(response, cookie, session)
                 return response
-            error = "Those keys are not accepted here: use the access key pair the API accepts (shipyard env)."
+            error = ("Those keys are not accepted here: use an access key pair the API accepts (the server's, "
+                     "from shipyard env, or a user's, from shipyard users add).")
             status = 403
         return HTMLResponse(render("signin.html", prefix=PREFIX, error=error, next=next_path),
                             status_code=status)
