@@ -1,7 +1,8 @@
 """The example notebooks in examples/notebooks/, executed top to bottom with nbclient against a real server,
 so they never rot. The kernel gets what `shipyard notebook` gives one (the AWS_* variables and the SDK config
 file), plus a first cell that shortens the SageMaker SDK's fixed sleeps (tests/e2e/sdk_waits.py: 30 s per
-deploy(), ...) with every SDK call unchanged."""
+deploy(), ...) with every SDK call unchanged. Each notebook must clean up after itself: an endpoint it
+created and left running fails its test."""
 
 from __future__ import annotations
 
@@ -27,7 +28,24 @@ def test_there_are_example_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_example_notebooks_are_saved_without_outputs(path):
+    """Outputs belong to a run, not to the example: a saved output goes stale and bloats every diff."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    stale = [i for i, cell in enumerate(nb.cells)
+             if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    assert stale == [], f"{path.name}: cells {stale} hold outputs; clear them before saving"
+
+
+def live_endpoints(sagemaker) -> set[str]:
+    pages = sagemaker.get_paginator("list_endpoints").paginate()
+    return {e["EndpointName"] for page in pages for e in page["Endpoints"] if e["EndpointStatus"] != "Deleting"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_example_notebook_runs_top_to_bottom(path, server, tmp_path):
+    sagemaker = server.client("sagemaker")
+    endpoints_before = live_endpoints(sagemaker)
     nb = nbformat.read(path, as_version=4)
     prelude = nbformat.v4.new_code_cell(
         f"import runpy as _runpy\n_runpy.run_path({str(SDK_WAITS)!r})['shorten_sdk_waits']()\ndel _runpy")
@@ -35,9 +53,12 @@ def test_example_notebook_runs_top_to_bottom(path, server, tmp_path):
     with sdk_environment(server, tmp_path / "sdk", bucket="sagemaker-shipyard"):  # as `shipyard notebook`
         client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                          resources={"metadata": {"path": str(tmp_path)}})
-        client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
+        try:
+            client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
+        finally:  # the run as a user would see it, for a look after a failure
+            nbformat.write(nb, tmp_path / path.name)
     outputs = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                       for o in cell.get("outputs", []))
     assert "Traceback" not in outputs
-    assert [e for e in server.client("sagemaker").list_endpoints()["Endpoints"]
-            if e["EndpointStatus"] != "Deleting" and "xgboost" in e["EndpointName"]] == []
+    left = live_endpoints(sagemaker) - endpoints_before
+    assert left == set(), f"{path.name} left endpoints running: {sorted(left)}; delete them in its last cells"

@@ -22,6 +22,7 @@ from ..errors import ShipyardError
 from . import PREFIX, pages
 from .operations import Identity, Operations
 from .render import render
+from .forms import read_form as _read_form
 from .session import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, SessionSigner, load_secret
 
 log = logging.getLogger("shipyard.ui")
@@ -134,13 +135,3 @@ class Console:
     def _set_cookie(self, response: Response, cookie: str, session: Session) -> None:
         response.set_cookie(COOKIE, cookie, max_age=int(self.signer.lifetime), path=PREFIX, httponly=True,
                             samesite="strict", secure=False)
-
-
-async def _read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (small: the console's forms hold a few fields)."""
-    from urllib.parse import parse_qsl
-
-    body = await request.body()
-    if len(body) > 64 * 1024:
-        return {}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

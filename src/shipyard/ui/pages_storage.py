@@ -27,6 +27,7 @@ from markupsafe import escape
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from ..errors import RequestTooLarge, ShipyardError, ValidationError
+from .forms import read_limited
 from .operations import authorize_s3_request
 
 if TYPE_CHECKING:
@@ -330,9 +331,9 @@ async def _upload(ctx: Context) -> Response:
     declared = ctx.request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > UPLOAD_LIMIT + FORM_OVERHEAD:
         raise _too_large(int(declared) - FORM_OVERHEAD)
-    body = await ctx.request.body()
-    if len(body) > UPLOAD_LIMIT + FORM_OVERHEAD:
-        raise _too_large(len(body) - FORM_OVERHEAD)
+    body = await read_limited(ctx.request, UPLOAD_LIMIT + FORM_OVERHEAD)
+    if body is None:  # a chunked body that outgrew the limit: refused without buffering the rest
+        raise _too_large(UPLOAD_LIMIT + 1)
     fields, files = parse_multipart(body, ctx.request.headers.get("content-type", ""))
     if "file" not in files:
         raise ValidationError("Choose a file to upload.")
