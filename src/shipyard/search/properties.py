@@ -49,8 +49,28 @@ def is_known(shape_name: str, path: str) -> bool:
     return _walk(_shape(shape_name), parts)
 
 
+# A trial component metric's statistics as stored (TrialComponentMetricSummary's members), by lower-case name:
+# AWS accepts ``metrics.<name>.max`` as well as ``Metrics.<name>.Max`` (its own Experiments notebooks sort so).
+_STATISTICS = {s.lower(): s for s in ("Max", "Min", "Last", "Count", "Avg", "StdDev")}
+
+
+def canonical(path: str) -> str:
+    """``path`` with the by-name views spelled as stored: ``metrics.x.max`` -> ``Metrics.x.Max``."""
+    head, _, rest = path.partition(".")
+    by_name = {v.lower(): v for v in _BY_NAME}.get(head.lower())
+    if by_name is None or not rest:
+        return path
+    if by_name == "Metrics":
+        name, dot, stat = rest.rpartition(".")
+        if dot and stat.lower() in _STATISTICS:
+            rest = f"{name}.{_STATISTICS[stat.lower()]}"
+    return f"{by_name}.{rest}"
+
+
 def check_property(search_type: SearchType, path: str, field: str) -> str:
-    """Return ``path`` if ``search_type`` has it, else raise a ValidationException naming it."""
+    """Return ``path`` (by-name views spelled as stored, see :func:`canonical`) if ``search_type`` has it, else
+    raise a ValidationException naming it."""
+    path = canonical(path)
     if not is_known(search_type.shape, path):
         raise ValidationError(
             f"{field}: {path!r} is not a property of {search_type.resource}. Use a property of the "

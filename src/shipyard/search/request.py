@@ -85,7 +85,7 @@ def parse_search(params: dict[str, Any]) -> tuple[SearchType, SearchQuery]:
     expression = params.get("SearchExpression")
     sort_by = params.get("SortBy")
     if sort_by is not None:
-        check_property(t, sort_by, "SortBy")
+        sort_by = check_property(t, sort_by, "SortBy")
     if sort_by == "LastModifiedTime":
         sort_by = None  # the default order
     order = params.get("SortOrder") or "Descending"
