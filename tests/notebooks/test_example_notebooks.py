@@ -42,23 +42,36 @@ def live_endpoints(sagemaker) -> set[str]:
     return {e["EndpointName"] for page in pages for e in page["Endpoints"] if e["EndpointStatus"] != "Deleting"}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_example_notebook_runs_top_to_bottom(path, server, tmp_path):
-    sagemaker = server.client("sagemaker")
-    endpoints_before = live_endpoints(sagemaker)
+def _run(path: Path, folder: Path) -> str:
+    """Execute one notebook in ``folder``; '' when every cell ran without a traceback, else what went wrong."""
+    folder.mkdir()
     nb = nbformat.read(path, as_version=4)
     prelude = nbformat.v4.new_code_cell(
         f"import runpy as _runpy\n_runpy.run_path({str(SDK_WAITS)!r})['shorten_sdk_waits']()\ndel _runpy")
     nb.cells.insert(0, prelude)
-    with sdk_environment(server, tmp_path / "sdk", bucket="sagemaker-shipyard"):  # as `shipyard notebook`
-        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path)}})
-        try:
-            client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
-        finally:  # the run as a user would see it, for a look after a failure
-            nbformat.write(nb, tmp_path / path.name)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(folder)}})
+    try:
+        client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
+    except Exception as exc:  # noqa: BLE001 - reported with the notebook's name below
+        return f"{path.name}: {exc}"[-4000:]
+    finally:  # the run as a user would see it, for a look after a failure
+        nbformat.write(nb, folder / path.name)
     outputs = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                       for o in cell.get("outputs", []))
-    assert "Traceback" not in outputs
+    return f"{path.name}: a cell printed a traceback" if "Traceback" in outputs else ""
+
+
+def test_example_notebooks_run_top_to_bottom(server, tmp_path):
+    """All the notebooks, three at a time (each is a kernel mostly waiting on the server: run one after another
+    they cost minutes of the suite), against one server, as a user with three notebooks open would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sagemaker = server.client("sagemaker")
+    endpoints_before = live_endpoints(sagemaker)
+    with sdk_environment(server, tmp_path / "sdk", bucket="sagemaker-shipyard"):  # as `shipyard notebook`
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            failures = [f for f in pool.map(lambda p: _run(p, tmp_path / p.stem), NOTEBOOKS) if f]
+    assert failures == [], "\n\n".join(failures)
     left = live_endpoints(sagemaker) - endpoints_before
-    assert left == set(), f"{path.name} left endpoints running: {sorted(left)}; delete them in its last cells"
+    assert left == set(), f"the notebooks left endpoints running: {sorted(left)}; delete them in their last cells"
