@@ -54,6 +54,10 @@ def add_tags(services, params: dict) -> dict:
         merged[t["Key"]] = t.get("Value", "")
     if len(merged) > MAX_TAGS:
         raise ValidationError(f"A resource can have at most {MAX_TAGS} tags.")
+    if r.kind == "monitoring-schedule":  # its retrain tags name a pipeline and parameters: checked as at create
+        from ..resources import monitoring_schedule
+
+        monitoring_schedule.check_tags(services, r, params.get("Tags") or [])
     tags = [{"Key": k, "Value": v} for k, v in merged.items()]
     services.meta.update(r.kind, r.name, {"_tags": tags})
     return {"Tags": tags}

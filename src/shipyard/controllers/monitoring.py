@@ -10,7 +10,9 @@ Every tick (and when a schedule changes) it
   request uses (:func:`shipyard.resources.monitoring_execution.start_processing`), and wakes the processing
   controller;
 - follows each running execution's processing job to its outcome (Completed, CompletedWithViolations, Failed,
-  Stopped).
+  Stopped); an outcome is announced (an event in ``/shipyard/events`` and to the webhooks) and, where violations
+  fired and the schedule's tags name a pipeline, that pipeline is started
+  (:mod:`shipyard.resources.monitoring_events`) before the outcome is recorded.
 
 Everything it knows is in the store, so a restarted server resumes where it stopped; a fire time missed while it
 was down runs once when it starts. The processing controller runs the jobs: this one only decides and records.

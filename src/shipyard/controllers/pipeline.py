@@ -22,6 +22,10 @@ RetryPolicies matches; a user's script error (AlgorithmError, ClientError) is no
 ("Pipelines retries on this type of error automatically"), ``Step.SERVICE_FAULT`` and ``Step.THROTTLING`` are
 retried even without a policy (:data:`DEFAULT_RETRY`); a policy that names them overrides that default.
 
+QualityCheck steps run processing jobs on the model-monitor analyzer: the check against the previous baseline
+(when there is one and SkipCheck is false), whose violations fail the step, then the baselining job; their
+properties are the S3 URIs of the baselines (:mod:`shipyard.pipelines.quality_check` has AWS's rules).
+
 Experiments: a definition's ``PipelineExperimentConfig`` (the SDK emits ``{ExperimentName: Execution.PipelineName,
 TrialName: Execution.PipelineExecutionId}`` unless given ``pipeline_experiment_config=None``) makes the execution
 create that experiment and trial before its first step (a name that exists is kept), and every training,
@@ -42,6 +46,7 @@ from ..errors import (ConflictError, ResourceInUse, ShipyardError,
                       ValidationError)
 from ..metastore.base import ListQuery, Resource
 from ..pipelines import dag
+from ..pipelines import quality_check
 from ..pipelines.caching import cache_key
 from ..pipelines.definition import Definition, Step, parse
 from ..pipelines.expressions import condition_holds, evaluate
@@ -51,8 +56,9 @@ from ..resources import model_package, model_package_group
 from ..resources.pipeline import EXEC_KIND, selected_steps
 from .base import Controller
 from .pipeline_steps import (DEFAULT_RETRY, EXECUTION_TAG, EXPERIMENT_STEPS, JOB_STEPS, JOB_TERMINAL, MODEL_STEP,
-                             ExecutionResolver, JobKind, create_error_type, error_message, failure_type,
-                             model_name, random_suffix)
+                             QUALITY_CHECK, ExecutionResolver, JobKind, check_output_uri, create_error_type,
+                             drift_check_request, error_message, failure_type, missing_objects, model_name,
+                             previous_baseline, random_suffix)
 
 log = logging.getLogger("shipyard.controllers.pipeline")
 
@@ -220,7 +226,7 @@ class _Tick:
                 self.launch(rec, self.defn.steps[rec.name], job_kind, name=rec.job)
                 return
             rec.created, rec.status = True, "Executing"  # created just before a crash: watch it
-            rec.metadata = {job_kind.meta_key: {"Arn": child.arn}}
+            rec.metadata = job_kind.metadata(rec.metadata, child.arn)
             self.dirty = True
         if child is None:
             rec.status, rec.end, rec.failure = "Failed", now, f"The {job_kind.kind} {rec.job} disappeared."
@@ -241,6 +247,9 @@ class _Tick:
         now = time.time()
         rec.end = now
         self.dirty = True
+        if child.status == "Completed" and rec.type == "QualityCheck":
+            self.quality_check_ended(rec, self.defn.steps[rec.name], child)
+            return
         if child.status == "Completed":
             rec.status = "Succeeded"
             rec.properties = job_kind.properties(self.services, child)
@@ -327,6 +336,8 @@ class _Tick:
                 rec.properties = model.public(self.services.meta.get(model.KIND, name).doc)  # DescribeModel's view
             elif step.type == "RegisterModel":
                 self.register(rec, step)
+            elif step.type == "QualityCheck":
+                self.start_quality_check(rec, step)
             elif step.type in JOB_STEPS:
                 self.start_job(rec, step, JOB_STEPS[step.type])
             else:
@@ -409,6 +420,109 @@ class _Tick:
         log.info("pipeline %s callback step %s waits; queue message (not sent: no SQS here): %s",
                  self.res.name, step.name, json.dumps(rec.message, default=str))
 
+    # -------------------------------------------------------------- QualityCheck steps
+    def check_settings(self, step: Step) -> quality_check.CheckSettings:
+        raw = step.raw if isinstance(step.raw, dict) else {}
+        resolved = evaluate(quality_check.setting_fields(raw), self.defn, self.resolver)
+        return quality_check.settings(step.name, resolved if isinstance(resolved, dict) else {})
+
+    def start_quality_check(self, rec: StepRecord, step: Step) -> None:
+        """A QualityCheck step runs up to two processing jobs on the analyzer image, one after the other: where a
+        previous baseline exists and SkipCheck is false, the check job first (:func:`drift_check_request`), whose
+        violations decide the step; then the baselining job (the step's Arguments as the SDK built them), which
+        calculates the new baseline. The check comes first because the new baseline may be written where the
+        previous one lies (the SDK's default output location is fixed when the pipeline is defined), as AWS's
+        single job reads the previous baseline before it writes the new one.
+
+        Which of the two a record's job is follows from its metadata: ``BaselineUsedForDriftCheck*`` are written
+        once the check has passed (at once when there is no check), so a record without them is checking."""
+        settings = self.check_settings(step)
+        name = QUALITY_CHECK.job_name(self.res.name, step.name)
+        args = self.job_arguments(step, name)
+        if not isinstance(args, dict):
+            raise ValidationError("Arguments must be a JSON object (the CreateProcessingJob request).")
+        output = check_output_uri(args)
+        meta = settings.metadata()
+        previous = previous_baseline(self.services, settings)
+        if not quality_check.runs_check(settings, previous):
+            meta.update(quality_check.used_metadata(settings, previous, quality_check.calculated(output)))
+        rec.metadata = {QUALITY_CHECK.meta_key: meta}
+        if step.cache_enabled:
+            rec.cache_key = cache_key(step, self.check_cache_fields(args, settings))
+            if self.cache_hit(rec, step):
+                return
+        self.launch(rec, step, QUALITY_CHECK, name=name, args=self.step_request(rec, step, name, args))
+
+    @staticmethod
+    def check_cache_fields(args: dict, settings: quality_check.CheckSettings) -> dict:
+        """What a QualityCheck step's cache key is computed from, under the names of AWS's key attributes
+        (:data:`shipyard.pipelines.caching.CACHE_KEY_FIELDS`): what the job reads (image, environment,
+        inputs) and the check settings; not where it writes or on what instances."""
+        return {
+            "QualityCheckConfig": {k: args.get(k) for k in ("AppSpecification", "Environment", "ProcessingInputs")},
+            "CheckJobConfig": {"CheckType": settings.check_type, "FailOnViolation": settings.fail_on_violation},
+            "SkipCheck": settings.skip_check, "RegisterNewBaseline": settings.register_new_baseline,
+            "ModelPackageGroupName": settings.model_package_group,
+            "SuppliedBaselineStatistics": settings.supplied_statistics,
+            "SuppliedBaselineConstraints": settings.supplied_constraints,
+        }
+
+    def step_request(self, rec: StepRecord, step: Step, job_name: str, args: Any = None) -> Any:
+        """The Create request of a job step's child (also again, after a restart or for a retry): a
+        QualityCheck step's check job when the record is checking (see :meth:`start_quality_check`)."""
+        if args is None:
+            args = self.job_arguments(step, job_name)
+        meta = rec.metadata.get(QUALITY_CHECK.meta_key) or {}
+        if step.type != "QualityCheck" or not isinstance(args, dict) or not quality_check.checking(meta):
+            return args
+        previous = previous_baseline(self.services, self.check_settings(step))
+        return drift_check_request(args, previous, check_output_uri(args))
+
+    def quality_check_ended(self, rec: StepRecord, step: Step, child: Resource) -> None:
+        """One of a QualityCheck step's jobs Completed: decide the check and start the baselining job, or
+        record the calculated baseline and succeed."""
+        settings = self.check_settings(step)
+        meta = dict(rec.metadata.get(QUALITY_CHECK.meta_key) or {})
+        if quality_check.checking(meta):
+            self.drift_checked(rec, step, settings, meta, child)
+            return
+        new = quality_check.calculated(check_output_uri(child.doc))
+        missing = missing_objects(self.services, [new.statistics or "", new.constraints or ""])
+        if missing:
+            rec.status, rec.failure = "Failed", (
+                f"Step '{step.name}': the baselining job {child.name} completed without writing "
+                f"{' and '.join(missing)}; a QualityCheck step's job must run the model-monitor analyzer image.")
+            return
+        meta.update(CalculatedBaselineStatistics=new.statistics, CalculatedBaselineConstraints=new.constraints)
+        rec.metadata = {QUALITY_CHECK.meta_key: meta}
+        rec.status = "Succeeded"
+        rec.properties = quality_check.properties(meta)
+
+    def drift_checked(self, rec: StepRecord, step: Step, settings: quality_check.CheckSettings, meta: dict,
+                      child: Resource) -> None:
+        """The check job ended: fail the step on violations (FailOnViolation), else go on to the baseline."""
+        from ..resources.monitoring_contract import VIOLATIONS_EXIT_PREFIX
+
+        previous = previous_baseline(self.services, settings)
+        output = check_output_uri(self.job_arguments(step, child.name))
+        meta.update(quality_check.used_metadata(settings, previous, quality_check.calculated(output)))
+        violated = str(child.doc.get("ExitMessage") or "").startswith(VIOLATIONS_EXIT_PREFIX)
+        if violated:
+            meta["ViolationReport"] = f"{check_output_uri(child.doc).rstrip('/')}/{quality_check.VIOLATIONS_FILE}"
+        rec.metadata = {QUALITY_CHECK.meta_key: meta}
+        if not violated or not settings.fail_on_violation:
+            rec.job, rec.end, rec.created = None, None, False
+            self.launch(rec, step, QUALITY_CHECK)
+            return
+        report = meta["ViolationReport"]
+        try:
+            summary = quality_check.violations_summary(self.resolver.read_json(report))
+        except ValidationError:
+            summary = str(child.doc.get("ExitMessage"))
+        rec.status, rec.failure = "Failed", (
+            f"Step '{step.name}': the {settings.check_type} check found violations of "
+            f"{previous.constraints or previous.statistics}: {summary}. The violation report is {report}.")
+
     def job_arguments(self, step: Step, job_name: str) -> Any:
         """The step's resolved Arguments, with TrainingJobName / ProcessingJobName naming its job."""
         self.resolver.current_job = (step.type, job_name)
@@ -448,7 +562,7 @@ class _Tick:
         now = time.time()
         rec.job = name or job_kind.job_name(self.res.name, step.name)
         if args is None:
-            args = self.job_arguments(step, rec.job)
+            args = self.step_request(rec, step, rec.job)
         rec.job_kind, rec.created, rec.status = job_kind.kind, False, "Starting"
         self.save()
         try:
@@ -465,7 +579,7 @@ class _Tick:
             self.dirty = True
             return
         rec.created, rec.status = True, "Executing"
-        rec.metadata = {job_kind.meta_key: {"Arn": arn}}
+        rec.metadata = job_kind.metadata(rec.metadata, arn)
         rec.failure = None
         if rec.start is None:
             rec.start = now

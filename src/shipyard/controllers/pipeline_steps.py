@@ -15,11 +15,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..context import Services
+from ..domain.arns import name_from
 from ..domain.pipeline_state import ExecutionState
 from ..errors import (ResourceLimitExceeded, ServiceUnavailable, ShipyardError,
                       ValidationError)
 from ..metastore.base import Resource
 from ..pipelines.definition import RetryPolicy
+from ..pipelines.quality_check import (Baseline, CheckSettings, drift_check_output, package_baseline,
+                                       supplied_baseline)
 
 JOB_TERMINAL = ("Completed", "Failed", "Stopped")
 # What a step gets for a service fault or throttling when none of its RetryPolicies names them (AWS retries
@@ -47,12 +50,22 @@ def _slug(step: str, limit: int) -> str:
 class JobKind:
     """How one job step type creates, describes and stops its child."""
 
-    def __init__(self, kind: str, name_field: str, meta_key: str, module: str, name_limit: int = 63):
+    def __init__(self, kind: str, name_field: str, meta_key: str, module: str, name_limit: int = 63,
+                 arn_key: str = "Arn"):
         self.kind = kind
         self.name_field = name_field
         self.meta_key = meta_key          # the Metadata key ListPipelineExecutionSteps reports
         self.module = module              # shipyard.resources.<module>
         self.name_limit = name_limit
+        # the member of Metadata.<meta_key> that holds the child's ARN. A step whose metadata holds more than
+        # that (a QualityCheck's settings and results, CheckJobArn) keeps the rest when the ARN is written.
+        self.arn_key = arn_key
+
+    def metadata(self, previous: dict, arn: str) -> dict:
+        """The step's Metadata once its child exists."""
+        if self.arn_key == "Arn":
+            return {self.meta_key: {"Arn": arn}}
+        return {self.meta_key: {**(previous.get(self.meta_key) or {}), self.arn_key: arn}}
 
     def resource(self) -> Any:
         import importlib
@@ -101,8 +114,93 @@ JOB_STEPS: dict[str, JobKind] = {
     "Transform": JobKind("transform-job", "TransformJobName", "TransformJob", "transform_job"),
     "Tuning": JobKind("hyper-parameter-tuning-job", "HyperParameterTuningJobName", "TuningJob", "tuning_job",
                       name_limit=32),
+    "QualityCheck": JobKind("processing-job", "ProcessingJobName", "QualityCheck", "processing_job",
+                            arn_key="CheckJobArn"),
 }
 MODEL_STEP = JobKind("model", "ModelName", "Model", "model")
+# A QualityCheck step's jobs: processing jobs on the analyzer image (see :func:`drift_check_request`)
+QUALITY_CHECK = JOB_STEPS["QualityCheck"]
+
+
+def drift_check_request(args: dict, previous: Baseline, output_uri: str) -> dict:
+    """A QualityCheck step's check job: its baselining request (``args``, resolved) with the previous baseline
+    staged as a monitoring execution stages it (:mod:`shipyard.resources.monitoring_contract`: inputs
+    ``baseline`` and ``constraints``, environment ``baseline_statistics`` / ``baseline_constraints``), so the
+    analyzer checks the data instead of suggesting, writing under ``<output>/drift-check``."""
+    import copy
+    import posixpath
+
+    from ..resources import monitoring_contract as contract
+
+    req = copy.deepcopy(args)
+    ours = (contract.STATISTICS_INPUT, contract.CONSTRAINTS_INPUT)
+    inputs = [i for i in req.get("ProcessingInputs") or [] if not (isinstance(i, dict) and i.get("InputName") in ours)]
+    env = dict(req.get("Environment") or {})
+    staged = ((contract.STATISTICS_INPUT, previous.statistics, contract.BASELINE_STATS_DIR,
+               contract.BASELINE_STATISTICS),
+              (contract.CONSTRAINTS_INPUT, previous.constraints, contract.BASELINE_CONSTRAINTS_DIR,
+               contract.BASELINE_CONSTRAINTS))
+    for input_name, uri, folder, variable in staged:
+        if not uri:
+            continue
+        inputs.append({"InputName": input_name, "AppManaged": False, "S3Input": {
+            "S3Uri": uri, "LocalPath": folder, "S3DataType": "S3Prefix", "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}})
+        env[variable] = posixpath.join(folder, posixpath.basename(uri.rstrip("/")))
+    req["ProcessingInputs"], req["Environment"] = inputs, env
+    output = req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
+    output["S3Uri"] = drift_check_output(output_uri)
+    return req
+
+
+def previous_baseline(services: Services, settings: CheckSettings) -> Baseline:
+    """The baseline a QualityCheck step checks against: the supplied one, else the DriftCheckBaselines of the
+    latest Approved package of ModelPackageGroupName (AWS's rule); empty when there is none."""
+    from ..metastore.base import ListQuery
+    from ..resources import model_package, model_package_group
+
+    supplied = supplied_baseline(settings)
+    if supplied or not settings.model_package_group:
+        return supplied
+    group = services.meta.find(model_package_group.KIND, name_from(settings.model_package_group))
+    if group is None:
+        return Baseline(None, None)
+    token = None
+    for _ in range(1_000):
+        page = services.meta.list(model_package.KIND, ListQuery(parent=group.name.lower(), max_results=100,
+                                                                next_token=token, sort_by="created", descending=True))
+        for r in page.items:
+            if r.doc.get("ModelApprovalStatus") == "Approved":
+                return package_baseline(settings.check_type, r.doc.get("DriftCheckBaselines"))
+        token = page.next_token
+        if not token:
+            break
+    return Baseline(None, None)
+
+
+def missing_objects(services: Services, uris: list[str]) -> list[str]:
+    """The URIs among ``uris`` that name no object in S3."""
+    from ..domain.s3_uri import parse_s3_uri
+
+    missing = []
+    for uri in uris:
+        try:
+            services.objects.head_object(*parse_s3_uri(uri))
+        except Exception:  # noqa: BLE001 - any backend's "no such key" (or bucket) is "missing" here
+            missing.append(uri)
+    return missing
+
+
+def check_output_uri(args: Any) -> str:
+    """The S3 location of a QualityCheck job's one output (checked to exist at CreatePipeline)."""
+    try:
+        uri = args["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    except (KeyError, IndexError, TypeError):
+        uri = None
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValidationError("Arguments.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri must be the s3:// "
+                              "location the check writes its statistics.json and constraints.json to.")
+    return uri
 
 
 def model_name(exec_id: str, step: str) -> str:

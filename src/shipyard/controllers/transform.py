@@ -200,7 +200,10 @@ def transform_scope(name: str, request: dict, model: dict, manifest_base: str = 
                 read.append(prefix)
     output = job_keys.s3_prefix((request.get("TransformOutput") or {}).get("S3OutputPath") or "")
     output = output.rstrip("/") + "/" if output else ""
-    return job_keys.JobScope(kind=KIND, name=name, read=read, write=[output] if output else [],
+    # the capture destination (DataCaptureConfig) is written by the job too: batch transform monitoring reads it
+    capture = job_keys.s3_prefix((request.get("DataCaptureConfig") or {}).get("DestinationS3Uri") or "")
+    write = [p.rstrip("/") + "/" for p in (output, capture) if p]
+    return job_keys.JobScope(kind=KIND, name=name, read=read, write=write,
                              log_group=LOG_GROUP, log_stream_prefix=f"{name}/", metrics=False,
                              role_arn=str(model.get("ExecutionRoleArn") or ""),
                              own=[["sagemaker", "DescribeTransformJob", "TransformJobName"]])

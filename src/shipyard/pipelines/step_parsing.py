@@ -12,6 +12,7 @@ from typing import Any
 from shipyard.errors import ValidationError
 from shipyard.pipelines.durations import parse_duration
 from shipyard.pipelines.parsed import PropertyFile, RetryPolicy, Step
+from shipyard.pipelines.quality_check import check_step as check_quality_check_step
 from shipyard.pipelines.vocabulary import RETRY_EXCEPTION_TYPES, STEP_TYPES
 
 
@@ -48,6 +49,8 @@ def _parse_step(item: dict) -> Step:
         for i, condition in enumerate(arguments["Conditions"]):
             _check_condition(name, condition, f"Arguments.Conditions[{i}]")
         arguments = {"Conditions": arguments["Conditions"]}
+    elif kind == "QualityCheck":
+        check_quality_check_step(name, item, arguments)
     depends_on = item.get("DependsOn", [])
     if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
         raise ValidationError(f"Step '{name}': DependsOn must be a list of step names.")

@@ -83,6 +83,9 @@ PROPERTY_ROOTS: dict[str, frozenset[str]] = {
     "CreateModel": _DESCRIBE_MODEL,
     "RegisterModel": _DESCRIBE_MODEL_PACKAGE,
     "Tuning": _DESCRIBE_TUNING,
+    # the S3 URIs of its baselines (shipyard.pipelines.quality_check.PROPERTIES)
+    "QualityCheck": frozenset({"CalculatedBaselineStatistics", "CalculatedBaselineConstraints",
+                               "BaselineUsedForDriftCheckStatistics", "BaselineUsedForDriftCheckConstraints"}),
     "Condition": frozenset({"Outcome"}),
     "Callback": frozenset({"OutputParameters"}),
     "Lambda": frozenset({"OutputParameters"}),

@@ -68,9 +68,15 @@ def build_event(services: Services, description: dict) -> dict:
 
 def publish(services: Services, description: dict) -> dict:
     """Record the event in the store's logs and hand it to the webhooks (in the background). Returns it."""
-    event = build_event(services, description)
+    return emit(services, LOG_STREAM, build_event(services, description))
+
+
+def emit(services: Services, stream: str, event: dict) -> dict:
+    """Append ``event`` as one JSON line to :data:`LOG_GROUP`'s ``stream`` and POST it to the ``webhooks``
+    setting's URLs from a background thread. Every Shipyard event (registry, Model Monitor) goes out this way, so
+    a webhook receiver and ``FilterLogEvents`` see them all in one shape."""
     body = json.dumps(event, sort_keys=True)
-    services.meta.append_logs(LOG_GROUP, LOG_STREAM, [LogEvent(timestamp=time.time(), message=body)])
+    services.meta.append_logs(LOG_GROUP, stream, [LogEvent(timestamp=time.time(), message=body)])
     urls = list(services.settings.webhooks)
     if urls:
         threading.Thread(target=deliver, args=(urls, body.encode()), name="shipyard-webhooks",

@@ -9,6 +9,12 @@ bring-your-own monitoring container written for AWS runs here unchanged.
   ``endpoint_input_<n>``, ``S3Prefix`` ``<capture destination>/<endpoint>/<variant>/yyyy/mm/dd/hh`` mounted at
   ``<EndpointInput.LocalPath>/<endpoint>/<variant>/yyyy/mm/dd/hh``; ``dataset_source`` is
   ``EndpointInput.LocalPath`` (``/opt/ml/processing/input/endpoint`` from the SDK);
+- or, for a batch transform (``BatchTransformInput``), the input manifests its jobs' data capture wrote in the
+  window's hours (:mod:`shipyard.transform.capture`): ``batch_transform_input_<n>``, ``ManifestFile``
+  ``<DataCapturedDestinationS3Uri>/input/yyyy/mm/dd/hh/<manifest>.json`` staged at
+  ``<BatchTransformInput.LocalPath>/input/yyyy/mm/dd/hh/<manifest name>`` (the very files the jobs transformed);
+  ``dataset_format`` is the input's ``DatasetFormat`` in the analyzer's words (``{"csv": {"header": false}}``)
+  and there is no ``sagemaker_endpoint_name``; the result goes to ``<S3Uri>/<schedule>/yyyy/mm/dd/hh``;
 - the baseline: input ``baseline`` (statistics) at ``/opt/ml/processing/baseline/stats`` and ``constraints`` at
   ``/opt/ml/processing/baseline/constraints``; ``baseline_statistics`` / ``baseline_constraints`` name the files;
 - model quality: the ground truth of the window's hours, ``groundtruth_input_<n>`` from ``<GroundTruthS3Input>/
@@ -38,7 +44,10 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from ..monitor.schedule_expression import hour_path, iso, stamp
+from ..context import Services
+from ..errors import ShipyardError
+from ..monitor.schedule_expression import hour_path, hours_between, iso, stamp
+from ..objectstore.base import parse_s3_uri
 from .monitoring_job_definition import MODEL_QUALITY, MonitoringJob
 
 # --- environment variable names (the container reads these) ---
@@ -73,6 +82,7 @@ POSTPROCESSING_DIR = "/opt/ml/processing/code/postprocessing"
 
 # --- input and output names ---
 ENDPOINT_INPUT = "endpoint_input_{n}"
+BATCH_INPUT = "batch_transform_input_{n}"
 GROUND_TRUTH_INPUT = "groundtruth_input_{n}"
 STATISTICS_INPUT = "baseline"
 CONSTRAINTS_INPUT = "constraints"
@@ -99,9 +109,10 @@ def processing_job_name(job: MonitoringJob, schedule_arn: str, schedule_created:
     return f"{prefix}-{stamp(scheduled)}-{digest}"
 
 
-def _s3_input(name: str, uri: str, local: str, mode: str = "File", distribution: str = "FullyReplicated") -> dict:
+def _s3_input(name: str, uri: str, local: str, mode: str = "File", distribution: str = "FullyReplicated",
+              data_type: str = "S3Prefix") -> dict:
     return {"InputName": name, "AppManaged": False,
-            "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix", "S3InputMode": mode,
+            "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": data_type, "S3InputMode": mode,
                         "S3DataDistributionType": distribution, "S3CompressionType": "None"}}
 
 
@@ -109,28 +120,66 @@ def _file_name(uri: str) -> str:
     return posixpath.basename(uri.rstrip("/"))
 
 
+def analyzer_format(dataset_format: dict[str, Any]) -> dict[str, Any]:
+    """A ``MonitoringDatasetFormat`` (``{"Csv": {"Header": true}}``) as the analyzer's ``dataset_format``."""
+    if dataset_format.get("Csv") is not None:
+        return {"csv": {"header": bool((dataset_format["Csv"] or {}).get("Header", False))}}
+    if dataset_format.get("Json") is not None:
+        return {"json": {"lines": bool((dataset_format["Json"] or {}).get("Line", False))}}
+    return {"parquet": {}}
+
+
+def batch_capture_folders(services: Services, job: MonitoringJob, start: float, end: float
+                          ) -> list[tuple[str, str]]:
+    """``(s3 uri of an input manifest, input/yyyy/mm/dd/hh/<manifest name>)`` of each input manifest batch
+    transform jobs captured in the window's hours under the BatchTransformInput's DataCapturedDestinationS3Uri
+    (the ``capture_folders`` of :func:`processing_request` for a batch transform)."""
+    bucket, prefix = parse_s3_uri(str((job.batch_input or {}).get("DataCapturedDestinationS3Uri") or ""))
+    prefix = prefix.strip("/")
+    found: list[tuple[str, str]] = []
+    for hour in hours_between(start, end):
+        sub = f"input/{hour_path(hour)}"
+        folder = f"{prefix}/{sub}/" if prefix else f"{sub}/"
+        try:
+            keys = sorted(info.key for info in services.objects.iter_keys(bucket, folder)
+                          if info.key.endswith(".json"))
+        except ShipyardError:  # a bucket that has gone: no data
+            keys = []
+        for key in keys:
+            name = posixpath.basename(key)[:-len(".json")]
+            found.append((f"s3://{bucket}/{key}", f"{sub}/{name}"))
+    return found
+
+
 def processing_request(job: MonitoringJob, schedule_name: str, window: Window, capture_folders: list[tuple[str, str]],
                        truth_folders: list[str], job_name: str) -> dict[str, Any]:
     """The CreateProcessingJob request of one execution. ``capture_folders`` are ``(s3 uri, sub path)`` of
     each (variant, hour) capture folder that holds data (sub path ``<endpoint>/<variant>/yyyy/mm/dd/hh``);
     ``truth_folders`` are the ground-truth hour URIs that hold data (``.../yyyy/mm/dd/hh``)."""
-    ep = job.endpoint_input
+    ep = job.batch_input or job.endpoint_input
     source = ep["LocalPath"]
     mode, distribution = ep.get("S3InputMode", "File"), ep.get("S3DataDistributionType", "FullyReplicated")
-    inputs = [_s3_input(ENDPOINT_INPUT.format(n=n), uri, posixpath.join(source, sub), mode, distribution)
-              for n, (uri, sub) in enumerate(capture_folders, start=1)]
+    if job.batch_input:  # batch transform: ManifestFile inputs naming the files the jobs transformed
+        inputs = [_s3_input(BATCH_INPUT.format(n=n), uri, posixpath.join(source, sub), mode, distribution,
+                            data_type="ManifestFile") for n, (uri, sub) in enumerate(capture_folders, start=1)]
+        dataset_format = analyzer_format(job.batch_input.get("DatasetFormat") or {})
+    else:
+        inputs = [_s3_input(ENDPOINT_INPUT.format(n=n), uri, posixpath.join(source, sub), mode, distribution)
+                  for n, (uri, sub) in enumerate(capture_folders, start=1)]
+        dataset_format = CAPTURE_FORMAT
     out = job.outputs[0]["S3Output"]
     env: dict[str, str] = {
-        DATASET_FORMAT: json.dumps(CAPTURE_FORMAT, separators=(",", ":")),
+        DATASET_FORMAT: json.dumps(dataset_format, separators=(",", ":")),
         DATASET_SOURCE: source,
         OUTPUT_PATH: out["LocalPath"],
         PUBLISH_CLOUDWATCH_METRICS: "Enabled",
-        ENDPOINT_NAME: job.endpoint_name,
         SCHEDULE_NAME: schedule_name,
         START_TIME: iso(window.start),
         END_TIME: iso(window.end),
         METRIC_TIME: iso(window.start),
     }
+    if job.endpoint_name:
+        env[ENDPOINT_NAME] = job.endpoint_name
     if job.statistics_uri:
         inputs.append(_s3_input(STATISTICS_INPUT, job.statistics_uri, BASELINE_STATS_DIR))
         env[BASELINE_STATISTICS] = posixpath.join(BASELINE_STATS_DIR, _file_name(job.statistics_uri))
@@ -157,7 +206,8 @@ def processing_request(job: MonitoringJob, schedule_name: str, window: Window, c
             sub = "/".join(uri.rstrip("/").split("/")[-4:])
             inputs.append(_s3_input(GROUND_TRUTH_INPUT.format(n=n), uri, posixpath.join(GROUND_TRUTH_DIR, sub)))
     env.update(job.environment)
-    result_uri = "/".join((out["S3Uri"].rstrip("/"), job.endpoint_name, schedule_name, hour_path(window.scheduled)))
+    owner = [job.endpoint_name] if job.endpoint_name else []
+    result_uri = "/".join((out["S3Uri"].rstrip("/"), *owner, schedule_name, hour_path(window.scheduled)))
     output_config: dict[str, Any] = {"Outputs": [{
         "OutputName": RESULT_OUTPUT, "AppManaged": False,
         "S3Output": {"S3Uri": result_uri, "LocalPath": out["LocalPath"],

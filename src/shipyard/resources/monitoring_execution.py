@@ -10,6 +10,11 @@ processing_job.create`, exactly as a CreateProcessingJob request) -> ``InProgres
 ``CompletedWithViolations`` (the job Completed with an ExitMessage starting ``CompletedWithViolations``, as
 AWS's analyzer ends) / ``Failed`` / ``Stopped``, following the processing job (:func:`follow`). An execution
 whose window has no captured data fails without a job, with AWS's reason ``Job inputs had no data``.
+
+Before an end is recorded, :func:`shipyard.resources.monitoring_events.on_execution_end` emits the execution's
+state-change event and, for ``CompletedWithViolations``, starts the schedule's retraining pipeline (its tags);
+what it did is recorded with the end (``_retrain``, ``_event``), so an execution that ended is never acted on
+twice and one whose end was not recorded (a crash) is acted on again, idempotently, on the next tick.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from ..metastore.base import ListQuery, Resource
 from ..monitor.schedule_expression import hour_path, hours_between
 from ..objectstore.base import parse_s3_uri
 from . import monitoring_contract as contract
-from . import processing_job
+from . import monitoring_events, processing_job
 from .job_listing import timestamp
 from .monitoring_job_definition import MonitoringJob
 
@@ -209,7 +214,8 @@ def start_processing(services: Services, execution: Resource, job: MonitoringJob
     arn = services.arn(processing_job.KIND, name)
     if services.meta.find(processing_job.KIND, name) is None:
         try:
-            folders = _capture_folders(services, job, window.start, window.end)
+            folders = (contract.batch_capture_folders(services, job, window.start, window.end) if job.is_batch
+                       else _capture_folders(services, job, window.start, window.end))
             if not folders:
                 raise _Fail(NO_DATA)
             job = _baseline(services, job)
@@ -220,8 +226,9 @@ def start_processing(services: Services, execution: Resource, job: MonitoringJob
         except ResourceInUse:
             pass  # created by an earlier attempt
         except (_Fail, ShipyardError) as e:
-            reason = getattr(e, "message", "") or str(e)
-            services.meta.update(KIND, execution.name, {"FailureReason": reason[:1024]}, status="Failed",
+            reason = (getattr(e, "message", "") or str(e))[:1024]
+            changes = monitoring_events.on_execution_end(services, execution, "Failed", failure=reason)
+            services.meta.update(KIND, execution.name, {"FailureReason": reason, **changes}, status="Failed",
                                  expect_status={"Pending"})
             return
     services.meta.update(KIND, execution.name, {"ProcessingJobArn": arn}, status="InProgress",
@@ -240,8 +247,10 @@ def follow(services: Services, execution: Resource) -> None:
     """Bring an InProgress/Stopping execution's status in line with its processing job's."""
     job = services.meta.find(processing_job.KIND, execution.doc["_processing_job"])
     if job is None:
-        services.meta.update(KIND, execution.name, {"FailureReason": "The execution's processing job is gone."},
-                             status="Failed", expect_status=set(ACTIVE))
+        reason = "The execution's processing job is gone."
+        ended = monitoring_events.on_execution_end(services, execution, "Failed", failure=reason)
+        services.meta.update(KIND, execution.name, {"FailureReason": reason, **ended}, status="Failed",
+                             expect_status=set(ACTIVE))
         return
     status = status_of(job)
     if status == execution.status:
@@ -249,6 +258,9 @@ def follow(services: Services, execution: Resource) -> None:
     changes: dict[str, Any] = {}
     if status == "Failed":
         changes["FailureReason"] = str(job.doc.get("FailureReason") or "The processing job failed.")[:1024]
+    if status in monitoring_events.ENDED:
+        changes.update(monitoring_events.on_execution_end(services, execution, status, job.doc,
+                                                          changes.get("FailureReason")))
     services.meta.update(KIND, execution.name, changes, status=status, expect_status=set(ACTIVE))
 
 

@@ -5,7 +5,8 @@ both a named definition and a schedule's inline ``MonitoringJobDefinition`` turn
 A definition is stored as its Describe response (kind ``data-quality-job-definition`` or
 ``model-quality-job-definition``, status ``Created``) plus ``_endpoint`` (the monitored endpoint, for
 ``EndpointName`` filters) and ``_tags``. Checks the botocore model cannot express happen here, before anything is
-stored: one input (an endpoint; batch-transform monitoring is refused, saying so), a ``LocalPath`` under
+stored: one input (an endpoint's ``EndpointInput`` or a batch transform's ``BatchTransformInput``, naming where
+the transform jobs' ``DataCaptureConfig`` captured, with its ``DatasetFormat``), a ``LocalPath`` under
 ``/opt/ml/processing/``, one monitoring output, S3 URIs that are S3 URIs, a ``ProblemType`` for model quality.
 Deleting a definition that a schedule names is ``ResourceInUse``, as on AWS.
 
@@ -62,10 +63,16 @@ class MonitoringJob:
     ground_truth_uri: str | None = None
     output_kms_key: str | None = None
     network: dict[str, Any] | None = None
+    batch_input: dict[str, Any] | None = None  # BatchTransformInput: a batch transform's capture, not an endpoint
 
     @property
     def endpoint_name(self) -> str:
         return str(self.endpoint_input.get("EndpointName") or "")
+
+    @property
+    def is_batch(self) -> bool:
+        """Monitors what batch transform jobs captured (``BatchTransformInput``) rather than an endpoint."""
+        return bool(self.batch_input)
 
     @classmethod
     def from_definition(cls, monitoring_type: str, doc: dict[str, Any]) -> MonitoringJob:
@@ -78,6 +85,7 @@ class MonitoringJob:
         return cls(
             monitoring_type=p, definition_name=doc["JobDefinitionName"], image=app.get("ImageUri", ""),
             role=doc.get("RoleArn", ""), endpoint_input=dict(job_input.get("EndpointInput") or {}),
+            batch_input=dict(job_input["BatchTransformInput"]) if job_input.get("BatchTransformInput") else None,
             outputs=list(out.get("MonitoringOutputs") or []), output_kms_key=out.get("KmsKeyId"),
             cluster=dict((doc.get("JobResources") or {}).get("ClusterConfig") or {}),
             stopping=dict(doc.get("StoppingCondition") or {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME}),
@@ -100,6 +108,7 @@ class MonitoringJob:
         return cls(
             monitoring_type=monitoring_type, definition_name=None, image=app.get("ImageUri", ""),
             role=definition.get("RoleArn", ""), endpoint_input=dict(inputs[0].get("EndpointInput") or {}),
+            batch_input=dict(inputs[0]["BatchTransformInput"]) if inputs[0].get("BatchTransformInput") else None,
             outputs=list(out.get("MonitoringOutputs") or []), output_kms_key=out.get("KmsKeyId"),
             cluster=dict((definition.get("MonitoringResources") or {}).get("ClusterConfig") or {}),
             stopping=dict(definition.get("StoppingCondition") or {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME}),
@@ -114,17 +123,43 @@ class MonitoringJob:
 # ------------------------------------------------------------------ checks shared with inline definitions
 def check_inputs(services: Services, where: str, job_input: dict[str, Any], inputs_key: str = "EndpointInput"
                  ) -> dict[str, Any]:
-    """An input member (``DataQualityJobInput`` or one of ``MonitoringInputs``) with AWS's defaults filled in."""
-    if job_input.get("BatchTransformInput"):
-        raise ValidationError(f"{where}.BatchTransformInput: monitoring batch transform jobs is not supported by "
-                              "Shipyard yet; monitor an endpoint with data capture (give an EndpointInput).")
+    """An input member (``DataQualityJobInput`` or one of ``MonitoringInputs``) with AWS's defaults filled in:
+    exactly one of an ``EndpointInput`` and a ``BatchTransformInput``."""
+    batch = job_input.get("BatchTransformInput")
     endpoint = dict(job_input.get(inputs_key) or {})
+    if batch and endpoint:
+        raise ValidationError(f"{where} gives both EndpointInput and BatchTransformInput; give one: the endpoint "
+                              "whose captured traffic to monitor, or where batch transform jobs captured their data.")
+    if batch:
+        return {**job_input, "BatchTransformInput": check_batch_input(services, f"{where}.BatchTransformInput",
+                                                                      dict(batch))}
     if not endpoint:
-        raise ValidationError(f"{where} must have an EndpointInput naming the endpoint to monitor.")
+        raise ValidationError(f"{where} must have an EndpointInput naming the endpoint to monitor (or a "
+                              "BatchTransformInput naming where batch transform jobs captured their data).")
     endpoint["LocalPath"] = local_path(endpoint.get("LocalPath"), f"{where}.EndpointInput.LocalPath")
     endpoint.setdefault("S3InputMode", "File")
     endpoint.setdefault("S3DataDistributionType", "FullyReplicated")
     return {**job_input, inputs_key: endpoint}
+
+
+DATASET_FORMATS = ("Csv", "Json", "Parquet")
+
+
+def check_batch_input(services: Services, where: str, batch: dict[str, Any]) -> dict[str, Any]:
+    """A ``BatchTransformInput``: the capture destination an S3 URI, one ``DatasetFormat`` (the format of the
+    transformed data the analyzer reads), a ``LocalPath`` under /opt/ml/processing/."""
+    check_s3_uri(services, batch.get("DataCapturedDestinationS3Uri", ""), f"{where}.DataCapturedDestinationS3Uri",
+                 must_exist=False)
+    fmt = batch.get("DatasetFormat") or {}
+    given = [k for k in DATASET_FORMATS if fmt.get(k) is not None]
+    if len(given) != 1:
+        raise ValidationError(f"{where}.DatasetFormat must give exactly one of {', '.join(DATASET_FORMATS)} (it "
+                              f"gives {', '.join(given) or 'none'}): the format of the data the transform jobs "
+                              "read, for example {'Csv': {'Header': False}}.")
+    batch["LocalPath"] = local_path(batch.get("LocalPath"), f"{where}.LocalPath")
+    batch.setdefault("S3InputMode", "File")
+    batch.setdefault("S3DataDistributionType", "FullyReplicated")
+    return batch
 
 
 def check_outputs(services: Services, where: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +215,10 @@ def create(services: Services, monitoring_type: str, params: dict[str, Any]) -> 
         raise ValidationError(f"ModelQualityAppSpecification.ProblemType must be one of {', '.join(PROBLEM_TYPES)}"
                               f" (got {app.get('ProblemType')!r}): model quality metrics depend on it.")
     job_input = check_inputs(services, f"{p}JobInput", dict(params[f"{p}JobInput"]))
+    if p == MODEL_QUALITY and job_input.get("BatchTransformInput"):
+        raise ValidationError("ModelQualityJobInput.BatchTransformInput: model quality of batch transform jobs is "
+                              "not supported by Shipyard yet; monitor their data quality (a DataQuality job "
+                              "definition) or an endpoint's model quality (EndpointInput).")
     if p == MODEL_QUALITY:
         truth = (job_input.get("GroundTruthS3Input") or {}).get("S3Uri", "")
         check_s3_uri(services, truth, "ModelQualityJobInput.GroundTruthS3Input.S3Uri", must_exist=False)
@@ -192,7 +231,7 @@ def create(services: Services, monitoring_type: str, params: dict[str, Any]) -> 
         f"{p}AppSpecification": app, f"{p}JobInput": job_input, f"{p}JobOutputConfig": outputs,
         "JobResources": resources, "RoleArn": params["RoleArn"],
         "StoppingCondition": params.get("StoppingCondition") or {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME},
-        "_endpoint": job_input["EndpointInput"]["EndpointName"],
+        "_endpoint": (job_input.get("EndpointInput") or {}).get("EndpointName", ""),
     }
     for key in (f"{p}BaselineConfig", "NetworkConfig"):
         if params.get(key):

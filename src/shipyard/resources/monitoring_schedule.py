@@ -13,6 +13,11 @@ after *now*: a fire time missed while the server was down runs once, for the lat
 missed hour. A ``NOW`` schedule fires once. With ``SHIPYARD_MONITOR_FIRE_NOW=1`` (or the setting
 ``monitor_fire_now``) a cron schedule's first fire is when it becomes Scheduled, not the next cron time; tests
 use it so that an hourly schedule need not wait for the hour.
+
+Beyond SageMaker, a schedule's tags ``shipyard:on-violation-pipeline`` and ``shipyard:on-violation-parameters``
+name a pipeline (and its parameters as a JSON object) to start when an execution ends CompletedWithViolations;
+CreateMonitoringSchedule checks them (:func:`shipyard.resources.monitoring_events.check_retrain_tags`), and
+:mod:`shipyard.resources.monitoring_events` says the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ..domain.endpoint_state import EndpointState
 from ..errors import ConflictError, MissingResource, ResourceInUse, ResourceNotFound, ValidationError
 from ..metastore.base import Resource
 from ..monitor.schedule_expression import NOW, ScheduleExpression, analysis_window, parse_schedule_expression
+from . import monitoring_events
 from . import monitoring_execution as executions
 from . import monitoring_job_definition as definitions
 from .job_listing import list_page
@@ -98,7 +104,11 @@ def _inline_job(services: Services, definition: dict[str, Any]) -> tuple[dict[st
 
 
 def _check_endpoint(services: Services, job: MonitoringJob, field: str) -> None:
-    """The monitored endpoint exists and captures data (what every execution reads)."""
+    """The monitored endpoint exists and captures data (what every execution reads). A batch transform job's
+    capture (``BatchTransformInput``, :meth:`MonitoringJob.is_batch`) has no endpoint: its destination was checked
+    with the definition."""
+    if job.is_batch:
+        return
     name = job.endpoint_name
     ep = services.meta.find("endpoint", name)
     if ep is None:
@@ -182,6 +192,7 @@ def check_window(config: dict[str, Any], job: MonitoringJob) -> tuple[float, flo
 def create(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     name = params["MonitoringScheduleName"]
     checked = check_config(services, dict(params["MonitoringScheduleConfig"]))
+    monitoring_events.check_retrain_tags(services, params.get("Tags"))
     arn = services.arn(KIND, name)
     doc: dict[str, Any] = {
         "MonitoringScheduleArn": arn, "MonitoringScheduleName": name,
@@ -283,6 +294,13 @@ def delete(services: Services, name: str) -> None:
     services.meta.delete(KIND, r.name)
 
 
+def check_tags(services: Services, r: Resource, tags: list[dict[str, Any]]) -> None:
+    """AddTags on a schedule: the tags it would have after, checked as at create (the retrain option)."""
+    merged = {t["Key"]: t.get("Value", "") for t in ScheduleState.from_doc(r.doc).tags or []}
+    merged.update({t["Key"]: t.get("Value", "") for t in tags})
+    monitoring_events.check_retrain_tags(services, [{"Key": k, "Value": v} for k, v in merged.items()])
+
+
 # ------------------------------------------------------------------ the controller's decisions
 def fire_now_setting(services: Services) -> bool:
     extra = getattr(services.settings, "extra", {}) or {}
@@ -295,7 +313,7 @@ def activate(services: Services, r: Resource, now: float) -> None:
     try:
         expression = expression_of(r)
         job = job_of(services, r)
-        if services.meta.find("endpoint", job.endpoint_name) is None:
+        if not job.is_batch and services.meta.find("endpoint", job.endpoint_name) is None:
             raise ValidationError(f"the monitored endpoint {job.endpoint_name!r} no longer exists")
     except (ValidationError, ResourceNotFound) as e:
         services.meta.update(KIND, r.name, {"FailureReason": str(e.message or e)[:1024]}, status="Failed",
@@ -343,4 +361,4 @@ def active(services: Services) -> list[Resource]:
 
 
 __all__ = ["KIND", "NOW", "ScheduleState", "create", "update", "describe", "list_schedules", "stop", "start",
-           "delete", "activate", "fire_due", "due", "active", "get", "job_of", "check_config"]
+           "delete", "activate", "fire_due", "due", "active", "get", "job_of", "check_config", "check_tags"]

@@ -39,8 +39,9 @@ _ID_CHARS = string.ascii_lowercase + string.digits
 UNSUPPORTED_STEPS = {
     "RegisterModel": "needs the model registry (model packages), which Shipyard does not have yet",
     "Lambda": "needs AWS Lambda, which Shipyard does not provide",
-    "QualityCheck": "needs Model Monitor, which Shipyard does not have yet",
-    "ClarifyCheck": "needs SageMaker Clarify, which Shipyard does not have yet",
+    "ClarifyCheck": ("needs SageMaker Clarify's bias and explainability analysis (the sagemaker-clarify-processing "
+                     "container), which Shipyard does not have; data and model quality checks are supported: use a "
+                     "QualityCheckStep"),
     "EMR": "needs Amazon EMR, which Shipyard does not provide",
     "EMRServerless": "needs Amazon EMR Serverless, which Shipyard does not provide",
     "AutoML": "needs Autopilot, which Shipyard does not have yet",

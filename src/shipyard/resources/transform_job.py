@@ -4,7 +4,8 @@ They live here, not in :mod:`shipyard.api.transform`, so that a pipeline's Trans
 through exactly the checks a user's CreateTransformJob goes through (the wire handlers are thin adapters over
 these functions). Checks made before anything runs: the model exists, the S3 input and output are ``s3://``
 URIs in buckets that exist, ``BatchStrategy`` needs a ``SplitType`` other than None, and ``MaxPayloadInMB x
-MaxConcurrentTransforms`` stays within 100 MB, as on AWS. The controller
+MaxConcurrentTransforms`` stays within 100 MB, a ``DataCaptureConfig`` names a bucket that exists, as on AWS
+(the job writes its capture manifests there when it succeeds, :mod:`shipyard.transform.capture`). The controller
 (:mod:`shipyard.controllers.transform`) starts and follows the job.
 """
 
@@ -54,6 +55,9 @@ def _check_request(services: Services, params: dict) -> tuple[str, int]:
     if payload * concurrent > 100:
         raise ValidationError(f"MaxPayloadInMB ({payload}) x MaxConcurrentTransforms ({concurrent}) must not exceed "
                               "100 MB.")
+    capture = params.get("DataCaptureConfig")
+    if capture is not None:
+        check_s3_uri(services, capture.get("DestinationS3Uri", ""), "DataCaptureConfig.DestinationS3Uri")
     if tin.get("CompressionType", "None") not in ("None", None):
         raise ValidationError("CompressionType Gzip is not supported by Shipyard's batch transform yet.")
     return split, payload

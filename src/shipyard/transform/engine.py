@@ -150,11 +150,12 @@ def transform_object(chunks: Iterable[bytes], spec: TransformSpec, invoke: Calla
 def run_transform(store: ObjectStore, spec: TransformSpec, invoke: Callable[[bytes], bytes],
                   workdir: str, on_object: Callable[[str], None] | None = None) -> dict:
     """Transform every input object to ``<output>/<relative name>.out``. An object's output is written only when
-    the whole object succeeded; the first failure stops the job with a message naming the object."""
+    the whole object succeeded; the first failure stops the job with a message naming the object. The stats
+    list the ``(bucket, key)`` of every input and output object (what data capture records)."""
     objects = input_objects(store, spec)
     out_bucket, out_prefix = parse_s3_uri(spec.output_path)
     out_prefix = out_prefix.rstrip("/")
-    stats = {"objects": 0, "requests": 0}
+    stats: dict = {"objects": 0, "requests": 0, "inputs": [], "outputs": []}  # inputs/outputs: (bucket, key)
     with ThreadPoolExecutor(max_workers=max(1, spec.max_concurrent)) as pool:
         for bucket, key, rel in objects:
             fd, tmp = tempfile.mkstemp(dir=workdir, suffix=".out")
@@ -168,6 +169,8 @@ def run_transform(store: ObjectStore, spec: TransformSpec, invoke: Callable[[byt
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             stats["objects"] += 1
+            stats["inputs"].append((bucket, key))
+            stats["outputs"].append((out_bucket, dest))
             if on_object:
                 on_object(key)
     return stats

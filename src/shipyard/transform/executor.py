@@ -40,6 +40,7 @@ from ..errors import ModelError, ShipyardError
 from ..io import archives
 from ..objectstore import open_objectstore
 from ..training.status import StatusWriter
+from .capture import write_capture
 from .engine import TransformSpec, run_transform
 from ..serving import container_instance as byo
 from ..serving.containers import with_environment
@@ -320,6 +321,10 @@ def main(job_dir: str) -> int:
         stats = run_transform(store, spec, guarded, tmp,
                               on_object=lambda key: print(f"transformed s3 object {key}", flush=True))
         print(f"transform finished: {stats['objects']} objects, {stats['requests']} requests", flush=True)
+        if request.get("DataCaptureConfig"):
+            name = str(request.get("TransformJobName") or "transform")
+            for uri in write_capture(store, request["DataCaptureConfig"], name, stats["inputs"], stats["outputs"]):
+                print(f"captured {uri}", flush=True)
         status.finish("Completed", "Completed", message="Transform job completed")
         return 0
     except ShipyardError as e:
