@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import cli_events
 from .monitor.report import render_report
 
 DETAIL_TYPE = "SageMaker Model Monitor Execution State Change"  # resources/monitoring_events.DETAIL_TYPE
-LOG_GROUP = "/shipyard/events"  # resources/model_package_events.LOG_GROUP (the CLI speaks boto3 only)
 LOG_STREAM = "monitoring-execution-state-change"  # resources/monitoring_events.LOG_STREAM
 ENDED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 
@@ -104,42 +104,9 @@ def build_report(sm: Any, s3: Any, schedule: str) -> str:
 
 
 # ------------------------------------------------------------------ following events
-def poll_events(logs: Any, start_ms: int, token: str | None) -> tuple[list[dict], str | None]:
-    """One FilterLogEvents round over the monitoring stream: (its events, the token to resume from)."""
-    kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamNames": [LOG_STREAM], "startTime": start_ms}
-    if token:
-        kwargs["nextToken"] = token
-    try:
-        page = logs.filter_log_events(**kwargs)
-    except logs.exceptions.ResourceNotFoundException:
-        return [], token  # no event yet: the group appears with the first one
-    events = []
-    for e in page.get("events", []):
-        try:
-            event = json.loads(e.get("message", ""))
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("detail-type") == DETAIL_TYPE:
-            events.append(event)
-    return events, page.get("nextToken") or token
-
-
 def follow(logs: Any, start_ms: int, timeout: float, interval: float = 1.0, once: bool = False):
-    """Yield events as they are recorded until ``timeout`` seconds have passed (one round if ``once``); the
-    same loop as ``shipyard registry watch``."""
-    deadline = time.monotonic() + timeout
-    token: str | None = None
-    while True:
-        for _ in range(10_000):  # drain what is there now, page by page
-            events, new_token = poll_events(logs, start_ms, token)
-            yield from events
-            moved = new_token != token
-            token = new_token
-            if not events or not moved:
-                break
-        if once or time.monotonic() >= deadline:
-            return
-        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+    """Yield the monitoring executions' events as they are recorded (see :func:`.cli_events.follow`)."""
+    return cli_events.follow(logs, start_ms, timeout, DETAIL_TYPE, LOG_STREAM, interval=interval, once=once)
 
 
 # ------------------------------------------------------------------ commands

@@ -16,7 +16,8 @@ import sys
 import time
 from typing import Any, Callable, Iterator
 
-LOG_GROUP = "/shipyard/events"  # resources/model_package_events.LOG_GROUP (the CLI speaks boto3 only)
+from . import cli_events
+
 DETAIL_TYPE = "SageMaker Model Package State Change"
 
 
@@ -27,41 +28,14 @@ def _cli() -> Any:
 
 
 def poll_events(logs: Any, start_ms: int, token: str | None) -> tuple[list[dict], str | None]:
-    """One FilterLogEvents round: (events parsed from their JSON lines, the token to resume from)."""
-    kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "startTime": start_ms}
-    if token:
-        kwargs["nextToken"] = token
-    try:
-        page = logs.filter_log_events(**kwargs)
-    except logs.exceptions.ResourceNotFoundException:
-        return [], token  # no event yet: the group appears with the first one
-    events = []
-    for e in page.get("events", []):
-        try:
-            event = json.loads(e.get("message", ""))
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("detail-type") == DETAIL_TYPE:
-            events.append(event)
-    return events, page.get("nextToken") or token
+    """One FilterLogEvents round over the registry's events (see :mod:`.cli_events`)."""
+    return cli_events.poll_events(logs, start_ms, token, DETAIL_TYPE)
 
 
 def follow(logs: Any, start_ms: int, timeout: float, interval: float = 1.0, once: bool = False
            ) -> Iterator[dict]:
-    """Yield events as they are recorded, until ``timeout`` seconds have passed (after one round if ``once``)."""
-    deadline = time.monotonic() + timeout
-    token: str | None = None
-    while True:
-        while True:  # drain what is there now (pages of up to 10,000 events)
-            events, new_token = poll_events(logs, start_ms, token)
-            yield from events
-            moved = new_token != token
-            token = new_token
-            if not events or not moved:
-                break
-        if once or time.monotonic() >= deadline:
-            return
-        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+    """Yield the registry's events as they are recorded (see :func:`.cli_events.follow`)."""
+    return cli_events.follow(logs, start_ms, timeout, DETAIL_TYPE, interval=interval, once=once)
 
 
 def event_line(event: dict) -> str:

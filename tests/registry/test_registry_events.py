@@ -98,9 +98,9 @@ def test_registry_watch_prints_existing_and_new_events(server, sm, model_data):
 def test_registry_watch_before_any_event(server, monkeypatch):
     """Before the first event the log group does not exist (CloudWatch answers ResourceNotFoundException):
     watch sees no events and keeps its place instead of failing."""
-    from shipyard import cli_registry
+    from shipyard import cli_events, cli_registry
 
-    monkeypatch.setattr(cli_registry, "LOG_GROUP", f"/shipyard/no-events-{uuid.uuid4().hex[:6]}")
+    monkeypatch.setattr(cli_events, "LOG_GROUP", f"/shipyard/no-events-{uuid.uuid4().hex[:6]}")
     logs = server.client("logs")
     assert cli_registry.poll_events(logs, 0, None) == ([], None)
     assert list(cli_registry.follow(logs, 0, timeout=0.3, interval=0.1)) == []

@@ -67,21 +67,6 @@ def jobs(server):
         pass
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    """A browser page signed in with the server's key pair."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    key, secret = server.keys()
-    page.goto("/studio/signin")
-    page.fill("input[name=access_key_id]", key)
-    page.fill("input[name=secret_access_key]", secret)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/studio/?$"))
-    yield page
-    context.close()
-
-
 def csrf_of(page) -> str:
     return page.locator("input[name=csrf_token]").first.get_attribute("value")
 

@@ -32,21 +32,6 @@ def analyzed(server, tmp_path_factory):
     return analyzed_schedule(server, tmp_path_factory.mktemp("console-monitoring"), "studiomon")
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    """A browser page signed in with the server's key pair."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    key, secret = server.keys()
-    page.goto("/studio/signin")
-    page.fill("input[name=access_key_id]", key)
-    page.fill("input[name=secret_access_key]", secret)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/studio/?$"))
-    yield page
-    context.close()
-
-
 def test_schedules_list_and_schedule_page(page, analyzed):
     name = analyzed["schedule"]
     page.goto("/studio/monitoring")

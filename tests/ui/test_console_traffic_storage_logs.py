@@ -38,21 +38,6 @@ CSV = b"feature,label\n0.25,1\n0.75,0\n"
 LOG_LINES = 130  # more than one page of search results (100)
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    """A browser page signed in with the server's key pair."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    key, secret = server.keys()
-    page.goto("/studio/signin")
-    page.fill("input[name=access_key_id]", key)
-    page.fill("input[name=secret_access_key]", secret)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/studio/?$"))
-    yield page
-    context.close()
-
-
 def screenshot(page, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / name), full_page=True)

@@ -119,21 +119,6 @@ def experiment(server, tmp_path_factory, quick_sagemaker_sdk):
     return name
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    """A browser page signed in with the server's key pair."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    key, secret = server.keys()
-    page.goto("/studio/signin")
-    page.fill("input[name=access_key_id]", key)
-    page.fill("input[name=secret_access_key]", secret)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/studio/?$"))
-    yield page
-    context.close()
-
-
 def _canvas_sizes(page, selector: str) -> list[dict]:
     return page.evaluate("""sel => Array.from(document.querySelectorAll(sel + ' canvas')).map(c => {
         const r = c.getBoundingClientRect(); return {w: r.width, h: r.height, cw: c.width, ch: c.height}; })""",

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -175,7 +176,9 @@ def processing_request(job: MonitoringJob, schedule_name: str, window: Window, c
         PUBLISH_CLOUDWATCH_METRICS: "Enabled",
         SCHEDULE_NAME: schedule_name,
         START_TIME: iso(window.start),
-        END_TIME: iso(window.end),
+        # whole seconds in the environment: the end rounds up, so a record of the window's last second counts
+        # (a NOW schedule's window ends at its creation, often in the same second as the traffic it analyses)
+        END_TIME: iso(math.ceil(window.end)),
         METRIC_TIME: iso(window.start),
     }
     if job.endpoint_name:
