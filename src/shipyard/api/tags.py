@@ -58,6 +58,10 @@ def add_tags(services, params: dict) -> dict:
         from ..resources import monitoring_schedule
 
         monitoring_schedule.check_tags(services, r, params.get("Tags") or [])
+    if r.kind == "model-package-group":  # shipyard:deploy-on-approval must name an existing endpoint
+        from ..resources import deploy_on_approval
+
+        deploy_on_approval.check_tags(services, params.get("Tags") or [])
     tags = [{"Key": k, "Value": v} for k, v in merged.items()]
     services.meta.update(r.kind, r.name, {"_tags": tags})
     return {"Tags": tags}

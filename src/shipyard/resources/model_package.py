@@ -8,7 +8,8 @@ when it is registered, not when it is deployed). ModelMetrics, DriftCheckBaselin
 stored as given. Packages are Completed at once (no validation or image scan runs). Approval goes
 PendingManualApproval -> Approved / Rejected, and between Approved and Rejected, never back to pending; creating
 a package and every approval change publish a "SageMaker Model Package State Change" event
-(:mod:`.model_package_events`).
+(:mod:`.model_package_events`). A package becoming Approved in a group tagged ``shipyard:deploy-on-approval``
+then updates that endpoint to it (:mod:`.deploy_on_approval`).
 
 Deploying: :func:`resolve_model_package_containers` turns CreateModel's ``{"ModelPackageName": arn}`` container
 definitions into the package's containers, refusing a package that is not Approved when the server runs with
@@ -24,7 +25,7 @@ from ..domain.arns import name_from
 from ..domain.model_package_state import PackageState
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..metastore.base import ListQuery, Resource
-from . import model_package_events, model_package_group
+from . import deploy_on_approval, model_package_events, model_package_group
 
 KIND = "model-package"
 SORT_KEYS = {"Name": "name", "CreationTime": "created"}
@@ -142,6 +143,7 @@ def create(services: Services, params: dict) -> dict:
     except ResourceInUse:
         raise ResourceInUse(f"Model package already exists: {arn}") from None
     model_package_events.publish(services, describe(resource))
+    deploy_on_approval.on_approved(services, describe(resource))  # a tagged group's endpoint; never raises
     return {"ModelPackageArn": arn}
 
 
@@ -245,6 +247,7 @@ def update(services: Services, params: dict) -> dict:
                                 "and retry.") from None
         if "ModelApprovalStatus" in changes:
             model_package_events.publish(services, describe(updated))
+            deploy_on_approval.on_approved(services, describe(updated))  # a tagged group's endpoint; never raises
     return {"ModelPackageArn": resource.arn}
 
 

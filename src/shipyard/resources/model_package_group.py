@@ -39,6 +39,9 @@ def get(services: Services, name_or_arn: str) -> Resource:
 
 
 def create(services: Services, params: dict) -> dict:
+    from . import deploy_on_approval  # its tag names an endpoint: refused now if that endpoint does not exist
+
+    deploy_on_approval.check_tags(services, params.get("Tags"))
     name = params["ModelPackageGroupName"]
     arn = services.arn(KIND, name)
     doc: dict[str, Any] = {"ModelPackageGroupName": name, "ModelPackageGroupArn": arn,
