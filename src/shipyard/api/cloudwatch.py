@@ -1,4 +1,4 @@
-"""The CloudWatch metrics subset SageMaker clients read: GetMetricStatistics, GetMetricData, ListMetrics.
+"""The CloudWatch metrics subset SageMaker clients use: GetMetricStatistics, GetMetricData, ListMetrics, PutMetricData.
 
 SageMaker publishes a training job's metric-definition matches to namespace ``/aws/sagemaker/TrainingJobs``
 with dimension ``TrainingJobName``; the SageMaker SDK's ``TrainingJobAnalytics`` (``estimator
@@ -16,8 +16,12 @@ InvocationsPerInstance 1/the variant's instance count; the latencies in microsec
 are served; a percentile only where CloudWatch can give one from such aggregated samples (all samples of the
 period equal, e.g. Invocations). A Unit that is not the metric's own selects no data, as on AWS. Shipyard keeps
 the last hour by the second (so a Period under a minute works on them; AWS stores these metrics by the minute)
-and the 15 days before by the minute. Other namespaces exist but hold no data (CloudWatch answers an unknown
-metric with no data points, not an error).
+and the 15 days before by the minute.
+
+PutMetricData (custom namespaces: a Model Monitor job's per-feature metrics, which the processing executor
+publishes with the job's key, or a user's own) keeps its series in memory for 15 days, like the endpoint
+metrics: a server restart starts them afresh (the monitoring documents in S3 keep the same figures). Other
+namespaces exist but hold no data (CloudWatch answers an unknown metric with no data points, not an error).
 
 Aggregation follows CloudWatch: one data point per period that holds data (none for an empty period), its
 Timestamp the period's start. Periods start at the start time rounded down, then every ``Period`` seconds:
@@ -34,6 +38,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+import time
 from typing import Any
 
 from ..errors import ShipyardError
@@ -49,6 +55,10 @@ MAX_DATAPOINTS = 1440
 BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,10})?|100)$")
 MAX_JOBS_SCANNED = 10000
+MAX_PUT = 1000                    # PutMetricData's limit on MetricData items per request
+CUSTOM_KEEP = 15 * 86400          # custom metrics are kept 15 days (in memory: a restart starts them afresh)
+CUSTOM_KEY = "cloudwatch_custom_metrics"
+_CUSTOM_LOCK = threading.Lock()
 
 
 def _invalid(message: str) -> ShipyardError:
@@ -127,7 +137,7 @@ def _points(services, namespace: str, metric: str, dimensions: list[dict], start
         return own, sorted(out)
     job = _job_of(namespace, dimensions)
     if job is None:
-        return unit or "None", []
+        return _custom_points(services, namespace, metric, dimensions, start, end, unit)
     return unit or "None", sorted((ts, (1.0, value, value, value))
                                   for _, value, ts, _ in services.meta.get_metrics(job, metric)
                                   if start <= ts < end and math.isfinite(value))
@@ -279,6 +289,71 @@ def _endpoint_metrics(services) -> list[dict]:
     return out
 
 
+def _custom(services) -> dict[tuple[str, str, tuple], list[tuple[float, StatSet, str]]]:
+    """PutMetricData's series: (namespace, metric, sorted dimensions) -> [(timestamp, sample set, unit)]."""
+    return services.extras.setdefault(CUSTOM_KEY, {})
+
+
+def _dimensions_key(dimensions: list[dict]) -> tuple:
+    return tuple(sorted((str(d.get("Name")), str(d.get("Value"))) for d in dimensions or []))
+
+
+def _sample(item: dict) -> StatSet:
+    """One MetricData item as a sample set: a Value, Values (with Counts) or StatisticValues."""
+    name = item.get("MetricName")
+    given = [k for k in ("Value", "Values", "StatisticValues") if item.get(k) is not None]
+    if len(given) != 1:
+        raise _combination(f"The metric {name!r} must give exactly one of Value, Values and StatisticValues.")
+    if given[0] == "StatisticValues":
+        sv = item["StatisticValues"]
+        return (float(sv["SampleCount"]), float(sv["Sum"]), float(sv["Minimum"]), float(sv["Maximum"]))
+    values = [float(v) for v in ([item["Value"]] if given[0] == "Value" else item["Values"])]
+    counts = [float(c) for c in item.get("Counts") or [1.0] * len(values)]
+    if not values or len(counts) != len(values) or not all(map(math.isfinite, values)):
+        raise _invalid(f"The metric {name!r} has no finite values, or Counts and Values differ in length.")
+    return (sum(counts), sum(v * c for v, c in zip(values, counts)), min(values), max(values))
+
+
+@operation("cloudwatch", "PutMetricData")
+def put_metric_data(services, params: dict) -> dict:
+    """Custom metrics (a Model Monitor job's per-feature metrics, a user's own), kept in memory for
+    GetMetricStatistics, GetMetricData and ListMetrics; AWS/ namespaces are CloudWatch's own."""
+    namespace = str(params.get("Namespace") or "")
+    if not namespace or namespace.startswith("AWS/"):
+        raise _invalid(f"The value {namespace!r} for parameter Namespace is invalid: give a namespace of your "
+                       "own (AWS/ is reserved).")
+    data = list(params.get("MetricData") or [])
+    if not data or len(data) > MAX_PUT:
+        raise _invalid(f"The collection MetricData must hold 1 to {MAX_PUT} items; it has {len(data)}.")
+    now = time.time()
+    rows = [((namespace, str(item["MetricName"]), _dimensions_key(item.get("Dimensions") or [])),
+             (float(item.get("Timestamp") or now), _sample(item), str(item.get("Unit") or "None")))
+            for item in data]
+    with _CUSTOM_LOCK:
+        store = _custom(services)
+        for key, point in rows:
+            series = store.setdefault(key, [])
+            series.append(point)
+            if series[0][0] < now - CUSTOM_KEEP:
+                series[:] = [p for p in series if p[0] >= now - CUSTOM_KEEP]
+    return {}
+
+
+def _custom_points(services, namespace: str, metric: str, dimensions: list[dict], start: float, end: float,
+                   unit: str | None) -> tuple[str, list[tuple[float, StatSet]]]:
+    with _CUSTOM_LOCK:
+        series = list(_custom(services).get((namespace, metric, _dimensions_key(dimensions))) or [])
+    points = sorted((ts, s) for ts, s, u in series if start <= ts < end and unit in (None, u))
+    return unit or (series[-1][2] if series else "None"), points
+
+
+def _custom_metrics(services, namespace: str | None) -> list[dict]:
+    with _CUSTOM_LOCK:
+        keys = sorted(_custom(services))
+    return [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]}
+            for ns, name, dims in keys if namespace in (None, ns)]
+
+
 def _matches(metric: dict, filters: list[dict]) -> bool:
     dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
     return all(f.get("Name") in dims and f.get("Value") in (None, "", dims[f["Name"]]) for f in filters)
@@ -297,6 +372,8 @@ def list_metrics(services, params: dict) -> dict:
                     for j, name in _training_series(services, job)]
     if namespace in (None, SAGEMAKER_NAMESPACE):
         metrics += _endpoint_metrics(services)
+    if namespace not in (TRAINING_NAMESPACE, SAGEMAKER_NAMESPACE):
+        metrics += _custom_metrics(services, namespace)
     metrics = [m for m in metrics if wanted_name in (None, m["MetricName"]) and _matches(m, filters)]
     token = params.get("NextToken") or "0"
     if not token.isdigit():

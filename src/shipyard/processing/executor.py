@@ -9,7 +9,8 @@ It does on one host (``algo-N``) what SageMaker's platform does around a process
    image's program says (:mod:`.program`): on the host in the job's sandbox, where the host folder *is*
    ``/opt/ml`` so scripts that hard-code ``/opt/ml/processing/...`` work as written, with the image's Python
    environment first on ``PATH``; or, for a bring-your-own image, in a container (:mod:`.container`);
-4. uploads the outputs (:mod:`.outputs`: ``Continuous`` ones while the program runs too, every one at the end);
+4. uploads the outputs (:mod:`.outputs`: ``Continuous`` ones while the program runs too, every one at the end)
+   and publishes ``/opt/ml/output/metrics/cloudwatch/*.jsonl`` with PutMetricData (:mod:`.job_metrics`);
 5. reports the outcome in ``status.json``, with ``/opt/ml/output/message`` as the exit message.
 
 SIGTERM (StopProcessingJob) and ``MaxRuntimeInSeconds`` end the program as training's executor does: SIGTERM, a
@@ -232,6 +233,7 @@ class Executor(SupervisedProgram):
         if message:
             self.status.set(exit_message=message)
         upload_error = self._upload()
+        self._publish_metrics()
         if self.stop_reason:
             return self.finish_stopped()
         if rc != 0 and out_of_memory:
@@ -256,6 +258,14 @@ class Executor(SupervisedProgram):
             return f"InternalServerError: uploading the processing outputs failed: {e}"
         _log(f"uploaded {sent} output file(s)")
         return ""
+
+    def _publish_metrics(self) -> None:
+        """The program's CloudWatch metrics files (Model Monitor's per-feature metrics), sent with the job's
+        own key before it is revoked; best effort (:mod:`.job_metrics`)."""
+        from .job_metrics import metrics_files, publish
+
+        if metrics_files(self.job_dir):
+            publish(self.job_dir, dict(self.job.aws_env or {}), self.job.region, _log)
 
     # --- outcomes ---
     def finish_stopped(self) -> int:
