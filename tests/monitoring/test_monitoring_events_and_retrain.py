@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from hosting_helpers import XGB_IMAGE, model_tarball, upload, wait_in_service
 from monitoring_helpers import ANALYZER, ROLE, wait_until
 
-from shipyard.resources.pipeline import registry_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -81,13 +80,13 @@ def retrain_pipeline_definition() -> str:
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": 300}}}
     steps = [train]
-    if registry_available():
-        steps.append({"Name": "Register", "Type": "RegisterModel", "Arguments": {
-            "ModelPackageGroupName": "loop-models", "ModelApprovalStatus": "Approved",
-            "InferenceSpecification": {
-                "Containers": [{"Image": XGB_IMAGE,
-                                "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}],
-                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}}})
+    # the Approved package is what deploy on approval rolls out
+    steps.append({"Name": "Register", "Type": "RegisterModel", "Arguments": {
+        "ModelPackageGroupName": "loop-models", "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [{"Image": XGB_IMAGE,
+                            "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}}})
     return json.dumps({"Version": "2020-12-01", "Metadata": {}, "Steps": steps, "Parameters": [
         {"Name": "TrainData", "Type": "String", "DefaultValue": f"s3://{BUCKET}/nothing/"}]})
 
@@ -143,6 +142,8 @@ def test_drift_fires_an_event_and_the_retrained_model_replaces_the_old_one(serve
     s3.put_object(Bucket=BUCKET, Key="baseline/constraints.json", Body=constraints)
     s3.put_object(Bucket=BUCKET, Key="fresh/train.csv", Body=_csv(fresh_training_set()))
     sm.create_pipeline(PipelineName=PIPELINE, RoleArn=ROLE, PipelineDefinition=retrain_pipeline_definition())
+    sm.create_model_package_group(ModelPackageGroupName="loop-models", Tags=[
+        {"Key": "shipyard:deploy-on-approval", "Value": ENDPOINT}])  # an approved version replaces the model
 
     definition = {
         "MonitoringInputs": [{"EndpointInput": {"EndpointName": ENDPOINT,
@@ -223,21 +224,20 @@ def test_drift_fires_an_event_and_the_retrained_model_replaces_the_old_one(serve
         assert wait_until(pipeline_done, 240, "the retraining pipeline") == "Succeeded"
         steps = {s["StepName"]: s for s in sm.list_pipeline_execution_steps(
             PipelineExecutionArn=execution_arn)["PipelineExecutionSteps"]}
-        if "Register" in steps:  # deploy on approval: the registered, Approved package's model
-            package = sm.describe_model_package(ModelPackageName=steps["Register"]["Metadata"]["RegisterModel"]["Arn"])
-            assert package["ModelApprovalStatus"] == "Approved"
-            model_url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-        else:
-            job = steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
-            model_url = sm.describe_training_job(TrainingJobName=job)["ModelArtifacts"]["S3ModelArtifacts"]
-        sm.create_model(ModelName="loop-v2", PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": model_url})
-        sm.create_endpoint_config(EndpointConfigName="loop-v2", DataCaptureConfig=capture_config(),
-                                  ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "loop-v2",
-                                                       "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
-        sm.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="loop-v2")
-        wait_until(lambda: sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == "loop-v2" and
-                   sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService", 120,
-                   "the endpoint on the retrained model")
+        # deploy on approval: the group's tag moves the endpoint to the registered, Approved package's model
+        package = sm.describe_model_package(ModelPackageName=steps["Register"]["Metadata"]["RegisterModel"]["Arn"])
+        assert package["ModelApprovalStatus"] == "Approved"
+
+        def on_new_model():
+            endpoint = sm.describe_endpoint(EndpointName=ENDPOINT)
+            return endpoint["EndpointConfigName"] != "loop-v1" and endpoint["EndpointStatus"] == "InService"
+
+        wait_until(on_new_model, 120, "the endpoint on the retrained model (deploy on approval)")
+        config = sm.describe_endpoint_config(
+            EndpointConfigName=sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"])
+        model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        assert model["Containers"][0].get("ModelPackageName") == package["ModelPackageArn"] or \
+            model.get("PrimaryContainer", {}).get("ModelPackageName") == package["ModelPackageArn"], model
         seen = len(traffic.predictions)
         wait_until(lambda: len(traffic.predictions) >= seen + 20, 30, "requests to the retrained model")
 
