@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 LOG_GROUP = "/shipyard/events"  # resources/model_package_events.LOG_GROUP (the CLI speaks boto3 only)
 
@@ -53,3 +53,16 @@ def follow(logs: Any, start_ms: int, timeout: float, detail_type: str, stream: s
         if once or time.monotonic() >= deadline:
             return
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+
+
+def print_events(logs: Any, args: Any, detail_type: str, stream: str | None, field: str, wanted: str | None,
+                 line: Callable[[dict], str]) -> int:
+    """The body of a `watch` command: follow the events (``args``: since, timeout, interval, once, json) whose
+    ``detail[field]`` is ``wanted`` (any when empty), printing each as JSON or as ``line(event)``."""
+    start_ms = int((time.time() - args.since) * 1000) if args.since is not None else 0
+    wanted = (wanted or "").lower()
+    for event in follow(logs, start_ms, args.timeout, detail_type, stream, interval=args.interval, once=args.once):
+        if wanted and str((event.get("detail") or {}).get(field) or "").lower() != wanted:
+            continue
+        print(json.dumps(event, sort_keys=True) if args.json else line(event), flush=True)
+    return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -104,11 +103,6 @@ def build_report(sm: Any, s3: Any, schedule: str) -> str:
 
 
 # ------------------------------------------------------------------ following events
-def follow(logs: Any, start_ms: int, timeout: float, interval: float = 1.0, once: bool = False):
-    """Yield the monitoring executions' events as they are recorded (see :func:`.cli_events.follow`)."""
-    return cli_events.follow(logs, start_ms, timeout, DETAIL_TYPE, LOG_STREAM, interval=interval, once=once)
-
-
 # ------------------------------------------------------------------ commands
 def cmd_list(args: argparse.Namespace) -> int:
     cli = _cli()
@@ -153,15 +147,8 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    logs = _cli()._session(args).logs_client
-    start_ms = int((time.time() - args.since) * 1000) if args.since is not None else 0
-    schedule = (args.schedule or "").lower()
-    for event in follow(logs, start_ms, args.timeout, args.interval, once=args.once):
-        detail = event.get("detail") or {}
-        if schedule and str(detail.get("MonitoringScheduleName") or "").lower() != schedule:
-            continue
-        print(json.dumps(event, sort_keys=True) if args.json else event_line(event), flush=True)
-    return 0
+    return cli_events.print_events(_cli()._session(args).logs_client, args, DETAIL_TYPE, LOG_STREAM,
+                                   "MonitoringScheduleName", args.schedule, event_line)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

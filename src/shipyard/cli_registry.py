@@ -11,9 +11,7 @@ Kept out of :mod:`shipyard.cli`; :func:`add_registry_commands` hangs it under ``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from typing import Any, Callable, Iterator
 
 from . import cli_events
@@ -48,15 +46,8 @@ def event_line(event: dict) -> str:
 
 
 def cmd_registry_watch(args: argparse.Namespace) -> int:
-    logs = _cli()._session(args).logs_client
-    start_ms = int((time.time() - args.since) * 1000) if args.since is not None else 0
-    group = (args.group or "").lower()
-    for event in follow(logs, start_ms, args.timeout, args.interval, once=args.once):
-        detail = event.get("detail") or {}
-        if group and str(detail.get("ModelPackageGroupName") or "").lower() != group:
-            continue
-        print(json.dumps(event, sort_keys=True) if args.json else event_line(event), flush=True)
-    return 0
+    return cli_events.print_events(_cli()._session(args).logs_client, args, DETAIL_TYPE, None,
+                                   "ModelPackageGroupName", args.group, event_line)
 
 
 def add_registry_commands(sub: Any, client_opts: Callable[[argparse.ArgumentParser], None]) -> None:
