@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analyzer_helpers import run_analyzer, write_csv  # noqa: E402
 
+from shipyard.errors import ValidationError  # noqa: E402
 from shipyard.monitor.analyzer import capture, constraints, violations  # noqa: E402
 from shipyard.monitor.analyzer import statistics as stats  # noqa: E402
 
@@ -104,6 +106,15 @@ def test_overrides_and_disabled_evaluation():
     off = json.loads(json.dumps(cons))
     off["monitoring_config"]["evaluate_constraints"] = "Disabled"
     assert _checks(current, off, st) == []
+    typo = json.loads(json.dumps(cons))  # an override for a feature the data does not have: refused, named
+    typo["features"][0]["name"] = "no_such_feature"
+    typo["features"][0]["monitoringConfigOverrides"] = {"datatype_check_threshold": 0.5}
+    with pytest.raises(ValidationError, match=r"features\[0\]\.monitoringConfigOverrides.*'no_such_feature'"):
+        _checks(current, typo, st)
+    bad_key = json.loads(json.dumps(cons))
+    bad_key["features"][0]["monitoringConfigOverrides"] = {"datatype_threshold": 0.5}
+    with pytest.raises(ValidationError, match="unknown setting.*datatype_threshold"):
+        _checks(current, bad_key, st)
 
 
 def _capture_line(values: list, output: str, event: str, when: str = "2024-05-01T12:30:00Z", b64=False) -> str:

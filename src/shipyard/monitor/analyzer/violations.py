@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from ...errors import ValidationError
 from . import sketch as kll
 from .constraints import default_monitoring_config
 from .statistics import ColumnProfile
@@ -61,6 +62,28 @@ def effective_config(global_config: dict | None, override: dict | None) -> dict:
     return config
 
 
+def check_overrides(features: list[dict], known: set[str]) -> None:
+    """A ``monitoringConfigOverrides`` must belong to a feature the data has (the baseline's features, else the
+    current data's) and hold only monitoring-config keys: a typo fails the job saying which, instead of being
+    silently ignored."""
+    allowed = set(default_monitoring_config()) | set(default_monitoring_config()["distribution_constraints"])
+    for i, feature in enumerate(features):
+        override = feature.get("monitoringConfigOverrides")
+        if not override:
+            continue
+        name = str(feature.get("name"))
+        where = f"constraints.json features[{i}].monitoringConfigOverrides"
+        if known and name not in known:
+            raise ValidationError(f"{where} is for feature {name!r}, which the data does not have; features: "
+                                  f"{', '.join(sorted(known)[:20])}.")
+        if not isinstance(override, dict):
+            raise ValidationError(f"{where} must be an object of monitoring-config settings.")
+        unknown = sorted(set(override) - allowed)
+        if unknown:
+            raise ValidationError(f"{where} has unknown setting(s) {', '.join(unknown)}; the settings are: "
+                                  f"{', '.join(sorted(allowed))}.")
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
@@ -78,6 +101,7 @@ def check(profiles: list[ColumnProfile], constraints: dict, baseline_statistics:
     profiles = align(profiles, features)
     current = {p.name: p for p in profiles}
     baseline_features = {str(f.get("name")): f for f in (baseline_statistics or {}).get("features") or []}
+    check_overrides(features, set(baseline_features) or set(current))
     out: list[dict] = []
     known = set()
     for feature in features:
