@@ -55,9 +55,10 @@ from ..experiments import tracking
 from ..resources import model_package, model_package_group
 from ..resources.pipeline import EXEC_KIND, selected_steps
 from .base import Controller
+from .pipeline_quality_check import QualityCheckSteps
 from .pipeline_steps import (DEFAULT_RETRY, EXECUTION_TAG, EXPERIMENT_STEPS, JOB_STEPS, JOB_TERMINAL, MODEL_STEP,
                              QUALITY_CHECK, ExecutionResolver, JobKind, check_output_uri, create_error_type,
-                             drift_check_request, error_message, failure_type, missing_objects, model_name,
+                             drift_check_request, error_message, failure_type, model_name,
                              previous_baseline, random_suffix)
 
 log = logging.getLogger("shipyard.controllers.pipeline")
@@ -120,7 +121,7 @@ class PipelineController(Controller):
         tick.finish(stopping)
 
 
-class _Tick:
+class _Tick(QualityCheckSteps):
     """One reconcile of one execution: the state read at its start, written back with compare-and-set."""
 
     def __init__(self, services: Services, res: Resource, state: ExecutionState, defn: Definition):
@@ -420,53 +421,6 @@ class _Tick:
         log.info("pipeline %s callback step %s waits; queue message (not sent: no SQS here): %s",
                  self.res.name, step.name, json.dumps(rec.message, default=str))
 
-    # -------------------------------------------------------------- QualityCheck steps
-    def check_settings(self, step: Step) -> quality_check.CheckSettings:
-        raw = step.raw if isinstance(step.raw, dict) else {}
-        resolved = evaluate(quality_check.setting_fields(raw), self.defn, self.resolver)
-        return quality_check.settings(step.name, resolved if isinstance(resolved, dict) else {})
-
-    def start_quality_check(self, rec: StepRecord, step: Step) -> None:
-        """A QualityCheck step runs up to two processing jobs on the analyzer image, one after the other: where a
-        previous baseline exists and SkipCheck is false, the check job first (:func:`drift_check_request`), whose
-        violations decide the step; then the baselining job (the step's Arguments as the SDK built them), which
-        calculates the new baseline. The check comes first because the new baseline may be written where the
-        previous one lies (the SDK's default output location is fixed when the pipeline is defined), as AWS's
-        single job reads the previous baseline before it writes the new one.
-
-        Which of the two a record's job is follows from its metadata: ``BaselineUsedForDriftCheck*`` are written
-        once the check has passed (at once when there is no check), so a record without them is checking."""
-        settings = self.check_settings(step)
-        name = QUALITY_CHECK.job_name(self.res.name, step.name)
-        args = self.job_arguments(step, name)
-        if not isinstance(args, dict):
-            raise ValidationError("Arguments must be a JSON object (the CreateProcessingJob request).")
-        output = check_output_uri(args)
-        meta = settings.metadata()
-        previous = previous_baseline(self.services, settings)
-        if not quality_check.runs_check(settings, previous):
-            meta.update(quality_check.used_metadata(settings, previous, quality_check.calculated(output)))
-        rec.metadata = {QUALITY_CHECK.meta_key: meta}
-        if step.cache_enabled:
-            rec.cache_key = cache_key(step, self.check_cache_fields(args, settings))
-            if self.cache_hit(rec, step):
-                return
-        self.launch(rec, step, QUALITY_CHECK, name=name, args=self.step_request(rec, step, name, args))
-
-    @staticmethod
-    def check_cache_fields(args: dict, settings: quality_check.CheckSettings) -> dict:
-        """What a QualityCheck step's cache key is computed from, under the names of AWS's key attributes
-        (:data:`shipyard.pipelines.caching.CACHE_KEY_FIELDS`): what the job reads (image, environment,
-        inputs) and the check settings; not where it writes or on what instances."""
-        return {
-            "QualityCheckConfig": {k: args.get(k) for k in ("AppSpecification", "Environment", "ProcessingInputs")},
-            "CheckJobConfig": {"CheckType": settings.check_type, "FailOnViolation": settings.fail_on_violation},
-            "SkipCheck": settings.skip_check, "RegisterNewBaseline": settings.register_new_baseline,
-            "ModelPackageGroupName": settings.model_package_group,
-            "SuppliedBaselineStatistics": settings.supplied_statistics,
-            "SuppliedBaselineConstraints": settings.supplied_constraints,
-        }
-
     def step_request(self, rec: StepRecord, step: Step, job_name: str, args: Any = None) -> Any:
         """The Create request of a job step's child (also again, after a restart or for a retry): a
         QualityCheck step's check job when the record is checking (see :meth:`start_quality_check`)."""
@@ -477,51 +431,6 @@ class _Tick:
             return args
         previous = previous_baseline(self.services, self.check_settings(step))
         return drift_check_request(args, previous, check_output_uri(args))
-
-    def quality_check_ended(self, rec: StepRecord, step: Step, child: Resource) -> None:
-        """One of a QualityCheck step's jobs Completed: decide the check and start the baselining job, or
-        record the calculated baseline and succeed."""
-        settings = self.check_settings(step)
-        meta = dict(rec.metadata.get(QUALITY_CHECK.meta_key) or {})
-        if quality_check.checking(meta):
-            self.drift_checked(rec, step, settings, meta, child)
-            return
-        new = quality_check.calculated(check_output_uri(child.doc))
-        missing = missing_objects(self.services, [new.statistics or "", new.constraints or ""])
-        if missing:
-            rec.status, rec.failure = "Failed", (
-                f"Step '{step.name}': the baselining job {child.name} completed without writing "
-                f"{' and '.join(missing)}; a QualityCheck step's job must run the model-monitor analyzer image.")
-            return
-        meta.update(CalculatedBaselineStatistics=new.statistics, CalculatedBaselineConstraints=new.constraints)
-        rec.metadata = {QUALITY_CHECK.meta_key: meta}
-        rec.status = "Succeeded"
-        rec.properties = quality_check.properties(meta)
-
-    def drift_checked(self, rec: StepRecord, step: Step, settings: quality_check.CheckSettings, meta: dict,
-                      child: Resource) -> None:
-        """The check job ended: fail the step on violations (FailOnViolation), else go on to the baseline."""
-        from ..resources.monitoring_contract import VIOLATIONS_EXIT_PREFIX
-
-        previous = previous_baseline(self.services, settings)
-        output = check_output_uri(self.job_arguments(step, child.name))
-        meta.update(quality_check.used_metadata(settings, previous, quality_check.calculated(output)))
-        violated = str(child.doc.get("ExitMessage") or "").startswith(VIOLATIONS_EXIT_PREFIX)
-        if violated:
-            meta["ViolationReport"] = f"{check_output_uri(child.doc).rstrip('/')}/{quality_check.VIOLATIONS_FILE}"
-        rec.metadata = {QUALITY_CHECK.meta_key: meta}
-        if not violated or not settings.fail_on_violation:
-            rec.job, rec.end, rec.created = None, None, False
-            self.launch(rec, step, QUALITY_CHECK)
-            return
-        report = meta["ViolationReport"]
-        try:
-            summary = quality_check.violations_summary(self.resolver.read_json(report))
-        except ValidationError:
-            summary = str(child.doc.get("ExitMessage"))
-        rec.status, rec.failure = "Failed", (
-            f"Step '{step.name}': the {settings.check_type} check found violations of "
-            f"{previous.constraints or previous.statistics}: {summary}. The violation report is {report}.")
 
     def job_arguments(self, step: Step, job_name: str) -> Any:
         """The step's resolved Arguments, with TrainingJobName / ProcessingJobName naming its job."""
