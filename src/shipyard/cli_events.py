@@ -66,3 +66,12 @@ def print_events(logs: Any, args: Any, detail_type: str, stream: str | None, fie
             continue
         print(json.dumps(event, sort_keys=True) if args.json else line(event), flush=True)
     return 0
+
+
+def add_follow_options(p: Any) -> None:
+    """The options every `watch` command takes (what :func:`print_events` reads from ``args``)."""
+    p.add_argument("--since", type=float, default=None, metavar="SECONDS",
+                   help="start this many seconds back (default: every recorded event)")
+    p.add_argument("--once", action="store_true", help="print the events recorded so far and exit")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    p.add_argument("--timeout", type=float, default=24 * 3600.0, help="stop following after this many seconds")

@@ -56,11 +56,7 @@ def add_registry_commands(sub: Any, client_opts: Callable[[argparse.ArgumentPars
     reg.required = True
     p = reg.add_parser("watch", help="print model package state-change events (registrations, approvals)")
     p.add_argument("--group", help="only this model package group's events")
-    p.add_argument("--since", type=float, default=None, metavar="SECONDS",
-                   help="start this many seconds back (default: every recorded event)")
-    p.add_argument("--once", action="store_true", help="print the events recorded so far and exit")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
-    p.add_argument("--timeout", type=float, default=24 * 3600.0, help="stop following after this many seconds")
+    cli_events.add_follow_options(p)
     client_opts(p)
     p.set_defaults(func=cmd_registry_watch)
 
