@@ -1,10 +1,8 @@
 """The SageMaker Python SDK's ``DefaultModelMonitor``, unmodified, against a real server: a one-time (``NOW``)
 schedule on an endpoint that captures data, ``describe_schedule()``, ``list_executions()`` (which reads each
-execution's processing job) and, when Shipyard's analyzer is there, the execution's violations."""
+execution's processing job) and the execution's violations, read back through the SDK."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import pytest
 from monitoring_helpers import BUCKET, ENDPOINT, ROLE, wait_until
@@ -55,11 +53,10 @@ def test_default_model_monitor_schedule_executions_and_describe(mon_server, base
         return last if last.get("MonitoringExecutionStatus") not in (None, "Pending", "InProgress") else None
 
     last = wait_until(finished, 120, "the execution to finish")
-    if importlib.util.find_spec("shipyard.monitor.analyzer") is not None:
-        assert last["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), last
-        if last["MonitoringExecutionStatus"] == "CompletedWithViolations":
-            violations = monitor.latest_monitoring_constraint_violations()
-            assert violations is not None and violations.body_dict["violations"]
+    assert last["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), last
+    if last["MonitoringExecutionStatus"] == "CompletedWithViolations":
+        violations = monitor.latest_monitoring_constraint_violations()
+        assert violations is not None and violations.body_dict["violations"]
 
     monitor.delete_monitoring_schedule()  # the schedule, then its job definition (the SDK deletes both)
     assert session.sagemaker_client.list_data_quality_job_definitions(
