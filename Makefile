@@ -49,6 +49,7 @@ examples: $(FULL)
 	$(BIN)/python examples/aws/run_all.py $(EXAMPLES_ARGS)
 
 bench: $(FULL)
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -10,6 +10,7 @@ model server.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -102,11 +103,41 @@ def did_you_mean(word: str, candidates, quote: str = "") -> str:
 
 
 @dataclass
+class SampleRequest:
+    """One inference request of a :class:`SampleData`: a body, how many answers its response holds, and the
+    same instances one per request (``singles``, for the suite's "a batch answers as one by one" check)."""
+
+    __test__ = False
+
+    content_type: str
+    body: bytes
+    answers: int
+    singles: tuple[bytes, ...] = ()
+
+
+@dataclass
+class SampleData:
+    """An algorithm's own tiny data set, for algorithms whose data is not a feature matrix (text, pairs, time
+    series, images). ``channels``: channel -> ({file name: bytes}, ContentType); ``hyperparameters`` are added
+    to the test problem's."""
+
+    __test__ = False
+
+    channels: dict[str, tuple[dict[str, bytes], str]]
+    requests: list[SampleRequest]
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class TestProblem:
     """A tiny problem the algorithm conformance suite (shipyard.testing.algorithm) trains on.
 
-    ``kind`` picks the generated data: binary | multiclass | regression | clusters | entity_ip.
+    ``kind`` picks the generated data: binary | multiclass | regression | clusters | entity_ip, or ``sample``:
+    the algorithm makes its own data with ``sample`` ("module:function", called as ``function(content_type)``
+    for each of the algorithm's ``input_content_types``, returning a :class:`SampleData`; imported only by the
+    suite, so a declaration stays free of heavy imports).
     Channels outside ``labelled_channels`` are written without labels (CSV ``label_size=0``).
+    ``output_key`` "" means the response is a top-level JSON list (BlazingText, image classification).
     """
 
     __test__ = False  # not a pytest test class
@@ -120,6 +151,7 @@ class TestProblem:
     metrics: tuple[str, ...] = ()          # metric names the run must log (keys of Algorithm.metrics)
     output_key: str = "predictions"        # top-level key of the JSON response
     output_fields: tuple[str, ...] = ()    # keys of each per-row response object
+    sample: str = ""                       # kind "sample": "module:function" making a SampleData
 
 
 @dataclass
@@ -142,6 +174,20 @@ class Algorithm:
     inference_content_types: tuple[str, ...] = ("text/csv",)     # request Content-Types the handler decodes
     inference_accepts: tuple[str, ...] = ("application/json",)   # response types the handler encodes
     test_problem: TestProblem | None = None    # None: the suite checks hyperparameters only
+    # Python modules the training program and handler need beyond the core install (the neural built-ins need
+    # "torch"), and the extra that installs them: a job is refused at Create time when one is missing.
+    requires: tuple[str, ...] = ()
+    extra: str = ""
+    gpu_capable: bool = False                  # trains on CUDA when the instance type has GPUs and torch sees one
+
+    def check_installed(self) -> None:
+        """Raise ValidationError naming the extra to install when a module in ``requires`` is missing."""
+        missing = [m for m in self.requires if not _installed(m)]
+        if missing:
+            how = f"pip install 'shipyard[{self.extra}]'" if self.extra else f"pip install {' '.join(missing)}"
+            raise ValidationError(
+                f"The {self.name} algorithm needs {', '.join(missing)}, which this Shipyard server does not have: "
+                f"install it with {how} and restart the server.")
 
     def validate(self, raw: dict[str, str]) -> dict[str, Any]:
         """Parse and check user hyperparameters; return the full set with defaults filled in.
@@ -173,6 +219,15 @@ class Algorithm:
         if self.cross_check is not None:
             self.cross_check(out)
         return out
+
+
+def _installed(module: str) -> bool:
+    if module not in _INSTALLED:
+        _INSTALLED[module] = importlib.util.find_spec(module) is not None
+    return _INSTALLED[module]
+
+
+_INSTALLED: dict[str, bool] = {}
 
 
 class InferenceHandler:

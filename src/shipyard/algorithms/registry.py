@@ -23,14 +23,20 @@ BUILTINS: dict[str, str] = {
     "knn": "shipyard.algorithms.knn",
     "randomcutforest": "shipyard.algorithms.random_cut_forest",
     "ipinsights": "shipyard.algorithms.ip_insights",
+    # the neural built-ins: their declarations import nothing heavy; training and serving need torch (LDA: not)
+    "lda": "shipyard.algorithms.lda",
+    "ntm": "shipyard.algorithms.ntm",
+    "blazingtext": "shipyard.algorithms.blazingtext",
+    "object2vec": "shipyard.algorithms.object2vec",
+    "seq2seq": "shipyard.algorithms.seq2seq",
+    "forecasting-deepar": "shipyard.algorithms.deepar",
+    "image-classification": "shipyard.algorithms.image_classification",
 }
 
 # SageMaker built-ins (ECR repository -> the SDK class) that Shipyard does not implement yet: CreateTrainingJob
 # refuses them by name instead of calling them unknown images.
 NOT_YET_AVAILABLE: dict[str, str] = {
-    "lda": "LDA", "ntm": "NTM", "object2vec": "Object2Vec", "blazingtext": "BlazingText",
-    "seq2seq": "Seq2Seq", "image-classification": "ImageClassification", "object-detection": "ObjectDetection",
-    "semantic-segmentation": "SemanticSegmentation", "forecasting-deepar": "DeepAR",
+    "object-detection": "ObjectDetection", "semantic-segmentation": "SemanticSegmentation",
 }
 
 # ECR repository names of framework containers: these run the user's entry point (script mode).
@@ -46,6 +52,23 @@ FRAMEWORK_REPOS = {
     "huggingface-pytorch-inference": "huggingface",
     "python": "python",
 }
+
+# Framework images Shipyard refuses by name, with the reason (instead of "unknown image" or a silent mapping).
+UNSUPPORTED_FRAMEWORKS: dict[str, str] = {
+    repo: ("MXNet images are not supported: Apache MXNet is retired upstream (moved to the Apache Attic in 2023) "
+           "and has no maintained release for current Python; use PyTorch (sagemaker.pytorch.PyTorch) or "
+           "TensorFlow (sagemaker.tensorflow.TensorFlow)")
+    for repo in ("mxnet-training", "mxnet-inference", "mxnet", "sagemaker-mxnet", "sagemaker-mxnet-serving",
+                 "mxnet-training-neuron", "mxnet-inference-eia", "sagemaker-mxnet-eia")
+}
+
+
+def check_supported(image: str) -> None:
+    """Refuse an image of a framework Shipyard does not run (MXNet), saying what to use instead."""
+    reason = UNSUPPORTED_FRAMEWORKS.get(repository(image)) if image else None
+    if reason:
+        raise ValidationError(f"Image {image!r}: {reason}.")
+
 
 def repository(image: str) -> str:
     """The ECR repository an image names (``.../sagemaker-xgboost:1.7-1`` -> ``sagemaker-xgboost``)."""
@@ -77,10 +100,12 @@ def builtin_for_image(image: str) -> Algorithm | None:
 
 
 def check_image(image: str) -> None:
-    """Refuse a framework image tag AWS never published (``sagemaker-xgboost:0.1-bad``), listing the valid
-    versions (from the SageMaker SDK's image list, see :mod:`shipyard.environments.catalog`)."""
+    """Refuse an unsupported framework's image (MXNet) and a framework image tag AWS never published
+    (``sagemaker-xgboost:0.1-bad``), listing the valid versions (from the SageMaker SDK's image list, see
+    :mod:`shipyard.environments.catalog`)."""
     from ..environments.spec import check_image as _check
 
+    check_supported(image)
     _check(image)
 
 

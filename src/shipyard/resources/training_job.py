@@ -117,6 +117,7 @@ def program_of(spec: dict, hyperparameters: dict, environment: dict, channels: l
         # registry's port is known then), see containers/images.engine_reference.
         return {"kind": "container", "image": image}, user_metrics
     if algo is not None:  # a built-in algorithm ("builtin"); script mode has none
+        algo.check_installed()
         algo.validate(hyperparameters)
         modes = {spec.get("TrainingInputMode") or "File"} | {ch.get("InputMode") for ch in channels
                                                             if ch.get("InputMode")}

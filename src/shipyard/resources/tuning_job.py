@@ -83,6 +83,7 @@ def check_builtin_ranges(definition: dict, space: SearchSpace) -> None:
     algo = builtin_of(definition)
     if algo is None:
         return
+    algo.check_installed()
     static = dict(definition.get("StaticHyperParameters") or {})
     low = {r.name: r.format(r.low) for r in space.numeric}
     low.update({c.name: c.values[0] for c in space.categorical})

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
+from . import frameworks
 from ..domain.paths import safe_join
 from ..errors import ArchiveRefused, UnsafePath, ValidationError
 from ..io.archives import safe_extract
@@ -134,16 +135,25 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
             raise DeployError(f"The inference script {program} (SAGEMAKER_PROGRAM) is not in the model's code "
                               f"folder ({submit}).")
         args = ["--script-program", program, "--code-dir", str(code_dir)]
+        args = frameworks.serving_args(_framework(image), model_dir, code_dir, program) or args
     else:
         algo = builtin_for_image(image) if image else None
+        framework_args = frameworks.serving_args(_framework(image), model_dir, None, None) if image else None
         if algo is not None:
             args = ["--handler", algo.handler]
+        elif framework_args is not None:
+            args = framework_args
         elif repository(image) in FRAMEWORK_REPOS or (model_dir / "code" / "inference.py").exists():
             args = ["--script-program", "inference.py", "--code-dir", str(model_dir / "code")]
         else:
             raise DeployError(f"Image {image} is not a built-in algorithm image and the model names no "
                               "inference script (set SAGEMAKER_PROGRAM in the container's Environment).")
     return {"model_dir": str(model_dir), "args": args, "env": env}
+
+
+def _framework(image: str) -> str:
+    """The framework of a framework image (``pytorch-inference:2.1-cpu-py310`` -> ``pytorch``), else ""."""
+    return FRAMEWORK_REPOS.get(repository(image), "") if image else ""
 
 
 def new_token() -> str:

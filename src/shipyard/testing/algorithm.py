@@ -16,7 +16,12 @@ checks, per algorithm, from its declaration alone:
   type (``inference_accepts``) with the documented shape (``output_key`` / ``output_fields``), the same values
   whatever the encoding, and a batch request gives the same answers as one request per row.
 
-An algorithm without a ``test_problem`` gets the hyperparameter checks only.
+An algorithm whose ``TestProblem.kind`` is ``sample`` (text, pairs, series, images) makes its own data and
+requests (:class:`~shipyard.algorithms.base.SampleData`), one data set per training content type it lists; the
+same checks run on them, answers compared value by value (numbers within a tolerance, text exactly).
+
+An algorithm without a ``test_problem`` gets the hyperparameter checks only. An algorithm whose ``requires``
+are not installed (torch for the neural built-ins) is skipped with the extra to install.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ..algorithms.base import Algorithm, Param
+from ..algorithms.base import Algorithm, Param, SampleData
 from ..algorithms.registry import all_algorithms
 from ..errors import ValidationError
 from ..io.protobuf import decode_record, write_recordio_protobuf
@@ -124,9 +129,26 @@ def _formats(algo: Algorithm) -> list[tuple[str, bool]]:
     return out
 
 
+def _skip_uninstalled(algo: Algorithm) -> None:
+    try:
+        algo.check_installed()
+    except ValidationError as e:
+        pytest.skip(str(e))
+
+
+def sample_data(algo: Algorithm, content_type: str) -> SampleData:
+    """The algorithm's own tiny data set for one training content type (``TestProblem.sample``)."""
+    module, _, function = algo.test_problem.sample.partition(":")
+    return getattr(importlib.import_module(module), function)(content_type)
+
+
 def _cases():
     for algo in ALGORITHMS:
         if algo.test_problem is None:
+            continue
+        if algo.test_problem.kind == "sample":
+            for fmt in dict.fromkeys(algo.input_content_types):
+                yield pytest.param(algo, fmt, False, "File", id=f"{algo.name}-{fmt.split('/')[-1]}-File")
             continue
         if algo.test_problem.kind == "entity_ip":
             fmts = [(CSV, False)]
@@ -141,6 +163,10 @@ def _cases():
 
 def train_once(algo: Algorithm, base: Path, fmt: str, sparse: bool, mode: str):
     tp = algo.test_problem
+    if tp.kind == "sample":
+        sample = sample_data(algo, fmt)
+        prepare_job(base, {**tp.hyperparameters, **sample.hyperparameters}, dict(sample.channels), mode)
+        return run_training(algo.training_module, base, timeout=180)
     channels = {}
     for i, name in enumerate(tp.channels):
         data = make_problem(tp.kind, tp.n_rows, tp.n_features, seed=i)
@@ -152,6 +178,7 @@ def train_once(algo: Algorithm, base: Path, fmt: str, sparse: bool, mode: str):
 
 @pytest.mark.parametrize("algo, fmt, sparse, mode", list(_cases()))
 def test_training_completes(algo: Algorithm, fmt: str, sparse: bool, mode: str, tmp_path: Path):
+    _skip_uninstalled(algo)
     result = train_once(algo, tmp_path, fmt, sparse, mode)
     assert result.returncode == 0, result.output[-3000:] + result.failure
     assert any(result.model_dir.iterdir()), "no model written"
@@ -170,15 +197,21 @@ _MODELS: dict[str, tuple[Path, object]] = {}
 def trained_model(request, tmp_path_factory):
     """(handler, test rows) for an algorithm, trained once per session on its first format in File mode."""
     def get(algo: Algorithm):
+        _skip_uninstalled(algo)
         if algo.name not in _MODELS:
             base = tmp_path_factory.mktemp(algo.name)
-            fmt, sparse = (CSV, False) if algo.test_problem.kind == "entity_ip" else _formats(algo)[0]
+            if algo.test_problem.kind == "sample":
+                fmt, sparse = algo.input_content_types[0], False
+            else:
+                fmt, sparse = (CSV, False) if algo.test_problem.kind == "entity_ip" else _formats(algo)[0]
             result = train_once(algo, base, fmt, sparse, "File")
             assert result.returncode == 0, result.output[-3000:] + result.failure
             _MODELS[algo.name] = (result.model_dir, None)
         module, cls = algo.handler.split(":")
         handler = getattr(importlib.import_module(module), cls)(str(_MODELS[algo.name][0]))
         tp = algo.test_problem
+        if tp.kind == "sample":
+            return handler, sample_data(algo, algo.input_content_types[0]).requests
         return handler, make_problem(tp.kind, 7, tp.n_features, seed=99)
     return get
 
@@ -215,7 +248,11 @@ def _flat(value) -> list[float]:
 def parse_response(body: bytes, accept: str, key: str, fields: tuple[str, ...]) -> list[list[float]]:
     """Each row's output values, flattened in ``fields`` order, checking the documented shape on the way."""
     a = accept.split(";")[0]
-    if a == JSON_T:
+    if a == JSON_T and not key:  # a top-level list (BlazingText, image classification)
+        doc = json.loads(body)
+        assert isinstance(doc, list), doc
+        rows = doc
+    elif a == JSON_T:
         doc = json.loads(body)
         assert set(doc) == {key}, doc
         rows = doc[key]
@@ -229,18 +266,70 @@ def parse_response(body: bytes, accept: str, key: str, fields: tuple[str, ...]) 
         raise AssertionError(f"no parser for {accept}")
     out = []
     for r in rows:
-        assert set(fields) <= set(r), f"{r} lacks {fields}"
-        out.append([x for f in fields for x in _flat(r[f])])
+        if not fields:  # each answer is itself the value (a list of class probabilities)
+            out.append(_leaves(r))
+            continue
+        assert isinstance(r, dict) and set(fields) <= set(r), f"{r} lacks {fields}"
+        out.append([x for f in fields for x in _leaves(r[f])])
     return out
+
+
+def _leaves(value) -> list:
+    """A JSON value's leaves in order: numbers as floats, text as is (labels, translations)."""
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _leaves(value[k])]
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [x for v in value for x in _leaves(v)]
+    if isinstance(value, str):
+        try:
+            return [float(value)]
+        except ValueError:
+            return [value]
+    return [float(value)]
+
+
+def assert_same_answers(actual: list[list], expected: list[list], rtol: float, atol: float, what: str = ""):
+    """Row by row: the same number of leaves, numbers within the tolerance, text equal."""
+    assert len(actual) == len(expected), (what, actual, expected)
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        assert len(a) == len(e), (what, i, a, e)
+        nums_a = [x for x in a if isinstance(x, float)]
+        nums_e = [x for x in e if isinstance(x, float)]
+        assert [x for x in a if not isinstance(x, float)] == [x for x in e if not isinstance(x, float)], (what, i)
+        np.testing.assert_allclose(nums_a, nums_e, rtol=rtol, atol=atol, err_msg=f"{what} row {i}")
 
 
 def _algos_with_problem():
     return [pytest.param(a, id=a.name) for a in ALGORITHMS if a.test_problem is not None]
 
 
+def _sample_answers_each_type(algo: Algorithm, handler, requests) -> None:
+    tp = algo.test_problem
+    listed = {r.content_type.split(";")[0] for r in requests}
+    missing = [c for c in algo.inference_content_types if c.split(";")[0] not in listed]
+    assert not missing, f"the sample makes no request of type {missing}"
+    for req in requests:  # one request's answers agree whatever the response type
+        reference = None
+        for accept in algo.inference_accepts:
+            body, out_type = handler.invoke(req.body, req.content_type, accept)
+            assert out_type.split(";")[0] == accept.split(";")[0]
+            values = parse_response(body, accept, tp.output_key, tp.output_fields)
+            assert len(values) == req.answers, (req.content_type, accept, values)
+            if accept.split(";")[0] == CSV:
+                continue
+            if reference is None:
+                reference = values
+            assert_same_answers(values, reference, 1e-4, 1e-5, f"{req.content_type} -> {accept}")
+    with pytest.raises((ValidationError, ValueError)):
+        handler.invoke(b"\x00garbage", algo.inference_content_types[0], algo.inference_accepts[0])
+
+
 @pytest.mark.parametrize("algo", _algos_with_problem())
 def test_handler_answers_each_type(algo: Algorithm, trained_model):
     handler, data = trained_model(algo)
+    if algo.test_problem.kind == "sample":
+        _sample_answers_each_type(algo, handler, data)
+        return
     tp = algo.test_problem
     n = len(data.rows) if data.rows is not None else len(data.X)
     reference = None
@@ -263,6 +352,20 @@ def test_handler_answers_each_type(algo: Algorithm, trained_model):
 def test_batch_matches_one_by_one(algo: Algorithm, trained_model):
     handler, data = trained_model(algo)
     tp = algo.test_problem
+    if tp.kind == "sample":
+        checked = 0
+        for req in data:
+            if not req.singles:
+                continue
+            accept = algo.inference_accepts[0]
+            batch = parse_response(handler.invoke(req.body, req.content_type, accept)[0], accept, tp.output_key,
+                                   tp.output_fields)
+            single = [row for one in req.singles for row in parse_response(
+                handler.invoke(one, req.content_type, accept)[0], accept, tp.output_key, tp.output_fields)]
+            assert_same_answers(batch, single, 1e-4, 1e-5, req.content_type)
+            checked += 1
+        assert checked, "the sample gives no request with singles"
+        return
     ct, accept = algo.inference_content_types[0], algo.inference_accepts[0]
     n = len(data.rows) if data.rows is not None else len(data.X)
     body, _ = handler.invoke(request_body(data, ct), ct, accept)

@@ -87,9 +87,10 @@ def encode(data: Dataset, fmt: str, labelled: bool, sparse: bool = False) -> tup
     return buf.getvalue(), RECORDIO
 
 
-def prepare_job(base: Path, hyperparameters: dict[str, str], channels: dict[str, tuple[bytes, str]],
-                mode: str = "File") -> Path:
-    """Write /opt/ml under ``base``. File channels get their data now; Pipe channels are left to a feeder."""
+def prepare_job(base: Path, hyperparameters: dict[str, str],
+                channels: dict[str, tuple[bytes | dict[str, bytes], str]], mode: str = "File") -> Path:
+    """Write /opt/ml under ``base``. File channels get their data now (one file ``part-0``, or a SampleData
+    channel's files by name); Pipe channels are left to a feeder."""
     cfg = base / "input" / "config"
     cfg.mkdir(parents=True, exist_ok=True)
     (cfg / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
@@ -102,7 +103,10 @@ def prepare_job(base: Path, hyperparameters: dict[str, str], channels: dict[str,
     if mode == "File":
         for name, (payload, _) in channels.items():
             (data / name).mkdir(exist_ok=True)
-            (data / name / "part-0").write_bytes(payload)
+            files = payload if isinstance(payload, dict) else {"part-0": payload}
+            for file_name, content in files.items():  # a SampleData channel: several files, sub-folders
+                (data / name / file_name).parent.mkdir(parents=True, exist_ok=True)
+                (data / name / file_name).write_bytes(content)
     for d in ("model", "output/data"):
         (base / d).mkdir(parents=True, exist_ok=True)
     return base
