@@ -9,6 +9,13 @@ For a framework image the model server running this handler is started on the im
 (:func:`shipyard.serving.containers.with_environment`): the user's module imports the framework at the image's
 version and AWS's toolkits (``sagemaker_inference``, ``sagemaker_containers``, ...), so this module and what it
 imports stay within the standard library, NumPy and Shipyard's own code.
+
+Framework defaults: for a PyTorch image (``SHIPYARD_IMAGE``, which :func:`shipyard.serving.deploy.prepare` sets
+from the container's image) the defaults are the PyTorch container's (:mod:`.frameworks.pytorch`: a TorchScript
+``model.pt`` loaded without any script, tensors in and out), the script itself is optional as in that container,
+only JSON and CSV bodies arrive as ``str``, and a ``transform_fn`` next to ``input_fn``/``predict_fn``/
+``output_fn`` is refused as the toolkit refuses it. Handlers declaring a trailing ``context`` argument get a
+:class:`Context` (``system_properties`` with ``model_dir`` and ``gpu_id``), like the toolkit's.
 """
 
 from __future__ import annotations
@@ -93,6 +100,35 @@ def load_user_module(program: str, code_dir: str):
     return module
 
 
+class Context:
+    """What the inference toolkit passes as ``context`` to handlers that declare it (the subset scripts use)."""
+
+    def __init__(self, model_dir: str, gpu_id: int | None = None, model_name: str = "model"):
+        self.model_name = model_name
+        self.system_properties = {"model_dir": model_dir, "gpu_id": gpu_id, "batch_size": 1,
+                                  "server_name": "Shipyard", "server_version": "1"}
+        self.manifest: dict = {"model": {"modelName": model_name}}
+        self.metrics = None
+
+
+def framework_defaults(image: str | None) -> Any:
+    """The framework container's default handlers for ``image`` (see the module doc), or None for the generic
+    inference toolkit's."""
+    if not image:
+        return None
+    from ..algorithms.registry import FRAMEWORK_REPOS, repository
+
+    try:
+        framework = FRAMEWORK_REPOS.get(repository(image))
+    except Exception:  # noqa: BLE001 - an odd image name only means "no framework defaults"
+        return None
+    if framework == "pytorch":
+        from .frameworks.pytorch import Defaults
+
+        return Defaults()
+    return None
+
+
 def _call(fn, *args, context=None):
     """Toolkit handlers may take an extra ``context`` argument; pass it only where declared."""
     try:
@@ -106,7 +142,8 @@ class ScriptHandler(InferenceHandler):
     def __init__(self, model_dir: str, program: str = "inference.py", code_dir: str | None = None):
         super().__init__(model_dir)
         code_dir = code_dir or os.path.join(model_dir, "code")
-        self.module = load_user_module(program, code_dir)
+        self.defaults = framework_defaults(os.environ.get("SHIPYARD_IMAGE"))
+        self.module = self._load_module(program, code_dir)
         self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
         m = self.module
         self.transform_fn = getattr(m, "transform_fn", None)
@@ -114,27 +151,48 @@ class ScriptHandler(InferenceHandler):
         self.predict_fn = getattr(m, "predict_fn", None)
         self.output_fn = getattr(m, "output_fn", None)
         model_fn = getattr(m, "model_fn", None)
+        d = self.defaults
+        self.context = Context(model_dir, d.gpu_id() if d is not None else None)
+        if d is not None:
+            if self.transform_fn is not None and (self.input_fn or self.predict_fn or self.output_fn):
+                raise ValueError("Cannot use transform_fn implementation in conjunction with input_fn, predict_fn, "
+                                 f"and/or output_fn implementation (in {program}).")
+            self.input_fn = self.input_fn or d.input_fn
+            self.predict_fn = self.predict_fn or d.predict_fn
+            self.output_fn = self.output_fn or d.output_fn
+            model_fn = model_fn or d.model_fn
         if model_fn is None:
             raise RuntimeError(f"Please provide a model_fn implementation in {program}.")
-        self.model = _call(model_fn, model_dir)
+        self.model = _call(model_fn, model_dir, context=self.context)
+
+    def _load_module(self, program: str, code_dir: str):
+        """The user's module; for a framework with defaults a missing script means "all defaults" (None)."""
+        try:
+            return load_user_module(program, code_dir)
+        except FileNotFoundError:
+            if self.defaults is None:
+                raise
+            return None
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         if not accept or _base(accept) == "*/*":
             accept = self.default_accept
+        ctx = self.context
         if self.transform_fn is not None:
-            out = _call(self.transform_fn, self.model, body, content_type, accept)
+            out = _call(self.transform_fn, self.model, body, content_type, accept, context=ctx)
             return self._as_response(out, accept)
-        data = body.decode("utf-8") if _base(content_type) in TEXT_TYPES else body
-        decoded = (_call(self.input_fn, data, content_type) if self.input_fn
+        text_types = self.defaults.text_types if self.defaults is not None else TEXT_TYPES
+        data = body.decode("utf-8") if _base(content_type) in text_types else body
+        decoded = (_call(self.input_fn, data, content_type, context=ctx) if self.input_fn
                    else default_decode(data, content_type))
         if self.predict_fn is not None:
-            prediction = _call(self.predict_fn, decoded, self.model)
+            prediction = _call(self.predict_fn, decoded, self.model, context=ctx)
         elif hasattr(self.model, "predict"):
             prediction = self.model.predict(decoded)
         else:
             prediction = self.model(decoded)
         if self.output_fn is not None:
-            return self._as_response(_call(self.output_fn, prediction, accept), accept)
+            return self._as_response(_call(self.output_fn, prediction, accept, context=ctx), accept)
         return default_encode(prediction, accept)
 
     @staticmethod
