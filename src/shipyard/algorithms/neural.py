@@ -45,6 +45,9 @@ def device() -> Any:
     cpus = os.environ.get("SM_NUM_CPUS")
     if cpus and int(cpus) > 0:
         torch.set_num_threads(max(1, min(int(cpus), os.cpu_count() or 1)))
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and 0 < int(omp) < torch.get_num_threads():
+        torch.set_num_threads(int(omp))  # a job's Environment that caps the threads is honoured
     return torch.device("cpu")
 
 

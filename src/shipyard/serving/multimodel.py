@@ -74,6 +74,8 @@ def prepare_multimodel(services, container: dict, variant_dir: Path, gen: int) -
         raise DeployError("A MultiModel container needs ModelDataUrl: the S3 prefix holding its *.tar.gz models.")
     env = dict(container.get("Environment") or {})
     image = container.get("Image", "")
+    if image:  # framework defaults (PyTorch's default model_fn/input_fn/...) follow the image, as in deploy.prepare
+        env.setdefault("SHIPYARD_IMAGE", image)
     program = env.get("SAGEMAKER_PROGRAM")
     submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
     stripped = {k: v for k, v in container.items() if k not in ("ModelDataUrl", "ModelDataSource", "Mode")}

@@ -185,6 +185,9 @@ def run_training(module: str, base: Path, timeout: float = 120.0, pipe_channels:
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), PYTHONUNBUFFERED="1")
     for k in [k for k in env if k.startswith("SM_")]:
         del env[k]
+    # One vCPU, as a small instance type: torch's threads spin-wait on each other on a loaded machine (a
+    # training step measured 0.03 s on one thread, 0.5-8 s on two while other tests ran).
+    env["SM_NUM_CPUS"] = "1"
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     start = time.monotonic()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 from typing import Any
 
@@ -163,9 +162,6 @@ def train(run: TrainingRun) -> None:
     if "train" not in run.env.channels:
         raise ValidationError("The image-classification algorithm needs a 'train' channel.")
     dev = neural.device()
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    if dev.type == "cpu" and omp.isdigit() and 0 < int(omp) < torch.get_num_threads():
-        torch.set_num_threads(int(omp))  # a job's Environment that caps the threads is honoured
     neural.seed_everything(0)
 
     def read(channel: str) -> Images:
