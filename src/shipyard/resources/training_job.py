@@ -71,7 +71,7 @@ def check_s3_uri(services: Services, uri: str, what: str, must_exist: bool = Tru
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 
 
-def _check_channels(services: Services, channels: list[dict]) -> None:
+def _check_channels(services: Services, channels: list[dict], job_input_mode: str = "File") -> None:
     seen = set()
     for ch in channels:
         name = ch["ChannelName"]
@@ -87,7 +87,12 @@ def _check_channels(services: Services, channels: list[dict]) -> None:
             raise ValidationError(f"Channel {name!r}: Shipyard supports S3DataSource channels only "
                                   "(FileSystemDataSource needs EFS/FSx).")
         if s3.get("S3DataType") == "AugmentedManifestFile":
-            raise ValidationError(f"Channel {name!r}: AugmentedManifestFile is not supported by Shipyard.")
+            if (ch.get("InputMode") or job_input_mode or "File") != "Pipe":
+                raise ValidationError(f"Channel {name!r}: AugmentedManifestFile can only be used with Pipe input "
+                                      "mode (set the channel's InputMode or the job's TrainingInputMode to Pipe).")
+            if not s3.get("AttributeNames"):
+                raise ValidationError(f"Channel {name!r}: an AugmentedManifestFile channel needs AttributeNames "
+                                      "(e.g. [\"source-ref\", \"class\"]): the attributes to send, in order.")
         check_s3_uri(services, s3.get("S3Uri", ""), f"Channel {name!r} S3Uri")
 
 
@@ -144,7 +149,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
     channels = params.get("InputDataConfig") or []
     program, metric_defs = program_of(spec, hps, environment, channels)
     spec.setdefault("TrainingInputMode", "File")
-    _check_channels(services, channels)
+    _check_channels(services, channels, spec["TrainingInputMode"])
     output = dict(params["OutputDataConfig"])
     check_s3_uri(services, output.get("S3OutputPath", ""), "OutputDataConfig.S3OutputPath")
     checkpoint = params.get("CheckpointConfig")

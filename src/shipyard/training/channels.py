@@ -8,6 +8,11 @@ prefix (the SageMaker SDK's local mode does the same). ``ShardedByS3Key`` gives 
 N-th object of the sorted list. Pipe mode creates ``<channel>_0`` and, when the reader reaches EOF, the
 next epoch's ``<channel>_1``...; with ``RecordWrapperType=RecordIO`` each object becomes one RecordIO record,
 and ``CompressionType=Gzip`` objects are decompressed on the way (as SageMaker does in Pipe mode).
+
+``AugmentedManifestFile`` (Pipe mode only, as on AWS): the manifest is JSON Lines; for each line, each name in
+``AttributeNames`` in order becomes one payload on the pipe: the object a ``*-ref`` attribute points at, else
+the attribute's value as JSON text (a string as it is). With ``RecordWrapperType=RecordIO`` each payload is
+one record, which is how the built-ins (image classification) tell them apart.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def list_objects(store: ObjectStore, source: dict) -> list[ObjectRef]:
         m_bucket, m_prefix = parse_s3_uri(manifest[0]["prefix"])
         return [ObjectRef(m_bucket, m_prefix + rel, rel) for rel in manifest[1:]]
     if data_type == "AugmentedManifestFile":
-        raise ValueError("AugmentedManifestFile channels are not supported by Shipyard yet.")
+        return [ObjectRef(bucket, prefix, prefix.rsplit("/", 1)[-1])]  # the manifest; its lines are read later
     refs = [ObjectRef(bucket, info.key, _rel(info.key, prefix))
             for info in store.iter_keys(bucket, prefix) if not info.key.endswith("/")]
     if not refs:
@@ -111,6 +116,11 @@ class PipeFeeder(threading.Thread):
             os.mkfifo(path)
         return path
 
+    def _epoch(self):
+        """The bytes of one epoch, in order."""
+        for ref in self.refs:
+            yield from self._chunks(ref)
+
     def _chunks(self, ref: ObjectRef):
         _, chunks = self.store.open_object(ref.bucket, ref.key)
         if self.gzipped:
@@ -128,14 +138,58 @@ class PipeFeeder(threading.Thread):
             for epoch in range(MAX_EPOCHS):
                 path = self.make_fifo(epoch)
                 with open(path, "wb") as f:  # blocks until the program opens the FIFO
-                    for ref in self.refs:
-                        for chunk in self._chunks(ref):
-                            f.write(chunk)
+                    for chunk in self._epoch():
+                        f.write(chunk)
                     self.make_fifo(epoch + 1)  # before EOF reaches the reader
         except BrokenPipeError:
             pass  # the reader closed early: allowed
         except BaseException as e:  # noqa: BLE001 - reported by the executor
             self.error = e
+
+
+def manifest_lines(store: ObjectStore, ref: ObjectRef) -> list[dict]:
+    """The JSON objects of an augmented manifest, one a line (blank lines skipped); ValueError names a bad line."""
+    lines = []
+    text = store.get_bytes(ref.bucket, ref.key).decode("utf-8")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            raise ValueError(f"Augmented manifest s3://{ref.bucket}/{ref.key}, line {n}: not a JSON object.") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"Augmented manifest s3://{ref.bucket}/{ref.key}, line {n}: not a JSON object.")
+        lines.append(doc)
+    return lines
+
+
+class AugmentedManifestFeeder(PipeFeeder):
+    """A Pipe-mode channel of an augmented manifest: one payload per line and attribute (see the module)."""
+
+    def __init__(self, store: ObjectStore, manifest: ObjectRef, lines: list[dict], attributes: list[str],
+                 base: Path, record_io: bool):
+        super().__init__(store, [], base, record_io, gzipped=False)
+        self.manifest, self.lines, self.attributes = manifest, lines, attributes
+
+    def _epoch(self):
+        from ..io.recordio import frame
+
+        where = f"s3://{self.manifest.bucket}/{self.manifest.key}"
+        for n, line in enumerate(self.lines, 1):
+            for name in self.attributes:
+                if name not in line:
+                    raise ValueError(f"Augmented manifest {where}, line {n}: no attribute {name!r} "
+                                     f"(AttributeNames {self.attributes}).")
+                value = line[name]
+                if name.endswith("-ref"):
+                    if not isinstance(value, str) or not value.startswith("s3://"):
+                        raise ValueError(f"Augmented manifest {where}, line {n}: {name} must be an s3:// URI.")
+                    bucket, key = parse_s3_uri(value)
+                    payload = self.store.get_bytes(bucket, key)
+                else:
+                    payload = (value if isinstance(value, str) else json.dumps(value)).encode("utf-8")
+                yield frame(payload) if self.record_io else payload
 
 
 def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job_input_mode: str,
@@ -149,9 +203,20 @@ def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job
         source = (ch.get("DataSource") or {}).get("S3DataSource")
         if source is None:
             raise ValueError(f"Channel {name!r}: only S3DataSource is supported by Shipyard.")
+        mode = ch.get("InputMode") or job_input_mode or "File"
+        if source.get("S3DataType") == "AugmentedManifestFile":
+            if mode != "Pipe":
+                raise ValueError(f"Channel {name!r}: AugmentedManifestFile needs Pipe input mode.")
+            manifest = list_objects(store, source)[0]
+            lines = manifest_lines(store, manifest)
+            if source.get("S3DataDistributionType") == "ShardedByS3Key" and host_count > 1:
+                lines = lines[host_index::host_count]  # each host its share of the lines
+            data_dir.mkdir(parents=True, exist_ok=True)
+            feeders.append(AugmentedManifestFeeder(store, manifest, lines, list(source.get("AttributeNames") or []),
+                                                   channel_dir, ch.get("RecordWrapperType") == "RecordIO"))
+            continue
         refs = shard(list_objects(store, source), source.get("S3DataDistributionType", "FullyReplicated"),
                      host_index, host_count)
-        mode = ch.get("InputMode") or job_input_mode or "File"
         if mode == "Pipe":
             data_dir.mkdir(parents=True, exist_ok=True)
             feeders.append(PipeFeeder(store, refs, channel_dir, ch.get("RecordWrapperType") == "RecordIO",
