@@ -275,3 +275,67 @@ def torchrun_command(entry_cmd: list[str], hosts: list[str], current_host: str, 
     return [entry_cmd[0], "-m", "torch.distributed.run", f"--nnodes={len(hosts)}",
             f"--node_rank={hosts.index(current_host)}", f"--nproc_per_node={procs_per_host}",
             f"--master_addr={master_addr}", f"--master_port={master_port}", *entry_cmd[1:]]
+
+
+# --- TensorFlow: what SageMaker's TensorFlow training container (sagemaker-tensorflow-training) adds ---
+TF_MWMS_SWITCH = "sagemaker_multi_worker_mirrored_strategy_enabled"
+TF_PS_SWITCH = "sagemaker_parameter_server_enabled"
+
+
+def tensorflow_distribution(framework: dict[str, Any], num_hosts: int) -> str:
+    """``"parameter_server"``, ``"multi_worker_mirrored"`` or ``""``, as the container decides: parameter
+    servers only on several hosts, MultiWorkerMirroredStrategy's TF_CONFIG even on one."""
+    if _truthy(framework.get(TF_PS_SWITCH)) and num_hosts > 1:
+        return "parameter_server"
+    if _truthy(framework.get(TF_MWMS_SWITCH)):
+        return "multi_worker_mirrored"
+    return ""
+
+
+def tensorflow_ports(hosts: list[str], base_port: int) -> tuple[dict[str, int], dict[str, int]]:
+    """({host: worker/master port}, {host: parameter-server port}). The container uses fixed ports (8890 for
+    MultiWorkerMirroredStrategy, 2222 master/worker, 2223 ps), one host per instance; here several hosts may
+    share one address (the local runner), so each gets its own ports counted up from the job's free
+    ``MASTER_PORT``: workers ``MASTER_PORT+1+i``, parameter servers ``MASTER_PORT+1+N+i``."""
+    hosts = sorted(hosts)
+    n = len(hosts)
+    return ({h: base_port + 1 + i for i, h in enumerate(hosts)},
+            {h: base_port + 1 + n + i for i, h in enumerate(hosts)})
+
+
+def tensorflow_tf_config(kind: str, hosts: list[str], current_host: str, addresses: dict[str, str],
+                         base_port: int, ps_task: bool = False) -> dict[str, Any]:
+    """TF_CONFIG as the container builds it (``_build_tf_config_for_mwms`` / ``_build_tf_config_for_ps``), with
+    each host's address and port: MultiWorkerMirroredStrategy -> every host a ``worker``; parameter server ->
+    ``master`` (algo-1), ``worker`` (the others) and a ``ps`` on every host, ``ps_task`` giving the ps task."""
+    hosts = sorted(hosts)
+    workers, ps_ports = tensorflow_ports(hosts, base_port)
+
+    def where(names: list[str], ports: dict[str, int]) -> list[str]:
+        return [f"{addresses.get(h, '127.0.0.1')}:{ports[h]}" for h in names]
+
+    if kind == "multi_worker_mirrored":
+        return {"cluster": {"worker": where(hosts, workers)}, "environment": "cloud",
+                "task": {"index": hosts.index(current_host), "type": "worker"}}
+    if kind != "parameter_server":
+        raise ValueError(f"no TF_CONFIG for distribution {kind!r}")
+    cluster: dict[str, list[str]] = {"master": where(hosts[:1], workers)}
+    if len(hosts) > 1:
+        cluster["ps"] = where(hosts, ps_ports)
+        cluster["worker"] = where(hosts[1:], workers)
+    if ps_task:
+        task = {"index": hosts.index(current_host), "type": "ps"}
+    elif current_host == hosts[0]:
+        task = {"index": 0, "type": "master"}
+    else:
+        task = {"index": hosts[1:].index(current_host), "type": "worker"}
+    return {"cluster": cluster, "environment": "cloud", "task": task}
+
+
+def tensorflow_environment(framework: dict[str, Any], hosts: list[str], current_host: str,
+                           addresses: dict[str, str], base_port: int) -> dict[str, str]:
+    """``TF_CONFIG`` for this host's training program (empty without a TensorFlow distribution switch)."""
+    kind = tensorflow_distribution(framework, len(hosts))
+    if not kind:
+        return {}
+    return {"TF_CONFIG": _dump(tensorflow_tf_config(kind, hosts, current_host, addresses, base_port))}

@@ -50,6 +50,8 @@ def load_handler(model_dir: str, handler: str | None = None, program: str | None
     if handler:
         mod_name, _, cls_name = handler.partition(":")
         cls = getattr(importlib.import_module(mod_name), cls_name)
+        if code_dir and getattr(cls, "accepts_code_dir", False):  # TensorFlow's: its inference.py may lie outside
+            return cls(model_dir, code_dir)
         return cls(model_dir)
     from .script_handler import ScriptHandler
 

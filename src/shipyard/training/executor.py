@@ -152,6 +152,10 @@ class Executor(SupervisedProgram):
             user_hps, _ = contract.split_hyperparameters(hps)
             args = contract.cli_args(user_hps)
             cmd = script.command(entry, self.layout.code, args, python=python)
+            if program.get("framework") == "tensorflow":  # the TensorFlow container: TF_CONFIG, ps, --model_dir
+                cmd, tf_env = script.tensorflow_launch(cmd, framework, self.layout, self.hosts, self.current_host,
+                                                       addresses, int(distributed["MASTER_PORT"]), python)
+                distributed.update(tf_env)
             if procs > 1:
                 cmd = contract.torchrun_command(cmd, self.hosts, self.current_host, distributed["MASTER_ADDR"],
                                                 int(distributed["MASTER_PORT"]), procs)

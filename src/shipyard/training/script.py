@@ -134,3 +134,91 @@ def command(entry: str, code_dir: Path, args: list[str], python: str = sys.execu
         path.chmod(path.stat().st_mode | 0o111)
         return ["/bin/sh", "-c", _RUN_AS_SCRIPT, "./" + entry, *args]
     return [python, entry, *args]
+
+
+# --- TensorFlow: what SageMaker's TensorFlow training container does around the entry point ---------------
+# (sagemaker-tensorflow-training's training.py). The executor calls :func:`tensorflow_launch` for a job of a
+# tensorflow-training image, after :func:`command`.
+
+# The parameter server of one host: a tf.distribute.Server for the "ps" task, kept on the CPU as the container
+# does. Run with the job's interpreter (it has TensorFlow; Shipyard need not be importable there).
+_TF_PS_SERVER = """
+import json, os
+import tensorflow as tf
+cfg = json.loads(os.environ["SHIPYARD_TF_PS_CONFIG"])
+server = tf.distribute.Server(tf.train.ClusterSpec(cfg["cluster"]), job_name="ps",
+                              task_index=cfg["task"]["index"],
+                              config=tf.compat.v1.ConfigProto(device_count={"GPU": 0}))
+print("parameter server", cfg["task"]["index"], "serving", server.target, flush=True)
+server.join()
+"""
+
+# The launcher of a parameter-server job on each host (standard library only): start this host's parameter
+# server, run the entry point as master (algo-1) or worker, then, on a worker, wait until the master is down
+# (as the container's _wait_until_master_is_down), stop the parameter server and exit with the entry point's
+# status. argv: <ps config json> <master host:port> <is master 0/1> -- <entry point command...>
+_TF_PS_LAUNCHER = """
+import os, socket, subprocess, sys, time
+ps_config, master, is_master, sep, *cmd = sys.argv[1:]
+ps = subprocess.Popen([sys.executable, "-c", os.environ.pop("SHIPYARD_TF_PS_SERVER")],
+                      env={**os.environ, "SHIPYARD_TF_PS_CONFIG": ps_config})
+try:
+    rc = subprocess.call(cmd)
+    host, _, port = master.rpartition(":")
+    while is_master != "1":
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError:
+            print("master", master, "is down, stopping the parameter server", flush=True)
+            break
+        print("master", master, "is still up, waiting for it to exit", flush=True)
+        time.sleep(2)
+finally:
+    ps.terminate()
+    try:
+        ps.wait(10)
+    except subprocess.TimeoutExpired:
+        ps.kill()
+sys.exit(rc)
+"""
+
+
+def tensorflow_model_dir(cmd: list[str], model_dir: Path, base: Path) -> list[str]:
+    """The entry point's ``--model_dir`` made a local folder. The SDK's ``TensorFlow`` estimator passes the
+    ``s3://<output>/<job>/model`` URI, which TensorFlow 2 cannot write without tensorflow-io (the container
+    configures TF's S3 file system instead): an ``s3://`` value becomes ``SM_MODEL_DIR`` (what is written there
+    ends up in model.tar.gz, as with the SDK's own MPI default ``/opt/ml/model``), and an ``/opt/ml/...`` value
+    the same folder of the job's stand-in for ``/opt/ml``."""
+    out = list(cmd)
+    for i, arg in enumerate(out[:-1]):
+        if arg not in ("--model_dir", "--model-dir"):
+            continue
+        value = out[i + 1]
+        if value.startswith("s3://"):
+            out[i + 1] = str(model_dir)
+        elif value == "/opt/ml" or value.startswith("/opt/ml/"):
+            out[i + 1] = str(base / value[len("/opt/ml"):].lstrip("/"))
+    return out
+
+
+def tensorflow_launch(cmd: list[str], framework: dict, layout, hosts: list[str], current_host: str,
+                      addresses: dict[str, str], base_port: int, python: str = sys.executable
+                      ) -> tuple[list[str], dict[str, str]]:
+    """(command, extra environment) of a TensorFlow job: a local ``--model_dir``, ``TF_CONFIG`` for
+    ``distribution={"multi_worker_mirrored_strategy"|"parameter_server": {"enabled": True}}``, and with
+    parameter servers a launcher that starts this host's ``ps`` task beside the entry point."""
+    import json
+
+    from ..runners import contract
+
+    cmd = tensorflow_model_dir(cmd, layout.model, layout.base)
+    env = contract.tensorflow_environment(framework, hosts, current_host, addresses, base_port)
+    if contract.tensorflow_distribution(framework, len(hosts)) != "parameter_server":
+        return cmd, env
+    hosts = sorted(hosts)
+    ps_config = contract.tensorflow_tf_config("parameter_server", hosts, current_host, addresses, base_port,
+                                              ps_task=True)
+    master = ps_config["cluster"]["master"][0]
+    env["SHIPYARD_TF_PS_SERVER"] = _TF_PS_SERVER
+    return [python, "-c", _TF_PS_LAUNCHER, json.dumps(ps_config), master,
+            "1" if current_host == hosts[0] else "0", "--", *cmd], env
