@@ -12,8 +12,7 @@ partner hyperparameters, as a user would.
 
 In-process that is the full cross product (thousands of validations, no server). Through the real server,
 each estimator runs ``fit(wait=False)`` with a combination of non-default values, CreateTrainingJob must
-accept it, and the job is stopped. LDA, NTM and Object2Vec have no built-in yet: the server must refuse them
-with a ValidationException that says so.
+accept it, and the job is stopped.
 """
 
 from __future__ import annotations
@@ -50,8 +49,6 @@ BUILTIN_CLASSES = {
     "KNN": dict(k=3, sample_size=1000, predictor_type="classifier"),
     "RandomCutForest": dict(),
     "IPInsights": dict(num_entity_vectors=100, vector_dim=16),
-}
-NOT_YET = {
     "LDA": dict(num_topics=5),
     "NTM": dict(num_topics=5),
     "Object2Vec": dict(epochs=2, enc0_max_seq_len=10, enc0_vocab_size=100),
@@ -67,6 +64,7 @@ OVERRIDES = {
     ("PCA", "subtract_mean"): [True, False],
     ("LinearLearner", "positive_example_weight_mult"): ["auto", "balanced", "1e-06", "0.5", "1", "1000"],
     ("KNN", "faiss_index_ivf_nlists"): ["auto", "1", str(BIG_INT)],
+    ("NTM", "encoder_layers"): [[100, 50], [10], ["auto"]],
 }
 FREE_FLOAT = [-1.5, 0.0, 1e-08, 2.5, BIG_FLOAT]  # "A float value"/"A number": no SDK bound
 # Set by _prepare_for_training from the records and its mini_batch_size argument, not as attributes.
@@ -150,7 +148,7 @@ def _context(cls_name: str, name: str, value, base: dict) -> dict | None:
 
 
 def _contexts(cls_name: str) -> list[dict]:
-    base = dict(BUILTIN_CLASSES[cls_name] if cls_name in BUILTIN_CLASSES else NOT_YET[cls_name])
+    base = dict(BUILTIN_CLASSES[cls_name])
     if cls_name == "LinearLearner":
         return [dict(base, predictor_type="binary_classifier"), dict(base, predictor_type="regressor"),
                 dict(base, predictor_type="multiclass_classifier", num_classes=3)]
@@ -163,7 +161,7 @@ def _contexts(cls_name: str) -> list[dict]:
 
 def _fit_values(cls_name: str) -> list[tuple[int, int | None]]:
     """(feature_dim, mini_batch_size) pairs fit can send: the ends of each range, None where allowed."""
-    dims = [1, 10000] if cls_name == "RandomCutForest" else [1, BIG_INT]
+    dims = {"RandomCutForest": [1, 10000], "NTM": [1, 1000000]}.get(cls_name, [1, BIG_INT])
     batches = {"RandomCutForest": [None, 1000], "IPInsights": [None, 1, 500000],
                "NTM": [1, 10000], "LDA": [1, BIG_INT], "Object2Vec": [None, 1, 10000]
                }.get(cls_name, [None, 1, BIG_INT])
@@ -213,7 +211,8 @@ def cases(cls_name: str, session):
                 dim = FEATURE_DIM
                 if cls_name == "KNN" and hp.name == "dimension_reduction_target":
                     dim = value + 1  # "less than feature_dim"
-                yield f"{ctx} {hp.name}={value!r}", _emitted(est, dim), image
+                batch = 100 if cls_name == "LDA" else None  # LDA's fit requires a mini_batch_size
+                yield f"{ctx} {hp.name}={value!r}", _emitted(est, dim, batch), image
 
 
 @pytest.fixture(scope="module")
@@ -358,22 +357,6 @@ def test_sdk_fit_is_accepted_by_the_server(sm_session, server):
             assert "yperparameter" not in desc.get("FailureReason", ""), desc["FailureReason"]
         finally:
             _stop(sm, name)
-
-
-@pytest.mark.parametrize("cls_name", sorted(NOT_YET))
-def test_algorithms_without_a_builtin_are_refused_clearly(cls_name, sm_session, server):
-    from botocore.exceptions import ClientError
-
-    assert sm_session.default_bucket() == "sdk-hyperparameters"
-    est = _estimator(cls_name, sm_session, **NOT_YET[cls_name])
-    records = est.record_set(np.random.default_rng(1).random((10, 6)).astype("float32"))
-    with pytest.raises(ClientError) as info:
-        est.fit(records, mini_batch_size=5, wait=False, logs=False)
-    err = info.value.response["Error"]
-    assert err["Code"] == "ValidationException"
-    repo = getattr(sagemaker, cls_name).repo_name
-    assert f"'{repo}'" in err["Message"] and "not available" in err["Message"], err["Message"]
-    assert len(err["Message"]) < 400, err["Message"]
 
 
 # ---------------------------------------------------------------- honoured, not only accepted
