@@ -31,6 +31,7 @@ OPERATION_MODULES = [
     "shipyard.api.lineage",
     "shipyard.api.notebooks",
     "shipyard.api.monitoring",
+    "shipyard.api.compilation",
 ]
 
 

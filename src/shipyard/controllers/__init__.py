@@ -20,6 +20,7 @@ CONTROLLERS = [
     ("shipyard.controllers.pipeline", "PipelineController"),
     ("shipyard.controllers.notebook", "NotebookController"),
     ("shipyard.controllers.monitoring", "MonitoringController"),
+    ("shipyard.controllers.compilation", "CompilationController"),
 ]
 
 

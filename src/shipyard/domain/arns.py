@@ -29,6 +29,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "notebook-instance-lifecycle-config": ("notebook-instance-lifecycle-config",
                                            "notebook instance lifecycle configuration"),
     "monitoring-schedule": ("monitoring-schedule", "monitoring schedule"),
+    "compilation-job": ("compilation-job", "compilation job"),
     "data-quality-job-definition": ("data-quality-job-definition", "data quality job definition"),
     "model-quality-job-definition": ("model-quality-job-definition", "model quality job definition"),
     "ecr-repository": ("repository", "ECR repository"),  # arn:aws:ecr:...:repository/<name> (api/ecr.py)
