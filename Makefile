@@ -35,8 +35,11 @@ check: $(FULL)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two workers by default (pytest-xdist; tests/conftest.py groups tests that share something machine-wide):
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 test: $(FULL)
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Unit tests only: tests/conftest.py marks a test `integration` when it starts a server, a subprocess or a
 # cluster; `slow` ones are end-to-end. Under a minute; `make test` stays the whole suite.

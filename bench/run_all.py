@@ -54,6 +54,15 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_ray_scheduling": ([], ["--jobs", "8"]),
     "bench_tuning": (["--server"], ["--seeds", "3"]),
     "bench_tuning_xgboost": ([], ["--rows", "50000", "--jobs", "10", "--rounds", "20"]),
+    # the neural built-ins and framework estimators (issue 19)
+    "bench_pytorch_serving": ([], ["--quick"]),
+    "bench_tensorflow_serving": ([], ["--quick"]),
+    "bench_topic_models": ([], ["--quick"]),
+    "bench_blazingtext": ([], ["--quick"]),
+    "bench_object2vec": ([], ["--quick"]),
+    "bench_seq2seq": ([], ["--quick"]),
+    "bench_deepar": ([], ["--quick"]),
+    "bench_image_classification": ([], ["--quick"]),
 }
 
 # Lines worth repeating in the summary: ratios, speed-ups, "x" factors, verdicts.

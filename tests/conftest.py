@@ -117,6 +117,26 @@ def pytest_runtest_protocol(item, nextitem):
         _running["item"] = None
 
 
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): the suite waits on servers,
+# jobs and polls far more than it computes. Each test file is one group (its module fixtures start once, on one
+# worker); folders whose tests share something machine-wide are one group each, so they never run at once:
+SHARED_GROUPS = {
+    "ray/": "ray",                # local Ray clusters (ports, /tmp/ray sessions, the object store's memory)
+    "containers/": "containers",  # the Docker daemon, the local registry, container names
+    "environments/": "environments",  # the shared cache of built framework environments
+    "ui/": "ui",                  # Chromium
+    "notebooks/": "notebooks",    # JupyterLab servers and the example notebooks (already three at a time)
+    "e2e/": "e2e",                # the SageMaker SDK's whole workflows (heavy: one at a time)
+}
+
+
+def _xdist_group(rel: str) -> str:
+    for prefix, group in SHARED_GROUPS.items():
+        if rel.startswith(prefix):
+            return group
+    return rel
+
+
 def _listed(table: dict[str, set[str]], rel: str, item) -> bool:
     names = table.get(rel, ())
     return item.name in names or getattr(item, "originalname", item.name) in names
@@ -135,6 +155,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
         if _listed(SLOW_TESTS, rel, item):
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(rel)))
 
 
 # Framework scripts run on the server's own Python in tests (building an image's environment takes minutes);

@@ -31,6 +31,11 @@ from shipyard.testing.sdk import sdk_config, sdk_variables  # noqa: E402
 from shipyard.testing.server import ShipyardProcess, kill_processes_under, processes_under  # noqa: E402
 
 DEFAULT_TIMEOUT = 300
+
+# Examples whose framework environment would download a multi-GB build of the framework (PyTorch 2.1 from PyPI is
+# a CUDA build; TensorFlow 2.13 takes minutes to build): they run against a second server whose jobs use the
+# server's own Python and packages (SHIPYARD_ENVIRONMENTS=server; torch and tensorflow-cpu are test extras).
+ON_SERVER_PYTHON = {"pytorch_mnist", "tensorflow_script_mode"}
 DEFAULT_BUCKET = "sagemaker-shipyard-examples"
 
 
@@ -110,17 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     cache = os.environ.get("SHIPYARD_ENVIRONMENTS_CACHE") or str(Path.home() / ".cache" / "shipyard" / "environments")
     server = ShipyardProcess(home, env={"SHIPYARD_ENVIRONMENTS": os.environ.get("SHIPYARD_ENVIRONMENTS", "auto"),
                                         "SHIPYARD_ENVIRONMENTS_CACHE": cache}).start()
+    servers = [(server, home)]
+    if ON_SERVER_PYTHON.intersection(names):
+        home2 = tmp / "home-server-python"
+        servers.append((ShipyardProcess(home2, env={"SHIPYARD_ENVIRONMENTS": "server"}).start(), home2))
     results: list[tuple[str, bool, float, str]] = []
-    try:
+
+    def environment_for(proc: ShipyardProcess, proc_home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "SHIPYARD_", "SAGEMAKER_"))}
-        env.update(server.env())
+        env.update(proc.env())
         env.update(sdk_variables(config))
         env.update({
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-            "SHIPYARD_EXAMPLES_HOME": str(home),
+            "SHIPYARD_EXAMPLES_HOME": str(proc_home),
         })
+        return env
+
+    try:
+        envs = {n: environment_for(*servers[-1 if n in ON_SERVER_PYTHON else 0]) for n in names}
         def report(name: str, ok: bool, elapsed: float, err: str) -> None:
             results.append((name, ok, elapsed, err))
             tag = "PASS" if ok else ("FAIL (allowed)" if name in allowed else "FAIL")
@@ -133,26 +147,28 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.jobs <= 1:
             for name in names:
-                report(name, *run_example(name, env, args.timeout, logdir, workdir))
+                report(name, *run_example(name, envs[name], args.timeout, logdir, workdir))
         else:  # the examples mostly wait (the SDK polls endpoints every 30 s), so a few at once save time
             from concurrent.futures import ThreadPoolExecutor, as_completed
             with ThreadPoolExecutor(args.jobs) as pool:
-                futures = {pool.submit(run_example, n, env, args.timeout, logdir, workdir): n for n in names}
+                futures = {pool.submit(run_example, n, envs[n], args.timeout, logdir, workdir): n for n in names}
                 for future in as_completed(futures):
                     report(futures[future], *future.result())
             results.sort(key=lambda r: names.index(r[0]))
     finally:
-        server.stop()
-        deadline = time.monotonic() + 10
-        while processes_under(home) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        kill_processes_under(home)
+        for proc, proc_home in servers:
+            proc.stop()
+            deadline = time.monotonic() + 10
+            while processes_under(proc_home) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            kill_processes_under(proc_home)
         if not args.keep:
             import shutil
             for name, ok, *_ in results:  # keep the logs of failures for a look, remove the rest
                 if ok:
                     (logdir / f"{name}.log").unlink(missing_ok=True)
-            shutil.rmtree(home, ignore_errors=True)
+            for _, proc_home in servers:
+                shutil.rmtree(proc_home, ignore_errors=True)
             shutil.rmtree(workdir, ignore_errors=True)
 
     passed = sum(ok for _, ok, _, _ in results)
