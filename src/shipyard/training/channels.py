@@ -196,7 +196,7 @@ def stage_channels(store: ObjectStore, channels: list[dict], data_dir: Path, job
                    host_index: int = 0, host_count: int = 1, link: bool = False) -> list[PipeFeeder]:
     """Stage every channel; returns the Pipe-mode feeders (not started yet). ``link``: see
     :func:`stage_file_channel` (for programs that only read their input)."""
-    feeders = []
+    feeders: list[PipeFeeder] = []
     for ch in channels:
         name = ch["ChannelName"]
         channel_dir = safe_join(data_dir, name, what="channel name")  # never input/config, never "."
