@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "processing"))
 from processing_helpers import script_request  # noqa: E402
 from processing_helpers import wait_status as wait_processing  # noqa: E402
-from training_helpers import script_job, wait_status  # noqa: E402
+from training_helpers import ensure_bucket, script_job, wait_status  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -131,6 +131,7 @@ def test_transform_job_trial_component(server):
 def test_processing_job_trial_component(server):
     sm, s3 = server.client("sagemaker"), server.client("s3")
     job = f"pj-{uuid.uuid4().hex[:8]}"
+    ensure_bucket(s3, BUCKET)  # not left to an earlier test: tests of a file may run on another worker's server
     s3.put_object(Bucket=BUCKET, Key=f"{job}/data/part-0.csv", Body=b"1,2\n")
     request = script_request(s3, BUCKET, job, "print('ok')\n", inputs={"data": {"S3Uri": f"s3://{BUCKET}/{job}/data"}},
                              outputs={"result": {}})

@@ -89,11 +89,13 @@ def test_async_outputs_and_failures(server):
 def test_async_requests_survive_a_server_crash(server_factory):
     srv = server_factory()
     _deploy(srv, "queue", 1)
-    answers = [_submit(srv, "queue", i, {"x": i, "sleep": 1.0}) for i in range(5)]
-    srv.kill9()  # one request runs at a time, 1 s each: most are still queued
+    # one request runs at a time, 2 s each: 12 s of work, so most are still queued at the kill even on a
+    # loaded machine (with 1 s each, a busy CI worker once finished all five before the restart)
+    answers = [_submit(srv, "queue", i, {"x": i, "sleep": 2.0}) for i in range(6)]
+    srv.kill9()
     srv.start()
     s3 = srv.client("s3")
     assert _all_outputs(s3, answers) is None  # work really was left for the restarted server
     outputs = wait_until(lambda: _all_outputs(s3, answers), 60,
                          what="every queued request to complete after the restart")
-    assert [json.loads(o)["y"] for o in outputs] == [3.0 * i for i in range(5)]
+    assert [json.loads(o)["y"] for o in outputs] == [3.0 * i for i in range(6)]
