@@ -5,12 +5,11 @@ shape, delete the endpoint."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from shipyard.algorithms.blazingtext.synthetic import fasttext_lines, labelled_text
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -27,19 +26,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_supervised_fit_deploy_predict(sm_env, tmp_path):
@@ -81,4 +67,4 @@ def test_supervised_fit_deploy_predict(sm_env, tmp_path):
         assert right >= 15, json.dumps(answer[:3])
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)

@@ -5,11 +5,10 @@ forecast request with a configuration, as the AWS DeepAR examples do."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 pytest.importorskip("torch", reason="DeepAR needs the torch extra: pip install 'shipyard[torch]'")
@@ -25,19 +24,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_deepar_fit_deploy_predict(sm_env, tmp_path):
@@ -85,4 +71,4 @@ def test_deepar_fit_deploy_predict(sm_env, tmp_path):
         assert predictor.predict(request) == answer  # the same request, the same forecast
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)

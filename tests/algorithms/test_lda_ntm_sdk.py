@@ -5,13 +5,12 @@ RecordDeserializer predictors), ``predict`` and ``delete_endpoint``. Patterned o
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
 from shipyard.algorithms.lda.corpus import generate
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -27,19 +26,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def _fit_deploy_predict(server, estimator, session, records, mini_batch_size, X, key):
@@ -54,7 +40,7 @@ def _fit_deploy_predict(server, estimator, session, records, mini_batch_size, X,
         rows = [list(r.label[key].float32_tensor.values) for r in records_out]
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(server, predictor.endpoint_name)
+    assert endpoint_gone(server, predictor.endpoint_name)
     return desc, np.array(rows)
 
 

@@ -5,11 +5,10 @@ predict (JSON, with an attention matrix), delete the endpoint."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytest.importorskip("torch")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -25,18 +24,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name: str, timeout: float = 30.0) -> bool:
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            return e.response["Error"]["Code"] == "ValidationException"
-        time.sleep(0.25)
-    return False
 
 
 def test_seq2seq_fit_deploy_predict(sm_env, tmp_path):
@@ -90,4 +77,4 @@ def test_seq2seq_fit_deploy_predict(sm_env, tmp_path):
         json.dumps(one)
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)

@@ -9,12 +9,11 @@ Two flows: built-in XGBoost (Estimator + image_uris.retrieve) and SKLearn script
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -52,19 +51,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_builtin_xgboost_fit_deploy_predict(sm_env, tmp_path, capfd):
@@ -112,7 +98,7 @@ def test_builtin_xgboost_fit_deploy_predict(sm_env, tmp_path, capfd):
         assert accuracy >= 0.7, (scores, data["y_test"])
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)
 
 
 TRAIN_SCRIPT = '''\
@@ -191,4 +177,4 @@ def test_sklearn_script_mode_fit_deploy_predict(sm_env, tmp_path, capfd):
         assert accuracy >= 0.7, (scores, data["y_test"])
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)

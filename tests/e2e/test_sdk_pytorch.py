@@ -9,12 +9,11 @@ with no entry point at all, is served by the PyTorch container's defaults (Torch
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytest.importorskip("torch", reason="torch is in the test extra: pip install -e '.[test]'")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -102,19 +101,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def _accuracy(scores, y):
@@ -164,7 +150,7 @@ def test_pytorch_fit_deploy_predict_npy_json_and_torchscript_without_script(sm_e
         np.testing.assert_allclose(as_json, probs, rtol=1e-5)
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)
 
     # 2. the same artifact with no inference script: the container's default model_fn loads model.pt
     model = PyTorchModel(model_data=estimator.model_data, role=ROLE, framework_version="2.1", py_version="py310",
@@ -180,4 +166,4 @@ def test_pytorch_fit_deploy_predict_npy_json_and_torchscript_without_script(sm_e
         assert _accuracy(logits, y_test) >= 0.8
     finally:
         bare.delete_endpoint()
-    assert _endpoint_gone(sm_env, bare.endpoint_name)
+    assert endpoint_gone(sm_env, bare.endpoint_name)

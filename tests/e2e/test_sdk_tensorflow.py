@@ -4,12 +4,11 @@ called through the SDK's TensorFlowPredictor (TensorFlow Serving's REST contract
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
-from shipyard.testing.sdk import sdk_environment, sdk_session
+from shipyard.testing.sdk import endpoint_gone, sdk_environment, sdk_session
 
 pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'shipyard[tensorflow]')")
 
@@ -59,19 +58,6 @@ def sm_env(server, tmp_path_factory, quick_sagemaker_sdk):
         yield server
 
 
-def _endpoint_gone(server, name, timeout=30.0):
-    from botocore.exceptions import ClientError
-
-    sm = server.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            sm.describe_endpoint(EndpointName=name)
-        except ClientError as e:
-            assert e.response["Error"]["Code"] == "ValidationException"
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_tensorflow_script_mode_fit_deploy_predict(sm_env, tmp_path, capfd):
@@ -118,4 +104,4 @@ def test_tensorflow_script_mode_fit_deploy_predict(sm_env, tmp_path, capfd):
         np.testing.assert_allclose(columnar["outputs"], probs[:3], rtol=1e-5)
     finally:
         predictor.delete_endpoint()
-    assert _endpoint_gone(sm_env, predictor.endpoint_name)
+    assert endpoint_gone(sm_env, predictor.endpoint_name)

@@ -91,3 +91,23 @@ def sdk_session(region: str = REGION, bucket: str | None = None, **boto_kwargs: 
     return sagemaker.Session(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
                              sagemaker_runtime_client=boto_session.client("sagemaker-runtime"),
                              default_bucket=bucket)
+
+
+def endpoint_gone(server: Any, name: str, timeout: float = 30.0) -> bool:
+    """True once DescribeEndpoint of ``name`` answers ValidationException (the endpoint was deleted), polling
+    every 0.25 s for at most ``timeout`` seconds; False if it is still there then. Another error code raises."""
+    import time
+
+    from botocore.exceptions import ClientError
+
+    sm = server.client("sagemaker")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            sm.describe_endpoint(EndpointName=name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ValidationException":
+                raise
+            return True
+        time.sleep(0.25)
+    return False
