@@ -53,6 +53,17 @@ FRAMEWORK_REPOS = {
     "python": "python",
 }
 
+# ECR repositories of the images SageMaker Neo's compiled models are deployed with (a compilation job's
+# InferenceImage, the SDK's neo-* image configs) -> the original framework. The model server serves their
+# compiled ``model.onnx`` on onnxruntime with the original container's contract (serving/frameworks/onnx.py).
+NEO_REPOS = {
+    "xgboost-neo": "xgboost", "sagemaker-neo-xgboost": "xgboost",
+    "sagemaker-inference-pytorch": "pytorch", "sagemaker-neo-pytorch": "pytorch", "neo-pytorch": "pytorch",
+    "sagemaker-inference-tensorflow": "tensorflow", "sagemaker-neo-tensorflow": "tensorflow",
+    "neo-tensorflow": "tensorflow", "sagemaker-neo-sklearn": "sklearn", "sagemaker-neo-onnx": "onnx",
+    "image-classification-neo": "image-classification",
+}
+
 # Framework images Shipyard refuses by name, with the reason (instead of "unknown image" or a silent mapping).
 UNSUPPORTED_FRAMEWORKS: dict[str, str] = {
     repo: ("MXNet images are not supported: Apache MXNet is retired upstream (moved to the Apache Attic in 2023) "
@@ -115,6 +126,8 @@ def is_container_image(image: str) -> bool:
     that name no built-in algorithm or framework (those win by repository name, as :func:`resolve` says)."""
     from ..containers import uris
 
+    if repository(image) in NEO_REPOS:  # a Neo inference image: the model server serves its model.onnx
+        return False
     try:
         if uris.is_ecr(image):
             return True

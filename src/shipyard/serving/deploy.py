@@ -43,7 +43,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..algorithms.registry import FRAMEWORK_REPOS, builtin_for_image, repository
+from ..algorithms.registry import FRAMEWORK_REPOS, NEO_REPOS, builtin_for_image, repository
 from . import frameworks
 from ..domain.paths import safe_join
 from ..errors import ArchiveRefused, UnsafePath, ValidationError
@@ -116,6 +116,8 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
     image = container.get("Image", "")
     if image:  # built-in handlers match the answers of the image's version (e.g. XGBoost's CSV layout)
         env.setdefault("SHIPYARD_IMAGE", image)
+    if image and repository(image) in NEO_REPOS:  # a Neo-compiled model: onnxruntime, the original's contract
+        return {"model_dir": str(model_dir), "args": _neo_args(image, model_dir), "env": env}
     if program:
         submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
         if submit.startswith("s3://"):
@@ -149,6 +151,18 @@ def prepare(objects, container: dict, variant_dir: Path, gen: int) -> dict:
             raise DeployError(f"Image {image} is not a built-in algorithm image and the model names no "
                               "inference script (set SAGEMAKER_PROGRAM in the container's Environment).")
     return {"model_dir": str(model_dir), "args": args, "env": env}
+
+
+def _neo_args(image: str, model_dir: Path) -> list[str]:
+    """The model server's arguments for a Neo inference image: the compiled model.onnx's handler."""
+    from .frameworks import onnx
+
+    args = onnx.serving_args(model_dir, None, None)
+    if args is None:
+        raise DeployError(f"Image {image} serves SageMaker Neo compiled models, but the model artifact holds no "
+                          "model.onnx: deploy the artifact of a COMPLETED compilation job "
+                          "(DescribeCompilationJob's ModelArtifacts.S3ModelArtifacts).")
+    return args
 
 
 def _framework(image: str) -> str:
