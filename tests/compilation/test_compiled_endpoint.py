@@ -86,3 +86,41 @@ def test_a_model_that_cannot_compile_fails_with_the_reason(neo):
     assert job["CompilationJobStatus"] == "FAILED"
     assert job["FailureReason"] and "\n" not in job["FailureReason"]
     assert job["CompilationEndTime"]
+
+
+def test_compiled_builtins_answer_as_their_containers(neo, tmp_path):
+    """Linear learner and k-means models (AWS's MXNet-framed built-ins) compile with Framework MXNET; the job's
+    InferenceImage serves them with the algorithm's own answers (scores, labels, clusters), equal to the
+    uncompiled endpoint's."""
+    from shipyard.algorithms import aws_artifacts
+    from shipyard.algorithms.kmeans.model import to_aws as kmeans_to_aws
+    from shipyard.algorithms.linear_learner.model import to_aws as ll_to_aws
+
+    sm, rt, s3 = neo.client("sagemaker"), neo.client("sagemaker-runtime"), neo.client("s3")
+    rng = np.random.default_rng(5)
+    meta = {"predictor_type": "binary_classifier", "loss": "logistic", "threshold": 0.5, "feature_dim": 4,
+            "num_classes": 2}
+    artifacts = {"linear-learner": (ll_to_aws(meta, rng.normal(size=(4, 1)), rng.normal(size=1)), meta),
+                 "kmeans": (kmeans_to_aws(rng.normal(size=(3, 4))), None)}
+    rows = "\n".join(",".join(f"{v:.5f}" for v in r) for r in rng.normal(size=(5, 4)))
+    for algo, (artifact, algo_meta) in artifacts.items():
+        model_dir = tmp_path / algo
+        aws_artifacts.write(model_dir, artifact, algo_meta)
+        files = {p.name: p.read_bytes() for p in sorted(model_dir.iterdir())}
+        model = upload(s3, "neo", f"{algo}/model.tar.gz", tarball(files))
+        request = job_request(f"builtin-{algo}", model, f"s3://neo/{algo}-compiled", framework="MXNET")
+        request["InputConfig"]["DataInputConfig"] = '{"data": [1, 4]}'
+        sm.create_compilation_job(**request)
+        image = f"382416733822.dkr.ecr.us-east-1.amazonaws.com/{algo}:1"
+        _endpoint(sm, f"orig-{algo}", image, model)
+        job = wait_job(sm, f"builtin-{algo}", timeout=120)
+        assert job["CompilationJobStatus"] == "COMPLETED", job["FailureReason"]
+        _endpoint(sm, f"neo-{algo}", job["InferenceImage"], job["ModelArtifacts"]["S3ModelArtifacts"])
+        wait_in_service(sm, f"orig-{algo}")
+        wait_in_service(sm, f"neo-{algo}")
+        original = json.loads(_ask(rt, f"orig-{algo}", rows, "text/csv", "application/json"))["predictions"]
+        compiled = json.loads(_ask(rt, f"neo-{algo}", rows, "text/csv", "application/json"))["predictions"]
+        assert len(compiled) == 5 and set(compiled[0]) == set(original[0]), (original[0], compiled[0])
+        for a, b in zip(original, compiled):
+            for key in a:
+                np.testing.assert_allclose(b[key], a[key], atol=1e-4, err_msg=f"{algo} {key}")

@@ -99,8 +99,10 @@ class OnnxHandler(InferenceHandler):
         framework = str(self.report.get("framework") or "onnx").lower()
         model = OnnxModel(path)
         serving = dict(self.report.get("serving") or {})
-        if framework == "xgboost":
-            self.inner: InferenceHandler = _xgboost(model_dir, model, serving)
+        if serving.get("kind") == "builtin":  # linear learner, k-means, PCA, FM: their own answers
+            self.inner: InferenceHandler = BuiltinContract(model_dir, model, serving)
+        elif framework == "xgboost":
+            self.inner = _xgboost(model_dir, model, serving)
         elif framework in ("tensorflow", "keras"):
             self.inner = TFServingContract(model_dir, model)
         else:
@@ -172,6 +174,48 @@ def xgboost_prediction(model: OnnxModel, outs: list[np.ndarray], objective: str)
 
 
 # --- PyTorch / scikit-learn / plain ONNX: the inference toolkit's default encoders ---
+class BuiltinContract(InferenceHandler):
+    """A compiled built-in (linear learner, k-means, PCA, factorization machines) answers as its container:
+    the built-in request types in, one ``{output: value}`` row per instance under ``response_key``."""
+
+    default_accept = "application/json"
+
+    def __init__(self, model_dir: str, model: OnnxModel, serving: dict):
+        super().__init__(model_dir)
+        self.model, self.serving = model, serving
+        self.outputs = [str(o) for o in serving.get("outputs") or []]
+        self.key = str(serving.get("response_key") or "predictions")
+        self.dim = int(serving.get("feature_dim") or 0)
+
+    def decode(self, body: bytes, content_type: str) -> Any:
+        from ...io import codecs
+
+        X = codecs.decode_features(body, content_type)
+        X = X if isinstance(X, np.ndarray) else np.asarray(X.toarray())
+        if self.dim and X.shape[1] != self.dim:
+            raise ValidationError(f"Each instance must have {self.dim} features; got {X.shape[1]}.")
+        return X.astype(np.float32)
+
+    def predict(self, data: Any) -> list[dict]:
+        outs = self.model(data)
+        named = {name: np.asarray(self.model.output(outs, name)) for name in self.outputs}
+        rows = []
+        for i in range(len(data)):
+            row = {}
+            for name, values in named.items():
+                v = values[i]
+                row[name] = v.tolist() if v.ndim else (int(v) if name == "closest_cluster" else float(v))
+            rows.append(row)
+        return rows
+
+    def encode(self, prediction: Any, accept: str) -> tuple[bytes, str]:
+        from ...io import codecs
+
+        if not accept or accept.strip() == "*/*":
+            accept = self.default_accept
+        return codecs.encode_predictions(prediction, accept, self.key)
+
+
 class ToolkitContract(InferenceHandler):
     default_accept = "application/json"
 
