@@ -130,3 +130,20 @@ def test_cross_hyperparameter_rules(hps, message):
     else:
         with pytest.raises(ValidationError, match=re.escape(message)):
             ALGORITHM.validate({"num_round": "1", **hps})
+
+
+@pytest.mark.parametrize("body", [b"1 0:1.5 3:2\n0 1:-1\n", b"0:1 2:3\n", b"1 qid:3 0:1 2:2\n", b"\n\n1 0:2\n\n",
+                                  b"1 0:1e-3 1:inf\n", b"1 0:1 2:x\n", b"1 0:1 40:2\n", b"1 1.5:2\n", b"1 0:1 2:\n",
+                                  b""])
+def test_libsvm_fast_path_agrees_with_the_checked_parser(body):
+    """NumPy's one-call parse of plain LibSVM gives the checked loop's matrix; anything else (qid, bad entries,
+    indices out of range) falls back to the loop, whose errors name the line."""
+    from shipyard.algorithms.xgboost.handler import _parse_libsvm_checked, parse_libsvm
+
+    def outcome(fn):
+        try:
+            return fn(body, 5).toarray().tolist()
+        except ValidationError as e:
+            return str(e)
+
+    assert outcome(parse_libsvm) == outcome(_parse_libsvm_checked)
