@@ -63,6 +63,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_seq2seq": ([], ["--quick"]),
     "bench_deepar": ([], ["--quick"]),
     "bench_image_classification": ([], ["--quick"]),
+    # Neo and SageMaker Spark (issue 20)
+    "bench_neo": ([], ["--quick"]),
+    "bench_spark": ([], ["--quick"]),
 }
 
 # Lines worth repeating in the summary: ratios, speed-ups, "x" factors, verdicts.
