@@ -102,7 +102,7 @@ def preprocess(input_file, output_file, keep=1):
         csv_reader = csv.reader(csvinfile, delimiter=",")
         for row in csv_reader:
             all_rows.append(row)
-    random.shuffle(all_rows)
+    rng.shuffle(all_rows)  # SHIPYARD: seeded, so that every run trains on the same order
     all_rows = all_rows[: int(keep * len(all_rows))]
     # SHIPYARD: the notebook maps transform_instance over a multiprocessing Pool; a plain map is enough here.
     transformed_rows = list(map(transform_instance, all_rows))
@@ -139,7 +139,7 @@ bt_model = sagemaker.estimator.Estimator(
     output_path=s3_output_location,
     hyperparameters={
         "mode": "supervised",
-        "epochs": 1,
+        "epochs": 10,  # SHIPYARD: 10 (20,000 generated documents; early stopping with min_epochs 5, patience 4)
         "min_count": 2,
         "learning_rate": 0.05,
         "vector_dim": 10,
