@@ -36,6 +36,7 @@ from ..metastore.base import LogEvent
 from ..objectstore.base import parse_s3_uri
 from ..resources import compilation_job as cj
 from ..runners.base import JobSpec
+from ..runners.sandbox import Sandbox, isolation_enabled
 from .base import Controller
 
 log = logging.getLogger("shipyard.controllers.compilation")
@@ -61,6 +62,9 @@ class CompilationController(Controller):
     def __init__(self, services: Services):
         super().__init__(services)
         self._handles: dict[str, object] = {}
+        # the compiler loads the user's model (pickles, TorchScript, SavedModels run code): it runs in the job
+        # sandbox, seeing its own folder only, the server's home hidden, and no network (it needs none)
+        self.isolate = isolation_enabled((getattr(services.settings, "extra", {}) or {}).get("job_isolation"))
 
     def job_dir(self, name: str) -> Path:
         return Path(self.services.settings.home) / "runs" / "compilation" / name
@@ -147,7 +151,9 @@ class CompilationController(Controller):
             args += ["--compiler-options", output["CompilerOptions"]]
         return JobSpec(name=f"{cj.KIND}/{r.name}", command=args, env={"SHIPYARD_COMPILATION_JOB": r.name},
                        workdir=str(jdir), log_path=str(jdir / LOG_FILE), cpus=1.0,
-                       inputs={"model": str(jdir / "model")}, sync_back=[f"out/{f}" for f in OUTPUTS])
+                       inputs={"model": str(jdir / "model")}, sync_back=[f"out/{f}" for f in OUTPUTS],
+                       sandbox=Sandbox(opt_ml="{workdir}", hide=[str(self.services.settings.home)], network=False,
+                                       applies_to="command") if self.isolate else None)
 
     def _attach(self, handle_id: str):
         handle = self._handles.get(handle_id)
