@@ -73,6 +73,20 @@ INTEGRATION_TESTS = {
         "test_crash_mid_write_leaves_old_object", "test_two_processes_writing_one_key_leave_one_body",
     },
     "sdk/test_sdk_public_api.py": {"test_sdk_imports_no_server_internals"},
+    "compile/test_job.py": {"test_job_failure_writes_one_line_reason", "test_job_writes_model_and_report"},
+    "serving/test_pytorch_serving.py": {"test_model_server_process_answers_npy_and_json_and_400s"},
+    "serving/test_tensorflow_serving.py": {"test_model_server_process"},
+    "algorithms/test_xgboost_model_format.py": {
+        "test_images_before_1_3_pickle_a_booster_their_xgboost_reads",
+        "test_later_or_unversioned_images_save_xgboost_format",
+        "test_the_1_0_1_images_xgboost_unpickles_and_predicts_the_same",
+    },
+    "containers/test_limits_flags.py": {
+        "test_a_gpu_instance_on_a_host_with_gpus_and_the_nvidia_runtime",
+        "test_a_gpu_instance_on_a_host_without_a_gpu_runtime_logs_once_and_runs_on_cpu",
+        "test_limits_the_engine_cannot_apply_are_left_out_with_a_note",
+        "test_the_sandbox_the_runner_admitted_the_job_with_wins_over_the_table",
+    },
     "training/test_script_command.py": {"test_a_shell_entry_point_gets_its_name_and_arguments_as_values"},
     "server/test_server_fixture.py": {"test_kill_processes_under_home_only"},
     "serving/test_model_server.py": {
