@@ -472,11 +472,27 @@ def _started(r) -> bool:
     return bool(TrainingState.from_doc(r.doc).handle)
 
 
-def _free_port() -> int:
-    """A port for MASTER_ADDR:MASTER_PORT (free here; on a cluster, a high port is free on algo-1's node too
-    in practice: the chance of a clash is what torchrun's own default port takes)."""
+def _free_port(span: int = 16) -> int:
+    """A port for MASTER_ADDR:MASTER_PORT with the ``span`` ports above it free too (TensorFlow's workers and
+    parameter servers take MASTER_PORT+1... on the local runner, where the hosts share one address). Chosen
+    below Linux's ephemeral range (32768-60999), where the OS does not hand ports to outgoing connections: a
+    port taken from that range can be gone by the time a job binds it on a busy machine (seen with TF's gRPC
+    server). On a cluster a port free here is free on algo-1's node too in practice."""
+    import random
     import socket
 
+    def free(port: int) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                return False
+        return True
+
+    for _ in range(50):  # bounded: falls back to an ephemeral port
+        base = random.randrange(20000, 32000 - span)
+        if all(free(p) for p in range(base, base + span + 1)):
+            return base
     with socket.socket() as s:
         s.bind(("", 0))
         return s.getsockname()[1]
