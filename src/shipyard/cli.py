@@ -510,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_users import add_users_commands
 
     add_users_commands(sub)
+    from .cli_usage import add_usage_commands
+
+    add_usage_commands(sub)
     from .cli_monitor import add_monitor_commands
 
     add_monitor_commands(sub, _client_opts)

@@ -45,6 +45,8 @@ from typing import Any
 from ..errors import ShipyardError
 from ..metastore.base import ListQuery
 from ..serving import metrics as M
+from ..usage import metrics as usage_metrics
+from ..usage.prices import load_table
 from .registry import operation
 
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -135,6 +137,9 @@ def _points(services, namespace: str, metric: str, dimensions: list[dict], start
         out += [(max(float(ts), start), stat(b)) for ts, b in mins.items()
                 if ts + 60 > start and ts < end and b[M.N] > 0]
         return own, sorted(out)
+    if namespace == usage_metrics.NAMESPACE:  # derived from the usage intervals (shipyard.usage.metrics)
+        return usage_metrics.points(services.meta, metric, dimensions, start, end, unit, time.time(),
+                                    load_table(services.settings.home))
     job = _job_of(namespace, dimensions)
     if job is None:
         return _custom_points(services, namespace, metric, dimensions, start, end, unit)
@@ -374,6 +379,8 @@ def list_metrics(services, params: dict) -> dict:
         metrics += _endpoint_metrics(services)
     if namespace not in (TRAINING_NAMESPACE, SAGEMAKER_NAMESPACE):
         metrics += _custom_metrics(services, namespace)
+    if namespace in (None, usage_metrics.NAMESPACE):
+        metrics += usage_metrics.list_metrics(services.meta)
     metrics = [m for m in metrics if wanted_name in (None, m["MetricName"]) and _matches(m, filters)]
     token = params.get("NextToken") or "0"
     if not token.isdigit():

@@ -17,6 +17,7 @@ from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ValidationError
 from ..resources import endpoint as endpoint_resource
 from ..resources.endpoint import get_endpoint, require_in_service
+from ..usage.budgets import check_budget
 from .listing import list_page
 from .models import NAME_TIME, containers_of, get_model, public
 from .registry import operation
@@ -141,6 +142,9 @@ def create_endpoint(services: Services, params: dict) -> dict:
     capture = _capture_summary(spec["data_capture"])
     if capture:
         doc["DataCaptureConfig"] = capture
+    if params.get("Tags"):  # ListTags answers them, and usage reports and budgets allocate cost by them
+        doc["_tags"] = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]]
+    check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     try:
         services.meta.create(ENDPOINT, name, arn, "Creating", doc)
     except ResourceInUse:

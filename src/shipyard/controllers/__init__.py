@@ -21,6 +21,7 @@ CONTROLLERS = [
     ("shipyard.controllers.notebook", "NotebookController"),
     ("shipyard.controllers.monitoring", "MonitoringController"),
     ("shipyard.controllers.compilation", "CompilationController"),
+    ("shipyard.controllers.usage", "UsageController"),
 ]
 
 

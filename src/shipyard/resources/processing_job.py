@@ -24,6 +24,7 @@ from ..domain.arns import name_from
 from ..domain.processing_state import ProcessingState
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
 from ..metastore.base import Resource
+from ..usage.budgets import check_budget
 from . import job_events
 from .job_listing import list_jobs_page
 from .training_job import check_s3_uri, public
@@ -174,6 +175,7 @@ def create(services: Services, params: dict, extra: dict | None = None) -> dict:
     state = ProcessingState(program=program, tags=list(params["Tags"]) if params.get("Tags") else None)
     doc.update(state.to_doc())
     doc.update(extra or {})
+    check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
     services.wake(KIND)
     return {"ProcessingJobArn": arn}

@@ -25,6 +25,7 @@ from ..domain.training_state import TrainingState
 from ..errors import ConflictError, MissingResource, ValidationError
 from ..metastore.base import Resource
 from ..training.metric_matcher import validate_pattern
+from ..usage.budgets import check_budget
 from . import job_events
 from .job_listing import list_jobs_page
 
@@ -193,6 +194,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
                           tags=list(params["Tags"]) if params.get("Tags") else None)
     doc.update(state.to_doc())
     doc.update(extra or {})
+    check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent))
     services.wake(KIND)
     return {"TrainingJobArn": arn}

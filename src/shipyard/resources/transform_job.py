@@ -18,6 +18,7 @@ from ..context import Services
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..metastore.base import Resource
+from ..usage.budgets import check_budget
 from . import job_events
 from .training_job import check_s3_uri, public
 
@@ -77,6 +78,7 @@ def create(services: Services, params: dict) -> dict:
     if services.meta.find(KIND, name) is not None:
         raise ResourceInUse(f"Job name must be unique within an AWS account and region, and a job with this name "
                             f"already exists ({arn})")
+    check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
     services.wake(KIND)
     return {"TransformJobArn": arn}

@@ -28,6 +28,7 @@ from ..tuning.hyperband import RESOURCE_NAMES
 from ..tuning.pareto import TAG_KEY, parse_tag
 from ..tuning.space import SearchSpace
 from ..tuning.strategy import make_strategy
+from ..usage.budgets import check_budget
 
 KIND = "hyper-parameter-tuning-job"
 NOUN = "hyper-parameter tuning job"
@@ -237,6 +238,7 @@ def create(services: Services, req: dict) -> dict:
     if existing is not None:
         raise ResourceInUse(f"Hyperparameter tuning job names must be unique within an AWS account and region, "
                             f"and a hyperparameter tuning job with this name already exists ({existing.arn}).")
+    check_budget(services, req.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     services.meta.create(KIND, name, arn, "InProgress", doc)
     services.wake(KIND)
     return {"HyperParameterTuningJobArn": arn}
