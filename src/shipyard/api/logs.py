@@ -5,8 +5,11 @@ Training jobs write ``/aws/sagemaker/TrainingJobs`` streams named ``<job>/algo-1
 GetLogEvents. Events live in the metadata store (``append_logs``/``get_logs``/``list_log_streams``), in
 seconds; CloudWatch speaks milliseconds, so this module converts at the edge.
 
-A log group exists once it has a stream (CloudWatch would have it created by the service); a missing group
-or stream is ``ResourceNotFoundException``, which the SDK catches while a job is still starting.
+A log group exists once it has a stream (CloudWatch would have it created by the service) or once
+CreateLogGroup / a retention policy recorded it (:mod:`shipyard.resources.log_group`); a missing group or stream
+is ``ResourceNotFoundException``, which the SDK catches while a job is still starting. A group's retention
+(PutRetentionPolicy) hides older events from GetLogEvents and FilterLogEvents at once; the log-retention
+controller deletes them on its tick.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import base64
 import re
 
 from ..errors import ShipyardError
+from ..resources import log_group
 from .registry import operation
 
 SAGEMAKER_GROUPS = [
@@ -26,13 +30,8 @@ SAGEMAKER_GROUPS = [
 ]
 
 
-def _not_found(what: str) -> ShipyardError:
-    return ShipyardError(f"The specified log {what} does not exist.", code="ResourceNotFoundException",
-                         http_status=400)
-
-
-def _invalid(message: str) -> ShipyardError:
-    return ShipyardError(message, code="InvalidParameterException", http_status=400)
+_not_found = log_group.not_found
+_invalid = log_group.invalid
 
 
 def _ms(seconds: float) -> int:
@@ -43,18 +42,32 @@ def _group_arn(services, group: str) -> str:
     return f"arn:aws:logs:{services.region}:{services.account}:log-group:{group}"
 
 
-def _group_exists(meta, group: str) -> bool:
-    streams, _ = meta.list_log_streams(group, limit=1)
-    return bool(streams)
+_group_exists = log_group.exists
+
+
+def _group_name(params: dict) -> str:
+    """logGroupName, or the group a logGroupIdentifier (a name or an ARN) names."""
+    group = params.get("logGroupName") or params.get("logGroupIdentifier") or ""
+    return group.split(":log-group:", 1)[-1].removesuffix(":*")
+
+
+def _kept_from(meta, group: str, start_ms: int | None) -> float | None:
+    """The start time (seconds) a read uses: the caller's, moved up to the group's retention cutoff."""
+    start = start_ms / 1000.0 if start_ms is not None else None
+    oldest = log_group.cutoff(meta, group)
+    if oldest is None:
+        return start
+    return oldest if start is None else max(start, oldest)
 
 
 def _candidate_groups(services) -> list[str]:
     """Every log group that may exist: the store's own list if it has one, else SageMaker's known groups."""
     meta = services.meta
     lister = getattr(meta, "list_log_groups", None)
+    recorded = [r.doc.get("logGroupName", r.name) for r in log_group.recorded_groups(meta)]
     if callable(lister):
-        return sorted(lister())
-    groups = list(SAGEMAKER_GROUPS)
+        return sorted(set(lister()) | set(recorded))
+    groups = list(SAGEMAKER_GROUPS) + recorded
     try:
         from ..metastore.base import ListQuery
 
@@ -98,10 +111,14 @@ def describe_log_groups(services, params: dict) -> dict:
     groups = []
     for g in page:
         streams, _ = services.meta.list_log_streams(g, limit=1, order_by="LogStreamName")
-        first = streams[0].first_event if streams else 0.0
+        rec = log_group.record(services.meta, g)
+        first = rec.doc.get("creationTime", rec.created) if rec else (streams[0].first_event if streams else 0.0)
         arn = _group_arn(services, g)
-        groups.append({"logGroupName": g, "creationTime": _ms(first), "metricFilterCount": 0,
-                       "arn": arn + ":*", "logGroupArn": arn, "storedBytes": 0, "logGroupClass": "STANDARD"})
+        entry = {"logGroupName": g, "creationTime": _ms(first), "metricFilterCount": 0,
+                 "arn": arn + ":*", "logGroupArn": arn, "storedBytes": 0, "logGroupClass": "STANDARD"}
+        if rec is not None and rec.doc.get("retentionInDays"):
+            entry["retentionInDays"] = int(rec.doc["retentionInDays"])
+        groups.append(entry)
     out: dict = {"logGroups": groups}
     if offset + limit < len(names):
         out["nextToken"] = _offset_token(offset + limit)
@@ -110,10 +127,9 @@ def describe_log_groups(services, params: dict) -> dict:
 
 @operation("logs", "DescribeLogStreams")
 def describe_log_streams(services, params: dict) -> dict:
-    group = params.get("logGroupName") or params.get("logGroupIdentifier")
+    group = _group_name(params)
     if not group:
         raise _invalid("Either logGroupName or logGroupIdentifier is required.")
-    group = group.split(":log-group:", 1)[-1].removesuffix(":*")
     prefix = params.get("logStreamNamePrefix") or ""
     order_by = params.get("orderBy") or "LogStreamName"
     if prefix and order_by == "LastEventTime":
@@ -145,18 +161,16 @@ def _stream_exists(meta, group: str, stream: str) -> bool:
 
 @operation("logs", "GetLogEvents")
 def get_log_events(services, params: dict) -> dict:
-    group = params.get("logGroupName") or params.get("logGroupIdentifier") or ""
-    group = group.split(":log-group:", 1)[-1].removesuffix(":*")
+    group = _group_name(params)
     stream = params["logStreamName"]
     meta = services.meta
     if not _stream_exists(meta, group, stream):
         raise _not_found("stream" if _group_exists(meta, group) else "group")
-    start = params.get("startTime")
     end = params.get("endTime")
     events, fwd, back = meta.get_logs(
         group, stream, start_from_head=bool(params.get("startFromHead", False)),
         next_token=params.get("nextToken"), limit=params.get("limit") or 10000,
-        start_time=start / 1000.0 if start is not None else None,
+        start_time=_kept_from(meta, group, params.get("startTime")),
         end_time=end / 1000.0 if end is not None else None)
     return {
         "events": [{"timestamp": _ms(e.timestamp), "message": e.message,
@@ -187,8 +201,7 @@ def _matcher(pattern: str):
 
 @operation("logs", "FilterLogEvents")
 def filter_log_events(services, params: dict) -> dict:
-    group = params.get("logGroupName") or params.get("logGroupIdentifier") or ""
-    group = group.split(":log-group:", 1)[-1].removesuffix(":*")
+    group = _group_name(params)
     meta = services.meta
     if not _group_exists(meta, group):
         raise _not_found("group")
@@ -203,14 +216,14 @@ def filter_log_events(services, params: dict) -> dict:
             names += [s.stream for s in streams]
             if not token:
                 break
-    start, end = params.get("startTime"), params.get("endTime")
+    start, end = _kept_from(meta, group, params.get("startTime")), params.get("endTime")
     match = _matcher(params.get("filterPattern", ""))
     found = []
     for stream in names:
         token = None
         for _ in range(1000):
             events, fwd, _ = meta.get_logs(group, stream, start_from_head=True, next_token=token, limit=10000,
-                                           start_time=start / 1000.0 if start is not None else None,
+                                           start_time=start,
                                            end_time=end / 1000.0 if end is not None else None)
             found += [(e.timestamp, stream, i, e) for i, e in enumerate(events) if match(e.message)]
             if not events or fwd == token:
@@ -231,3 +244,33 @@ def filter_log_events(services, params: dict) -> dict:
         # wait_for_endpoint(live_logging=True)) resumes there, and prints only pages that carry a token
         out["nextToken"] = _offset_token(offset + len(page))
     return out
+
+
+@operation("logs", "CreateLogGroup")
+def create_log_group(services, params: dict) -> dict:
+    log_group.create(services, params["logGroupName"])
+    return {}
+
+
+@operation("logs", "DeleteLogGroup")
+def delete_log_group(services, params: dict) -> dict:
+    log_group.delete(services, _group_name(params))
+    return {}
+
+
+@operation("logs", "DeleteLogStream")
+def delete_log_stream(services, params: dict) -> dict:
+    log_group.delete_stream(services, _group_name(params), params["logStreamName"])
+    return {}
+
+
+@operation("logs", "PutRetentionPolicy")
+def put_retention_policy(services, params: dict) -> dict:
+    log_group.put_retention(services, _group_name(params), int(params["retentionInDays"]))
+    return {}
+
+
+@operation("logs", "DeleteRetentionPolicy")
+def delete_retention_policy(services, params: dict) -> dict:
+    log_group.delete_retention(services, _group_name(params))
+    return {}

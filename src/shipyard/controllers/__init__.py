@@ -22,6 +22,7 @@ CONTROLLERS = [
     ("shipyard.controllers.monitoring", "MonitoringController"),
     ("shipyard.controllers.compilation", "CompilationController"),
     ("shipyard.controllers.usage", "UsageController"),
+    ("shipyard.controllers.log_retention", "LogRetentionController"),
 ]
 
 

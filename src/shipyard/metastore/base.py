@@ -133,6 +133,16 @@ class MetaStore(abc.ABC):
                          next_token: str | None = None, descending: bool = False,
                          order_by: str = "LogStreamName") -> tuple[builtins.list[LogStream], str | None]: ...
 
+    # Log retention and deletion. Contract: ``delete_logs_before`` removes the group's events stamped before
+    # ``before`` (seconds) and returns how many; streams stay, their ``first_event`` and ``stored_bytes``
+    # follow what is left. ``delete_log_streams`` removes one stream (every stream of the group when ``stream``
+    # is None) with its events and returns how many streams went.
+    def delete_logs_before(self, group: str, before: float) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not delete log events")
+
+    def delete_log_streams(self, group: str, stream: str | None = None) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not delete log streams")
+
     # --- metric series (per training job, for tuning's early stopping and Describe) ---
     @abc.abstractmethod
     def append_metrics(self, job: str, points: builtins.list[tuple[str, float, float, int]]) -> None:

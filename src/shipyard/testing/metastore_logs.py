@@ -72,6 +72,38 @@ class LogsAndMetricsConformance:
                 break
         assert paged == ["c_x", "b/1", "a/2", "a/1"]
 
+    def test_delete_logs_before_keeps_newer_events_and_streams(self, store):
+        g = "/aws/sagemaker/Endpoints/retained"
+        store.append_logs(g, "a", [LogEvent(10.0, "old é"), LogEvent(20.0, "old2"), LogEvent(30.0, "new")])
+        store.append_logs(g, "b", [LogEvent(5.0, "all old")])
+        store.append_logs("other", "a", [LogEvent(1.0, "another group")])
+        assert store.delete_logs_before(g, 25.0) == 3
+        assert [e.message for e in store.get_logs(g, "a")[0]] == ["new"]
+        assert store.get_logs(g, "b")[0] == []
+        streams = {s.stream: s for s in store.list_log_streams(g)[0]}
+        assert set(streams) == {"a", "b"}  # emptied streams stay, as CloudWatch keeps them
+        assert (streams["a"].first_event, streams["a"].last_event, streams["a"].stored_bytes) == (30.0, 30.0, 3)
+        assert streams["b"].stored_bytes == 0
+        assert [e.message for e in store.get_logs("other", "a")[0]] == ["another group"]
+        assert store.delete_logs_before(g, 25.0) == 0
+        store.append_logs(g, "a", [LogEvent(40.0, "after")])  # appends go on after a sweep
+        assert [e.message for e in store.get_logs(g, "a")[0]] == ["new", "after"]
+
+    def test_delete_log_streams(self, store):
+        g = "/aws/sagemaker/TrainingJobs"
+        for name in ("j1/algo-1", "j1/algo-2", "j2/algo-1"):
+            store.append_logs(g, name, [LogEvent(1.0, name)])
+        store.append_logs("other", "j1/algo-1", [LogEvent(1.0, "kept")])
+        assert store.delete_log_streams(g, "j1/algo-2") == 1
+        assert store.delete_log_streams(g, "j1/algo-2") == 0
+        assert [s.stream for s in store.list_log_streams(g)[0]] == ["j1/algo-1", "j2/algo-1"]
+        assert store.get_logs(g, "j1/algo-2")[0] == []
+        assert store.delete_log_streams(g) == 2
+        assert store.list_log_streams(g)[0] == []
+        assert [e.message for e in store.get_logs("other", "j1/algo-1")[0]] == ["kept"]
+        store.append_logs(g, "j1/algo-2", [LogEvent(2.0, "again")])  # a deleted stream can start afresh
+        assert [e.message for e in store.get_logs(g, "j1/algo-2")[0]] == ["again"]
+
     # --- metrics ---
     def test_metrics(self, store):
         store.append_metrics("job-a", [("train:loss", 0.9, 100.0, 1), ("validation:auc", 0.6, 100.5, 1)])

@@ -22,6 +22,14 @@ from .schema import log_events, log_streams, metrics
 MAX_LOG_LIMIT = 10_000
 
 
+def _message_bytes(conn: sa.Connection):
+    """A message's size in bytes (UTF-8), as ``stored_bytes`` counts it: SQLite's length() counts characters
+    of text, but bytes of a blob."""
+    if conn.dialect.name == "sqlite":
+        return sa.func.length(sa.cast(log_events.c.message, sa.LargeBinary))
+    return sa.func.octet_length(log_events.c.message)
+
+
 def _parse_log_token(token: str) -> tuple[str, int]:
     try:
         direction, _, seq = token.partition("/")
@@ -117,6 +125,40 @@ class LogsAndMetrics:
         if len(rows) > limit:
             token = base64.urlsafe_b64encode(f"o/{offset + limit}".encode()).decode()
         return streams, token
+
+    def delete_logs_before(self, group: str, before: float) -> int:
+        """Log retention: drop the group's events stamped before ``before``; each stream's summary follows
+        (its first-event time and stored bytes; an emptied stream keeps its row, as CloudWatch keeps it)."""
+        c = log_events.c
+        old = (c.log_group == group) & (c.timestamp < before)
+        with self._tx(write=True) as conn:
+            gone = conn.execute(sa.select(c.log_stream, sa.func.count(), sa.func.sum(_message_bytes(conn)))
+                                .where(old).group_by(c.log_stream)).all()
+            if not gone:
+                return 0
+            conn.execute(log_events.delete().where(old))
+            for stream, _, size in gone:
+                key = (log_streams.c.log_group == group) & (log_streams.c.log_stream == stream)
+                first = conn.execute(sa.select(sa.func.min(c.timestamp)).where(
+                    c.log_group == group, c.log_stream == stream)).scalar()
+                values: dict = {"stored_bytes": log_streams.c.stored_bytes - int(size or 0)}
+                if first is not None:
+                    values["first_event"] = first
+                conn.execute(log_streams.update().where(key).values(**values))
+        return sum(int(n) for _, n, _ in gone)
+
+    def delete_log_streams(self, group: str, stream: str | None = None) -> int:
+        """Remove one stream of ``group`` (every stream when ``stream`` is None) with its events; returns how
+        many streams went (0 when there was none)."""
+        ec, sc = log_events.c, log_streams.c
+        ev_where = ec.log_group == group
+        st_where = sc.log_group == group
+        if stream is not None:
+            ev_where = ev_where & (ec.log_stream == stream)
+            st_where = st_where & (sc.log_stream == stream)
+        with self._tx(write=True) as conn:
+            conn.execute(log_events.delete().where(ev_where))
+            return int(conn.execute(log_streams.delete().where(st_where)).rowcount or 0)
 
     def list_log_groups(self, prefix: str = "") -> list[str]:
         """Every log group holding at least one stream, sorted (an addition beyond the MetaStore interface)."""
