@@ -67,6 +67,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     # Neo and SageMaker Spark (issue 20)
     "bench_neo": ([], ["--quick"]),
     "bench_spark": ([], ["--quick"]),
+    "bench_wrangle": ([], ["--rows", "200000", "--repeat", "1"]),
 }
 
 # Lines worth repeating in the summary: ratios, speed-ups, "x" factors, verdicts.

@@ -516,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_monitor import add_monitor_commands
 
     add_monitor_commands(sub, _client_opts)
+    from .cli_wrangle import add_wrangle_commands
+
+    add_wrangle_commands(sub, _client_opts)
     from .cli_cleanup import add_cleanup_commands
 
     add_cleanup_commands(sub, _client_opts)

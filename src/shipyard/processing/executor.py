@@ -144,6 +144,10 @@ class Executor(SupervisedProgram):
             env.update(environment)
             env["PYTHONUNBUFFERED"] = "1"
             return [sys.executable, "-m", "shipyard.monitor.analyzer"], env
+        if program["kind"] == "wrangler":  # Data Wrangler's image: shipyard.wrangle.job runs the staged .flow
+            env.update(environment)
+            env["PYTHONUNBUFFERED"] = "1"
+            return [sys.executable, "-m", "shipyard.wrangle.job", *(app.get("ContainerArguments") or [])], env
         if program["kind"] != "script":
             raise ValueError(f"this Shipyard cannot run a {program['kind']!r} processing program")
         from ..environments import EnvironmentError_, ensure_for_image

@@ -10,6 +10,8 @@
 - the model-monitor analyzer image (``sagemaker-model-monitor-analyzer``, any account, region or tag: the SDK's
   ``DefaultModelMonitor``/``ModelQualityMonitor`` and monitoring schedules) -> ``{"kind": "analyzer"}``:
   :mod:`shipyard.monitor.analyzer` runs on this Python, in the job's sandbox;
+- Data Wrangler's image (``sagemaker-data-wrangler-container``, a flow exported to a processing job) ->
+  ``{"kind": "wrangler"}``: :mod:`shipyard.wrangle.job` runs the flow on this Python, in the job's sandbox;
 - anything else that is an ECR URI or an image of the local container engine -> ``{"kind": "container"}``:
   the image runs on the container engine with the job folder mounted at ``/opt/ml``;
 - otherwise a ValidationException saying what is accepted.
@@ -59,6 +61,10 @@ def program_for(image: str) -> dict[str, Any]:
         raise ValidationError("AppSpecification.ImageUri must name an image.")
     if is_analyzer_image(image):  # DefaultModelMonitor / ModelQualityMonitor: shipyard.monitor.analyzer
         return {"kind": "analyzer", "image": image}
+    from ..wrangle.image import is_wrangler_image
+
+    if is_wrangler_image(image):  # Data Wrangler's container: a .flow run by shipyard.wrangle.job
+        return {"kind": "wrangler", "image": image}
     from . import spark_image
 
     if spark_image.is_spark_image(image):  # PySparkProcessor / SparkJarProcessor: a local Spark
