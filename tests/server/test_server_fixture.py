@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 from shipyard.testing.server import processes_under
@@ -11,7 +12,9 @@ from shipyard.testing.server import processes_under
 def test_health_is_open(server):
     with urllib.request.urlopen(f"{server.url}/shipyard/health", timeout=5) as r:
         assert r.status == 200
-        assert json.loads(r.read()) == {"status": "ok"}
+        body = json.loads(r.read())
+    assert body["status"] == "ok" and set(body) == {"status", "started"}
+    assert 0 < time.time() - body["started"] < 3600  # this session's server; `shipyard cleanup` reads it
 
 
 def test_server_json_and_env(server):

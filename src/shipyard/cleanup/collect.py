@@ -86,9 +86,33 @@ class Collector:
         self.buckets = set(buckets)  # scanned besides the default buckets (--bucket)
         self.now = now
         self.warnings: list[str] = []
+        self._started: float | None = None  # the Shipyard server's start (read once, on the first endpoint)
+        self._started_read = False
 
     # -- SageMaker --------------------------------------------------------------------------------------------
+    def _server_started(self) -> float | None:
+        """When the Shipyard server behind the clients started (its unsigned ``/shipyard/health`` says), or None
+        (AWS, or no answer). Shipyard keeps endpoint metrics in memory: invocations before a restart are gone."""
+        import json
+        import urllib.request
+
+        url = str(getattr(self.cw.meta, "endpoint_url", "") or "").rstrip("/") + "/shipyard/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the clients' own endpoint
+                started = json.loads(answer.read()).get("started")
+        except Exception:  # noqa: BLE001 - not a Shipyard server (or none that says): CloudWatch is trusted
+            return None
+        return float(started) if isinstance(started, (int, float)) else None
+
     def _invocations(self, endpoint: str, variants: Iterable[str], window: float) -> int | None:
+        if not self._started_read:
+            self._started, self._started_read = self._server_started(), True
+            if self._started is not None and self._started > self.now - window:
+                self.warnings.append(f"the server started {int(self.now - self._started)} s ago, inside the "
+                                     "--idle window, and does not keep endpoint invocations across restarts: "
+                                     "no endpoint is judged idle (use a shorter --idle)")
+        if self._started is not None and self._started > self.now - window:
+            return None
         period = max(60, int(math.ceil(window / 60.0)) * 60)
         total = 0.0
         try:

@@ -35,6 +35,7 @@ import importlib
 import inspect
 import logging
 import os
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -178,7 +179,9 @@ class ShipyardApp:
         _load_operations(self.broken)
         load_plugins(services)
         self.s3_handler = _find_s3_handler(self.broken)
-        health: dict = {"status": "ok"}
+        # "started": a client judging "no invocations in the last hour" needs to know whether this process
+        # was up for that hour (endpoint metrics live in memory: `shipyard cleanup` keeps endpoints otherwise).
+        health: dict = {"status": "ok", "started": round(time.time(), 3)}
         if self.broken:
             health["degraded"] = self.broken
         self.health_body = orjson.dumps(health)
