@@ -23,6 +23,7 @@ CONTROLLERS = [
     ("shipyard.controllers.compilation", "CompilationController"),
     ("shipyard.controllers.usage", "UsageController"),
     ("shipyard.controllers.log_retention", "LogRetentionController"),
+    ("shipyard.controllers.labeling", "LabelingController"),
 ]
 
 
