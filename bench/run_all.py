@@ -68,6 +68,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_neo": ([], ["--quick"]),
     "bench_spark": ([], ["--quick"]),
     "bench_wrangle": ([], ["--rows", "200000", "--repeat", "1"]),
+    "bench_wrangle_console": ([], ["--rows", "20000", "--repeat", "2"]),
 }
 
 # Lines worth repeating in the summary: ratios, speed-ups, "x" factors, verdicts.
