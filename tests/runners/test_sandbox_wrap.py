@@ -118,3 +118,38 @@ def test_fallback_runs_the_command_and_says_so(tmp_path, monkeypatch):
     rc, log, _ = _run(tmp_path, "print('ran')", sandbox.Sandbox(opt_ml="{workdir}"), name="fallback")
     assert rc == 0
     assert "ran" in log and "without a sandbox" in log
+
+
+@pytest.fixture
+def operator_home():
+    """A stand-in for the server user's home outside /tmp (the sandbox gives jobs a private /tmp)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="shipyard-operator-", dir="/var/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@needs_namespaces
+def test_the_server_users_credential_folders_are_hidden_too(tmp_path, monkeypatch, operator_home):
+    user_home = operator_home
+    (user_home / ".aws").mkdir(parents=True)
+    (user_home / ".aws" / "credentials").write_text("[default]\naws_secret_access_key=operator-secret\n")
+    (user_home / ".ssh").mkdir()
+    (user_home / ".ssh" / "id_ed25519").write_text("key")
+    (user_home / "notes.txt").write_text("not a credential: stays visible")
+    monkeypatch.setenv("HOME", str(user_home))
+    code = f"""
+        import json, os
+        h = {str(user_home)!r}
+        print(json.dumps({{"aws": os.listdir(h + '/.aws'), "ssh": os.listdir(h + '/.ssh'),
+                          "notes": open(h + '/notes.txt').read()}}))
+    """
+    rc, log, _ = _run(tmp_path, code, sandbox.Sandbox(opt_ml="{workdir}", hide=[str(tmp_path / "home")]))
+    assert rc == 0, log
+    seen = json.loads(log.strip().splitlines()[-1])
+    assert seen == {"aws": [], "ssh": [], "notes": "not a credential: stays visible"}
+    assert (user_home / ".aws" / "credentials").read_text().endswith("operator-secret\n")  # the host's untouched

@@ -389,6 +389,21 @@ def _python_roots() -> list[str]:
     return sorted(roots)
 
 
+# The server user's own credential folders (cloud CLIs, SSH, container and cluster logins): covered in every
+# sandbox that hides the Shipyard home, so a job never reads the operator's keys (an S3 backend's ~/.aws, say).
+# Only these, not the whole user home: the interpreter (pyenv) and caches a job may use often live there too.
+CREDENTIAL_FOLDERS = (".aws", ".ssh", ".docker", ".kube", ".azure", ".config/gcloud", ".gnupg")
+
+
+def credential_folders() -> list[str]:
+    """The server user's credential folders that exist on this host (real paths)."""
+    home = os.path.expanduser("~")
+    if not home or home == "/":
+        return []
+    found = [os.path.realpath(os.path.join(home, name)) for name in CREDENTIAL_FOLDERS]
+    return [p for p in found if os.path.isdir(p)]
+
+
 def _inside(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
@@ -418,6 +433,8 @@ def wrap(cmd: list[str], sb: Sandbox, cwd: str | os.PathLike, attach: bool = Fal
         notes.append(FALLBACK_NOTE)
     job = os.path.realpath(sb.opt_ml) if sb.opt_ml else ""
     hide = [os.path.realpath(p) for p in sb.hide]
+    if hide:  # hiding the Shipyard home: the operator's own credential folders too
+        hide += [p for p in credential_folders() if not _inside(p, hide)]
     keep: list[list] = [[job, False]] if job else []  # [path, read-only], bound back after the hiding
     keep += [[os.path.realpath(p), True] for p in sb.read_only if os.path.isdir(p)]
     roots = [r for r in _python_roots() if not _inside(r, hide) and not (job and _inside(job, [r]))]
