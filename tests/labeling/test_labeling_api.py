@@ -335,6 +335,8 @@ def test_teams_workforce_task_ui_list_and_stop(lab_server):
     assert team["WorkteamArn"] == lab_server.team_arn and ":workteam/private-crowd/animals" in team["WorkteamArn"]
     assert team["SubDomain"].endswith("/studio/worker")
     assert [t["WorkteamName"] for t in sm.list_workteams()["Workteams"]] == ["animals"]
+    sm.add_tags(ResourceArn=team["WorkteamArn"], Tags=[{"Key": "team", "Value": "vision"}])  # workteam/private-crowd/
+    assert sm.list_tags(ResourceArn=team["WorkteamArn"])["Tags"] == [{"Key": "team", "Value": "vision"}]
     workforce = sm.describe_workforce(WorkforceName="default")["Workforce"]  # made with the first team
     assert team["WorkforceArn"] == workforce["WorkforceArn"] and workforce["Status"] == "Active"
     code, message = _error(lambda: sm.create_workforce(WorkforceName="second", CognitoConfig={

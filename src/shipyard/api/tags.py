@@ -22,6 +22,8 @@ def _resource(services, arn: str):
     if not m:
         raise ValidationError(f"Invalid ResourceArn: {arn!r} is not a SageMaker resource ARN.")
     kind, name = m.group(1), m.group(2)
+    if kind == "workteam" and name.startswith("private-crowd/"):  # workteam/private-crowd/<name>
+        name = name.removeprefix("private-crowd/")
     try:
         return services.meta.get(kind, name)
     except MissingResource:
