@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_wire": ([], ["--n", "200"]),
     "metastore": ([], ["--n", "500"]),
     "bench_s3": ([], ["--n", "100", "--keys", "1000", "--big-mib", "32"]),
+    "bench_s3_sse": ([], ["--sizes-mib", "1,16", "--repeat", "5"]),
     "bench_job_overhead": ([], ["--n", "4"]),
     "bench_job_start": ([], ["--n", "4"]),
     "bench_processing_job": ([], ["--n", "3"]),

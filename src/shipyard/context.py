@@ -38,6 +38,7 @@ class Services:
     # The hosting controller's public interface (scale_up / scale_down / ...), set by the hosting controller
     # when it is built, so others (serverless scale-to-zero) call it rather than reach into its internals.
     hosting: EndpointHost | None = None
+    kms: Any = None  # shipyard.kms.Kms: the key service, and the encryption rules ``objects`` follows
 
     def __post_init__(self) -> None:
         self.router = Router(self.account)
@@ -68,10 +69,15 @@ def build_services(settings: Settings, start_controllers: bool = True) -> Servic
     from .runners import open_runner
 
     meta = open_metastore(settings.database_url)
-    objects = open_objectstore(settings.object_store_url)
+    from .kms import build_kms
+    from .objectstore.encrypted import EncryptedObjectStore
+
+    kms = build_kms(meta, settings.home, settings.region, settings.account)
+    # Every reader and writer in the server goes through this one store: SSE-KMS objects are ciphertext below it.
+    objects = EncryptedObjectStore(open_objectstore(settings.object_store_url), kms.broker, kms.rules)
     runner = open_runner(settings.runner, str(settings.home / "runs"), settings.ray_address,
                          strict_instance_types=settings.strict_instance_types)
-    services = Services(settings=settings, meta=meta, objects=objects, runner=runner)
+    services = Services(settings=settings, meta=meta, objects=objects, runner=runner, kms=kms)
     from .controllers import build_controller_loop
 
     services.controllers = build_controller_loop(services)

@@ -4,8 +4,9 @@ Layers raise these; each edge (the HTTP server, the CLI, the SDK) translates the
 Each class declares its AWS ``code`` and HTTP ``http_status`` once, here; the wire layer's one table
 (:data:`shipyard.wire.errors.TABLE`, with a column for each protocol whose names differ) turns them into the
 protocol's error shape, so a boto3 user sees the same ``ClientError`` code as against AWS. Match errors with
-``isinstance`` on these classes, never by class name or message text. Only ``S3Error`` and ``AuthError`` take
-a code per case (S3's and the signature checks' own vocabularies); the others are raised by type.
+``isinstance`` on these classes, never by class name or message text. Only ``S3Error``, ``KmsError`` and
+``AuthError`` take a code per case (S3's, KMS's and the signature checks' own vocabularies); the others are raised
+by type.
 
     ShipyardError                      InternalFailure            500  (S3: InternalError)
     ├── ValidationError                ValidationException        400
@@ -27,6 +28,7 @@ a code per case (S3's and the signature checks' own vocabularies); the others ar
     ├── ServiceUnavailable             ServiceUnavailable         503
     ├── RequestTooLarge                RequestEntityTooLarge      413  (S3: EntityTooLarge 400)
     ├── RequestTimeout                 RequestTimeout             400  (a body that stopped arriving)
+    ├── KmsError                       (code given per case)      400  (NotFoundException, DisabledException, ...)
     └── S3Error                        (code given per case)      4xx  (NoSuchBucket, NoSuchKey, ...)
 """
 
@@ -182,6 +184,15 @@ class RequestTimeout(ShipyardError):
     """The request body stopped arriving (S3's code; the connection is closed after the answer)."""
 
     code = "RequestTimeout"
+    http_status = 400
+
+
+class KmsError(ShipyardError):
+    """A KMS-protocol error, raised as ``KmsError(message, code="NotFoundException")`` with KMS's code
+    (DisabledException, KMSInvalidStateException, InvalidCiphertextException, IncorrectKeyException, ...). The S3
+    edge reports one met while reading or writing an object as S3 does: ``KMS.<code>``."""
+
+    code = "KMSInvalidStateException"
     http_status = 400
 
 

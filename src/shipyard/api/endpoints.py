@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ValidationError
+from ..kms import jobs as kms_jobs
 from ..resources import endpoint as endpoint_resource
 from ..resources.endpoint import get_endpoint, require_in_service
 from ..usage.budgets import check_budget
@@ -58,6 +59,7 @@ def create_endpoint_config(services: Services, params: dict) -> dict:
     if capture and not str(capture.get("DestinationS3Uri", "")).startswith("s3://"):
         raise ValidationError(f"DataCaptureConfig.DestinationS3Uri {capture.get('DestinationS3Uri')!r} is not a "
                               "valid S3 URI: it must start with s3://.")
+    kms_jobs.endpoint_config(services, params)  # KmsKeyId fields: checked; capture/async outputs encrypted
     arn = services.arn(CONFIG, name)
     doc: dict[str, Any] = {k: v for k, v in params.items() if k != "Tags"}
     n_prod = len(params["ProductionVariants"])

@@ -32,6 +32,7 @@ OPERATION_MODULES = [
     "shipyard.api.notebooks",
     "shipyard.api.monitoring",
     "shipyard.api.compilation",
+    "shipyard.api.kms",
     "shipyard.api.labeling",
 ]
 

@@ -4,7 +4,10 @@ The server calls :func:`handle_s3` for every request signed for service ``s3`` o
 Routing is by method, by whether the path names a bucket or an object, and by sub-resource query parameters
 (``?uploads``, ``?uploadId=``, ``?delete``, ``?location``, ``?list-type=2``). Request bodies are streamed to a
 temporary file (:mod:`.s3_body`); object bodies go out as a stream; object-store calls run in worker threads.
-Errors are S3's XML document with S3's code and status; HEAD answers carry no body.
+Errors are S3's XML document with S3's code and status; HEAD answers carry no body. Server-side encryption
+(the ``x-amz-server-side-encryption*`` headers and ``?encryption``) is read and answered by :mod:`.s3_sse`; the
+encrypting is the object store's (:mod:`shipyard.objectstore.encrypted`), and a KMS error met on the way is
+answered as S3 answers it, ``KMS.<code>``.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import NotImplementedYet, S3Error, ShipyardError
+from ..errors import KmsError, NotImplementedYet, S3Error, ShipyardError
 from ..wire import s3xml
 from ..wire.errors import error_of
+from . import s3_sse
 from .s3_body import SpooledBody, spool_request_body
 
 XML = "application/xml"
 # Bucket sub-resources we do not serve: answering them as a listing would mislead a client.
-_UNSUPPORTED_BUCKET = {"acl", "policy", "cors", "lifecycle", "tagging", "encryption", "website", "logging",
+_UNSUPPORTED_BUCKET = {"acl", "policy", "cors", "lifecycle", "tagging", "website", "logging",
                        "notification", "replication", "object-lock", "ownershipControls", "publicAccessBlock",
                        "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
                        "policyStatus", "versions"}
@@ -44,7 +48,10 @@ async def handle_s3(services, request: Request) -> Response:
     request_id = uuid.uuid4().hex[:16].upper()
     path = request.scope["path"]
     try:
-        response = await _route(services, request, path)
+        try:
+            response = await _route(services, request, path)
+        except KmsError as exc:  # S3 names the KMS errors it meets "KMS.<code>"
+            raise s3_sse.as_s3_error(exc) from None
     except ShipyardError as exc:
         response = _error_response(exc, request.method, path, request_id)
     response.headers["x-amz-request-id"] = request_id
@@ -77,6 +84,8 @@ async def _route(services, request: Request, path: str) -> Response:
         if _UNSUPPORTED_BUCKET & set(q.keys()):
             raise NotImplementedYet("A header or query you provided implies functionality that is not "
                                     "implemented.", resource=bucket)
+        if "encryption" in q:
+            return await _bucket_encryption(services, request, bucket)
         if method == "GET":
             if "location" in q:
                 await _require_bucket(store, bucket)
@@ -107,7 +116,7 @@ async def _route(services, request: Request, path: str) -> Response:
                 return await _upload_part_copy(store, request, bucket, key)
             return await _upload_part(services, request, bucket, key)
         if "x-amz-copy-source" in request.headers:
-            return await _copy_object(store, request, bucket, key)
+            return await _copy_object(s3_sse.writer(store, request.headers), request, bucket, key)
         return await _put_object(services, request, bucket, key)
     if method in ("GET", "HEAD"):
         if "uploadId" in q and method == "GET":
@@ -121,14 +130,15 @@ async def _route(services, request: Request, path: str) -> Response:
         return Response(status_code=204)
     if method == "POST":
         if "uploads" in q:
-            upload_id = await run_in_threadpool(store.create_multipart_upload, bucket, key,
-                                                request.headers.get("content-type"), _user_metadata(request))
-            return _xml(s3xml.initiate_multipart(bucket, key, upload_id))
+            upload_id = await run_in_threadpool(s3_sse.writer(store, request.headers).create_multipart_upload,
+                                                bucket, key, request.headers.get("content-type"),
+                                                _user_metadata(request))
+            return _xml(s3xml.initiate_multipart(bucket, key, upload_id), headers=_upload_sse(store, upload_id))
         if "uploadId" in q:
             parts = s3xml.parse_complete_multipart(await _small_body(request))
             info = await run_in_threadpool(store.complete_multipart_upload, bucket, key, q["uploadId"], parts)
             location = f"{str(request.base_url).rstrip('/')}/{bucket}/{key}"
-            return _xml(s3xml.complete_multipart(location, bucket, key, info.etag))
+            return _xml(s3xml.complete_multipart(location, bucket, key, info.etag), headers=s3_sse.of(info))
     raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
 
 
@@ -173,7 +183,37 @@ def _object_headers(info) -> dict[str, str]:
     headers = {"etag": info.etag, "last-modified": s3xml.http_date(info.last_modified),
                "content-type": info.content_type or "binary/octet-stream", "accept-ranges": "bytes"}
     headers.update({f"x-amz-meta-{k}": v for k, v in info.metadata.items()})
+    headers.update(s3_sse.of(info))
     return headers
+
+
+def _upload_sse(store, upload_id: str) -> dict[str, str]:
+    """The SSE headers of a multipart upload (what its parts are encrypted with)."""
+    of_upload = getattr(store, "upload_encryption", None)
+    return s3_sse.response_headers(of_upload(upload_id) if of_upload else None)
+
+
+async def _bucket_encryption(services, request: Request, bucket: str) -> Response:
+    """GetBucketEncryption / PutBucketEncryption / DeleteBucketEncryption: the bucket's default SSE."""
+    store = services.objects
+    if not hasattr(store, "bucket_encryption"):
+        raise NotImplementedYet("This server's object store does not do server-side encryption.", resource=bucket)
+    method = request.method
+    if method == "GET":
+        sse = await run_in_threadpool(store.bucket_encryption, bucket)
+        if sse is None:
+            raise S3Error(*s3_sse.NO_CONFIG, 404, bucket)
+        return _xml(s3_sse.configuration(sse))
+    if method == "PUT":
+        sse = s3_sse.parse_configuration(await _small_body(request))
+        if sse.key_id:  # a key that does not exist is refused now rather than at every later PUT
+            await run_in_threadpool(services.kms.keys.resolve, sse.key_id)
+        await run_in_threadpool(store.set_bucket_encryption, bucket, sse)
+        return Response()
+    if method == "DELETE":
+        await run_in_threadpool(store.set_bucket_encryption, bucket, None)
+        return Response(status_code=204)
+    raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
 
 
 # --- buckets -------------------------------------------------------------------------------------------------
@@ -251,13 +291,14 @@ async def _spool(services, request: Request) -> SpooledBody:
 
 
 async def _put_object(services, request: Request, bucket: str, key: str) -> Response:
+    store = s3_sse.writer(services.objects, request.headers)
     body = await _spool(services, request)
     try:
-        info = await run_in_threadpool(services.objects.put_object, bucket, key, body.file,
+        info = await run_in_threadpool(store.put_object, bucket, key, body.file,
                                        request.headers.get("content-type"), _user_metadata(request))
     finally:
         body.close()
-    return Response(headers={"etag": info.etag, **body.checksums})
+    return Response(headers={"etag": info.etag, **body.checksums, **s3_sse.of(info)})
 
 
 async def _upload_part(services, request: Request, bucket: str, key: str) -> Response:
@@ -269,7 +310,7 @@ async def _upload_part(services, request: Request, bucket: str, key: str) -> Res
                                        body.file)
     finally:
         body.close()
-    return Response(headers={"etag": etag, **body.checksums})
+    return Response(headers={"etag": etag, **body.checksums, **_upload_sse(services.objects, q["uploadId"])})
 
 
 def _copy_source(request: Request) -> tuple[str, str]:
@@ -290,12 +331,12 @@ async def _copy_object(store, request: Request, bucket: str, key: str) -> Respon
     if directive == "REPLACE":
         metadata = _user_metadata(request)
         content_type = request.headers.get("content-type") or "binary/octet-stream"
-    elif (src_bucket, src_key) == (bucket, key):
+    elif (src_bucket, src_key) == (bucket, key) and s3_sse.requested(request.headers) is None:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata, storage class, website redirect location or "
                       "encryption attributes.", 400, key)
     info = await run_in_threadpool(store.copy_object, src_bucket, src_key, bucket, key, metadata, content_type)
-    return _xml(s3xml.copy_result("CopyObjectResult", info.etag, info.last_modified))
+    return _xml(s3xml.copy_result("CopyObjectResult", info.etag, info.last_modified), headers=s3_sse.of(info))
 
 
 async def _upload_part_copy(store, request: Request, bucket: str, key: str) -> Response:

@@ -23,6 +23,7 @@ from ..context import Services
 from ..domain.arns import name_from
 from ..domain.processing_state import ProcessingState
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
+from ..kms import jobs as kms_jobs
 from ..metastore.base import Resource
 from ..usage.budgets import check_budget
 from . import job_events
@@ -176,6 +177,7 @@ def create(services: Services, params: dict, extra: dict | None = None) -> dict:
     doc.update(state.to_doc())
     doc.update(extra or {})
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
+    kms_jobs.processing_job(services, params)  # KmsKeyId fields: checked; the outputs encrypted under the key
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
     services.wake(KIND)
     return {"ProcessingJobArn": arn}

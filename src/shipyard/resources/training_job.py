@@ -23,6 +23,7 @@ from ..domain.arns import name_from
 from ..domain.status import TRAINING_TERMINAL
 from ..domain.training_state import TrainingState
 from ..errors import ConflictError, MissingResource, ValidationError
+from ..kms import jobs as kms_jobs
 from ..metastore.base import Resource
 from ..training.metric_matcher import validate_pattern
 from ..usage.budgets import check_budget
@@ -195,6 +196,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
     doc.update(state.to_doc())
     doc.update(extra or {})
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
+    kms_jobs.training_job(services, params)  # KmsKeyId fields: checked; the output folder encrypted under its key
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent))
     services.wake(KIND)
     return {"TrainingJobArn": arn}

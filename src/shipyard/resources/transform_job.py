@@ -17,6 +17,7 @@ from typing import Any
 from ..context import Services
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
+from ..kms import jobs as kms_jobs
 from ..metastore.base import Resource
 from ..usage.budgets import check_budget
 from . import job_events
@@ -79,6 +80,7 @@ def create(services: Services, params: dict) -> dict:
         raise ResourceInUse(f"Job name must be unique within an AWS account and region, and a job with this name "
                             f"already exists ({arn})")
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
+    kms_jobs.transform_job(services, params)  # KmsKeyId fields: checked; the output encrypted under the key
     job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
     services.wake(KIND)
     return {"TransformJobArn": arn}

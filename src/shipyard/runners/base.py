@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from .sandbox import Sandbox
 
 # Server settings that are secrets (or may carry one): never inherited by work a runner starts.
-_SECRET_SETTING = re.compile(r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL)")
+_SECRET_SETTING = re.compile(
+    r"^SHIPYARD_.*(SECRET|ACCESS_KEY|TOKEN|PASSWORD|CREDENTIAL|DATABASE_URL|OBJECT_STORE_URL|MASTER_KEY)")
 
 
 def inherited_environment() -> dict[str, str]:

@@ -23,6 +23,7 @@ TARGET_PREFIXES = {
     "Logs_20140328": "logs",
     "AnyScaleFrontendService": "application-autoscaling",
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
+    "TrentService": "kms",
     "GraniteServiceVersion20100801": "cloudwatch",  # JSON 1.0 (botocore's first choice); CBOR: wire/rpcv2.py
 }
 
