@@ -134,9 +134,6 @@ def test_wrong_disabled_and_deleted_keys_are_refused(kms, s3, bucket):
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
                       SSEKMSKeyId=str(uuid.uuid4()))
     assert _code(e) == "KMS.NotFoundException"
-    with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
-    assert _code(e) == "InvalidArgument"
     with pytest.raises(ClientError) as e:  # SSE-C is refused, never silently stored as plaintext
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32)
     assert _code(e) == "NotImplemented"
@@ -198,3 +195,22 @@ def test_multipart_copy_and_bucket_default(kms, s3, bucket, tmp_path):
     assert _code(e) == "KMS.NotFoundException"
     s3.delete_bucket_encryption(Bucket=bucket)
     assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="after", Body=b"d")
+
+
+def test_aws_kms_without_a_key_uses_the_aws_managed_aws_s3_key(kms_server, kms, s3, bucket):
+    """What the SageMaker SDK asks for its source uploads: ServerSideEncryption aws:kms, no key id."""
+    secret = b"managed-key-secret-" + uuid.uuid4().hex.encode()
+    put = s3.put_object(Bucket=bucket, Key="sdk/source.tar.gz", Body=secret, ServerSideEncryption="aws:kms")
+    managed = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert managed["KeyManager"] == "AWS" and managed["KeyState"] == "Enabled"
+    assert put["SSEKMSKeyId"] == managed["Arn"]
+    s3.put_object(Bucket=bucket, Key="sdk/second", Body=b"x", ServerSideEncryption="aws:kms")
+    assert [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/aws/s3"] == [
+        managed["KeyId"]]  # one managed key, made once
+    assert s3.get_object(Bucket=bucket, Key="sdk/source.tar.gz")["Body"].read() == secret
+    assert _stored(kms_server, secret) == []  # ciphertext on disk
+    for refused in (lambda: kms.disable_key(KeyId=managed["KeyId"]),
+                    lambda: kms.schedule_key_deletion(KeyId=managed["KeyId"], PendingWindowInDays=7)):
+        with pytest.raises(ClientError) as e:
+            refused()
+        assert _code(e) == "UnsupportedOperationException" and "AWS managed" in str(e.value)

@@ -120,9 +120,18 @@ def encrypt(services, params: dict) -> dict:
     return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": SYMMETRIC}
 
 
+def _ciphertext(params: dict) -> bytes:
+    """CiphertextBlob: optional in botocore's model (for Recipient/DryRun variants), required by every use here."""
+    blob = params.get("CiphertextBlob")
+    if not blob:
+        raise ValidationError("CiphertextBlob is required: pass the blob Encrypt or GenerateDataKey returned.")
+    return blob
+
+
 @operation("kms", "Decrypt")
 def decrypt(services, params: dict) -> dict:
     _algorithm(params)
+    _ciphertext(params)
     plaintext, key = _keys(services).decrypt(params["CiphertextBlob"], params.get("EncryptionContext"),
                                              params.get("KeyId"))
     return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC}
@@ -131,7 +140,7 @@ def decrypt(services, params: dict) -> dict:
 @operation("kms", "ReEncrypt")
 def re_encrypt(services, params: dict) -> dict:
     keys = _keys(services)
-    plaintext, source = keys.decrypt(params["CiphertextBlob"], params.get("SourceEncryptionContext"),
+    plaintext, source = keys.decrypt(_ciphertext(params), params.get("SourceEncryptionContext"),
                                      params.get("SourceKeyId"))
     blob, key = keys.encrypt(params["DestinationKeyId"], plaintext, params.get("DestinationEncryptionContext"))
     return {"CiphertextBlob": blob, "SourceKeyId": source.arn, "KeyId": key.arn,

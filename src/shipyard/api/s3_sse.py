@@ -26,10 +26,7 @@ def as_s3_error(exc: KmsError) -> S3Error:
 
 
 def _encryption(algorithm: str, key_id: str, where: str) -> Encryption:
-    if algorithm == KMS:
-        if not key_id:
-            raise S3Error("InvalidArgument", f"{where}: aws:kms needs a key. Shipyard has no AWS managed aws/s3 "
-                          "key: name one of your KMS keys (its id, ARN or alias).", 400)
+    if algorithm == KMS:  # no key id: the account's AWS managed key, alias/aws/s3 (made on first use)
         return Encryption(KMS, key_id)
     if algorithm == AES256:
         if key_id:

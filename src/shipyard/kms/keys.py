@@ -70,6 +70,7 @@ class KmsKey:
     deletion_date: float | None = None
     pending_window: int | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
+    manager: str = "CUSTOMER"  # "AWS": a managed key (alias/aws/s3), made by the service on first use
     revision: int = field(default=0, compare=False)  # the record's version when read (not stored in the doc)
 
     @classmethod
@@ -88,7 +89,7 @@ class KmsKey:
         out: dict[str, Any] = {
             "AWSAccountId": account, "KeyId": self.key_id, "Arn": self.arn, "CreationDate": self.created,
             "Enabled": self.state == "Enabled", "Description": self.description, "KeyUsage": "ENCRYPT_DECRYPT",
-            "KeyState": self.state, "Origin": "AWS_KMS", "KeyManager": "CUSTOMER", "CustomerMasterKeySpec": SYMMETRIC,
+            "KeyState": self.state, "Origin": "AWS_KMS", "KeyManager": self.manager, "CustomerMasterKeySpec": SYMMETRIC,
             "KeySpec": SYMMETRIC, "EncryptionAlgorithms": [SYMMETRIC], "MultiRegion": False,
         }
         if self.state == "PendingDeletion":
@@ -221,8 +222,39 @@ class KeyService:
         keys = [k for k in (self._load(r.name) for r in page.items) if k is not None]
         return keys, page.next_token
 
+    @staticmethod
+    def _customer_managed(key: KmsKey, what: str) -> None:
+        if key.manager == "AWS":
+            raise kms_error("UnsupportedOperationException", f"{key.arn} is an AWS managed key: it cannot be "
+                           f"{what}. Use a key of your own (CreateKey) for that.")
+
+    def managed_key(self, service: str = "s3") -> KmsKey:
+        """The account's AWS managed key for ``service`` (``alias/aws/s3``), made on first use as AWS does: what
+        ``ServerSideEncryption: aws:kms`` without a key id encrypts under (the SageMaker SDK's uploads ask so)."""
+        alias = f"alias/aws/{service}"
+        for _ in range(MAX_RETRIES):
+            found = self.meta.find(ALIAS_KIND, alias)
+            if found is not None:
+                key = self._load(found.doc["TargetKeyId"])
+                if key is not None:
+                    return key
+                self.meta.delete(ALIAS_KIND, alias)  # its key is gone: make a new one
+                continue
+            key = self.create_key(f"Default key that protects my {service.upper()} objects when no other key "
+                                  "is defined")
+            key.manager = "AWS"
+            self.meta.update(KEY_KIND, key.key_id, changes={"manager": "AWS"})
+            try:
+                self.meta.create(ALIAS_KIND, alias, self.alias_arn(alias), "Active", self._alias_doc(alias, key))
+            except ResourceInUse:  # another request made it first: use that one, drop ours
+                self.meta.delete(KEY_KIND, key.key_id)
+                continue
+            return key
+        raise kms_error("KMSInternalException", f"The AWS managed key {alias} could not be made; retry.", 500)
+
     def set_enabled(self, key_ref: str, enabled: bool) -> KmsKey:
         def change(key: KmsKey) -> None:
+            self._customer_managed(key, "enabled or disabled")
             if key.state == "PendingDeletion":
                 raise kms_error("KMSInvalidStateException", f"{key.arn} is pending deletion.")
             key.state = "Enabled" if enabled else "Disabled"
@@ -242,6 +274,7 @@ class KeyService:
                                   f"{days} was given.")
 
         def change(key: KmsKey) -> None:
+            self._customer_managed(key, "scheduled for deletion")
             if key.state == "PendingDeletion":
                 raise kms_error("KMSInvalidStateException", f"{key.arn} is pending deletion.")
             key.state, key.pending_window, key.deletion_date = "PendingDeletion", days, self.clock() + days * DAY

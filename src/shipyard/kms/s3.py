@@ -45,10 +45,8 @@ class S3KeyBroker:
         data_key = envelope.new_key()
         if encryption.algorithm == AES256:
             return data_key, envelope.encrypt_blob(self._s3_material, S3_KEY_ID, 1, data_key, context), encryption
-        if not encryption.key_id:
-            raise kms_error("NotFoundException", "SSE-KMS needs a key: name one with SSEKMSKeyId "
-                           "(x-amz-server-side-encryption-aws-kms-key-id). Shipyard has no AWS managed aws/s3 key.")
-        blob, key = self.keys.encrypt(encryption.key_id, data_key, context)
+        key_ref = encryption.key_id or self.keys.managed_key("s3").key_id  # no key named: aws/s3, as AWS does
+        blob, key = self.keys.encrypt(key_ref, data_key, context)
         return data_key, blob, Encryption(KMS, key.arn)
 
     def open_data_key(self, wrapped: bytes, context: dict[str, str]) -> bytes:
