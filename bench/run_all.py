@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_job_overhead": ([], ["--n", "4"]),
     "bench_job_start": ([], ["--n", "4"]),
     "bench_processing_job": ([], ["--n", "3"]),
+    "bench_debugger": ([], ["--repeat", "1", "--steps", "200"]),
     "bench_pipeline_dispatch": ([], ["--steps", "5", "--cached", "3"]),
     "bench_pipeline_local_mode": (["--install-compose"], ["--install-compose", "--repeat", "1"]),
     "bench_metric_ingestion": ([], ["--batches", "30"]),  # needs MLflow (see its docstring), else says so

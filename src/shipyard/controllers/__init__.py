@@ -17,6 +17,7 @@ CONTROLLERS = [
     ("shipyard.controllers.async_inference", "AsyncInferenceController"),
     ("shipyard.controllers.serverless", "ServerlessController"),
     ("shipyard.controllers.processing", "ProcessingController"),
+    ("shipyard.controllers.debug_rules", "DebugRuleController"),
     ("shipyard.controllers.pipeline", "PipelineController"),
     ("shipyard.controllers.notebook", "NotebookController"),
     ("shipyard.controllers.monitoring", "MonitoringController"),

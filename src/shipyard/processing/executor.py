@@ -148,6 +148,10 @@ class Executor(SupervisedProgram):
             env.update(environment)
             env["PYTHONUNBUFFERED"] = "1"
             return [sys.executable, "-m", "shipyard.wrangle.job", *(app.get("ContainerArguments") or [])], env
+        if program["kind"] == "debugrule":  # a Debugger rule beside a training job: shipyard.debugger.rule_job
+            env.update(environment)
+            env["PYTHONUNBUFFERED"] = "1"
+            return [sys.executable, "-m", "shipyard.debugger.rule_job", *(app.get("ContainerArguments") or [])], env
         if program["kind"] != "script":
             raise ValueError(f"this Shipyard cannot run a {program['kind']!r} processing program")
         from ..environments import EnvironmentError_, ensure_for_image

@@ -12,6 +12,8 @@
   :mod:`shipyard.monitor.analyzer` runs on this Python, in the job's sandbox;
 - Data Wrangler's image (``sagemaker-data-wrangler-container``, a flow exported to a processing job) ->
   ``{"kind": "wrangler"}``: :mod:`shipyard.wrangle.job` runs the flow on this Python, in the job's sandbox;
+- the Debugger rule evaluator (``sagemaker-debugger-rules``, the rule jobs beside a training job) ->
+  ``{"kind": "debugrule"}``: :mod:`shipyard.debugger.rule_job` runs on this Python, in the job's sandbox;
 - anything else that is an ECR URI or an image of the local container engine -> ``{"kind": "container"}``:
   the image runs on the container engine with the job folder mounted at ``/opt/ml``;
 - otherwise a ValidationException saying what is accepted.
@@ -61,6 +63,10 @@ def program_for(image: str) -> dict[str, Any]:
         raise ValidationError("AppSpecification.ImageUri must name an image.")
     if is_analyzer_image(image):  # DefaultModelMonitor / ModelQualityMonitor: shipyard.monitor.analyzer
         return {"kind": "analyzer", "image": image}
+    from ..debugger.images import is_rule_image
+
+    if is_rule_image(image):  # AWS's Debugger rule evaluator: shipyard.debugger.rule_job runs the built-in rule
+        return {"kind": "debugrule", "image": image}
     from ..wrangle.image import is_wrangler_image
 
     if is_wrangler_image(image):  # Data Wrangler's container: a .flow run by shipyard.wrangle.job

@@ -22,6 +22,8 @@ def job_scope(name: str, doc: dict, manifest_reads: list[str] | None = None) -> 
         if prefix and prefix not in read:
             read.append(prefix)
     read.extend(p for p in manifest_reads or [] if p and p not in read)
+    # a Debugger rule job reads its training job's tensors / system metrics as they grow (not a staged input)
+    read.extend(p for p in doc.get("_rule_reads") or [] if p and p not in read)
     for item in (doc.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
         prefix = job_keys.s3_prefix((item.get("S3Output") or {}).get("S3Uri") or "")
         if prefix:

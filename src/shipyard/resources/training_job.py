@@ -27,7 +27,7 @@ from ..kms import jobs as kms_jobs
 from ..metastore.base import Resource
 from ..training.metric_matcher import validate_pattern
 from ..usage.budgets import check_budget
-from . import job_events
+from . import debug_rules, job_events
 from .job_listing import list_jobs_page
 
 KIND = "training-job"
@@ -37,7 +37,7 @@ DEFAULT_RESOURCE_CONFIG = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "V
 # request members stored as given when present (the rest of the document is built below)
 _OPTIONAL = ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "ExperimentConfig", "Environment",
              "RetryStrategy", "TensorBoardOutputConfig", "ProfilerConfig", "DebugRuleConfigurations",
-             "InfraCheckConfig", "RemoteDebugConfig")
+             "InfraCheckConfig", "RemoteDebugConfig", "ProfilerRuleConfigurations")
 
 
 def public(doc: dict) -> dict:
@@ -161,6 +161,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
             from ..domain.paths import under_opt_ml
 
             under_opt_ml(checkpoint["LocalPath"], "CheckpointConfig.LocalPath")
+    debug_rules.validate(services, params)  # Debugger hook, rules and profiler (each message names the field)
     from ..controllers.training_admission import check_fits
 
     check_fits(services.runner, resources)  # a job that could never be placed
@@ -189,6 +190,7 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
     for key in _OPTIONAL:
         if params.get(key):
             doc[key] = params[key]
+    doc.update(debug_rules.initial_statuses(params, now))  # rules InProgress until their jobs report
     if parent:
         doc["TuningJobArn"] = parent
     state = TrainingState(program=program, metric_definitions=metric_defs,

@@ -56,6 +56,7 @@ class Executor(SupervisedProgram):
         self.current_host = self.hosts[self.host_index]
         self.sandbox = None  # the job's runners.sandbox.Sandbox, once the program starts
         self.launch = None   # its runners.sandbox.Launch (the cgroup an OOM kill is read from)
+        self.debug = None    # its debugger.job_side.DebugOutputs (tensors, profiler), once prepared
 
     # --- plumbing ---
     @property
@@ -126,6 +127,12 @@ class Executor(SupervisedProgram):
         # container on AWS).
         env = {k: v for k, v in os.environ.items() if not private_variable(k)}
         env.update(self.job.aws_env)
+        if self.host_index == 0:  # Debugger: its config files, the tensor folder and profiler (debugger.job_side)
+            from ..debugger.job_side import DebugOutputs
+
+            self.debug = DebugOutputs(req, self.job_dir, self.layout.config, lambda: self.store, _log,
+                                      host=self.current_host)
+            self.debug.prepare(env)
         _, framework = contract.split_hyperparameters(hps)
         num_gpus = contract.detect_gpus()
         procs = contract.processes_per_host(framework, num_gpus) if program["kind"] == "script" else 1
@@ -251,6 +258,8 @@ class Executor(SupervisedProgram):
             self._on_term(signal.SIGTERM, None)
         tee = threading.Thread(target=self._tee_stderr, args=(self.proc.stderr,), daemon=True)
         tee.start()
+        if self.debug is not None:
+            self.debug.start()
         sync = self._start_checkpoint_sync()
         waiter = ExitWaiter(self.proc)
         volume_check, volume_reason = 0.0, ""
@@ -274,6 +283,8 @@ class Executor(SupervisedProgram):
                 self._kill_program_group()
         self._kill_program_group()  # whatever the program left running ends with it
         tee.join(timeout=5)
+        if self.debug is not None:
+            self.debug.finish()  # the last tensors and training_job_end.ts, whatever the outcome
         if sync is not None:
             sync.set()
         self.status.set(training_end=time.time(), exit_code=rc)

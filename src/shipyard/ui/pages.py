@@ -350,7 +350,7 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
 # The console's other page modules, each with its own ROUTES (paths under /studio): one module per area.
 PAGE_MODULES = ("pages_tuning", "pages_experiments", "pages_traffic", "pages_storage", "pages_logs",
                 "pages_notebooks", "pages_monitoring", "pages_usage", "pages_labeling",
-                "pages_wrangle")
+                "pages_wrangle", "pages_debugger")
 
 
 def all_routes() -> list[tuple[str, Any, list[str]]]:

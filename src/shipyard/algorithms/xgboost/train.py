@@ -118,6 +118,11 @@ def run(env: TrainingEnv) -> None:
         callbacks.append(checkpoints.make_callback(env.checkpoint_dir, done))
     if hp.get("save_model_on_termination"):
         callbacks.append(checkpoints.stop_on_sigterm())
+    from .debugger import make_callback
+
+    debug_hook = make_callback(env, dtrain, evals[1][0] if len(evals) > 1 else None, remaining)
+    if debug_hook is not None:  # a DebugHookConfig: metrics, feature importance, SHAP... as AWS's image saves
+        callbacks.append(debug_hook)
     if remaining:
         trained = time.time()
         booster = xgb.train(params, dtrain, num_boost_round=remaining, evals=evals, xgb_model=resumed,
