@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_lineage": ([], ["--chains", "200", "--repeat", "10"]),
     "bench_console": ([], ["--jobs", "2000", "--repeat", "20"]),
     "bench_usage": ([], ["--jobs", "500", "--repeat", "1"]),
+    "bench_projects": ([], ["--pushes", "3"]),
     "bench_serving": ([], ["--n", "1000"]),
     "bench_router_features": ([], ["--n", "2000"]),
     "bench_hosting_features": ([], ["--n", "100"]),

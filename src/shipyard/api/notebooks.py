@@ -30,8 +30,9 @@ def list_notebook_instances(services: Services, params: dict) -> dict:
     def summary(r) -> dict:
         out = {"NotebookInstanceName": r.name, "NotebookInstanceArn": r.arn, "NotebookInstanceStatus": r.status,
                "InstanceType": r.doc.get("InstanceType"), "CreationTime": r.created, "LastModifiedTime": r.modified}
-        if r.doc.get("NotebookInstanceLifecycleConfigName"):
-            out["NotebookInstanceLifecycleConfigName"] = r.doc["NotebookInstanceLifecycleConfigName"]
+        for key in ("NotebookInstanceLifecycleConfigName", "DefaultCodeRepository", "AdditionalCodeRepositories"):
+            if r.doc.get(key):
+                out[key] = r.doc[key]
         return out
 
     page = list_page(services, nb.KIND, params, "NotebookInstances", summary,
@@ -40,6 +41,13 @@ def list_notebook_instances(services: Services, params: dict) -> dict:
     if wanted:
         page["NotebookInstances"] = [s for s in page["NotebookInstances"]
                                      if wanted in s.get("NotebookInstanceLifecycleConfigName", "")]
+    if params.get("DefaultCodeRepositoryContains"):
+        page["NotebookInstances"] = [s for s in page["NotebookInstances"]
+                                     if params["DefaultCodeRepositoryContains"] in s.get("DefaultCodeRepository", "")]
+    if params.get("AdditionalCodeRepositoryEquals"):
+        page["NotebookInstances"] = [s for s in page["NotebookInstances"]
+                                     if params["AdditionalCodeRepositoryEquals"] in
+                                     s.get("AdditionalCodeRepositories", [])]
     return page
 
 

@@ -34,6 +34,8 @@ OPERATION_MODULES = [
     "shipyard.api.compilation",
     "shipyard.api.kms",
     "shipyard.api.labeling",
+    "shipyard.api.secrets",
+    "shipyard.api.projects",
 ]
 
 

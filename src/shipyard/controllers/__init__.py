@@ -24,6 +24,7 @@ CONTROLLERS = [
     ("shipyard.controllers.compilation", "CompilationController"),
     ("shipyard.controllers.usage", "UsageController"),
     ("shipyard.controllers.log_retention", "LogRetentionController"),
+    ("shipyard.controllers.project", "ProjectController"),
     ("shipyard.controllers.labeling", "LabelingController"),
 ]
 

@@ -44,6 +44,8 @@ from ..domain import users as _users
 from ..domain.notebook_state import NotebookState
 from ..metastore.base import LogEvent, Resource
 from ..procs import alive, cmdline
+from ..errors import ShipyardError
+from ..resources import code_repository
 from ..resources import notebook_instance as nb
 from ..runners.sandbox import Sandbox, isolation_enabled, wrap
 from .base import Controller
@@ -120,7 +122,16 @@ class NotebookController(Controller):
         folder.mkdir(parents=True, exist_ok=True)
         config = r.doc.get("NotebookInstanceLifecycleConfigName")
         hooks = ([] if state.created_ran else ["OnCreate"]) + ["OnStart"]
-        env = self._environment(self.keys.issue_for_notebook(r.name))  # the scripts act as the instance, too
+        key = self.keys.issue_for_notebook(r.name)
+        env = self._environment(key)  # the scripts act as the instance, too
+        try:  # its code repositories, cloned before the scripts run (they may use them)
+            code_repository.clone_for_notebook(self.services, r.doc, folder,
+                                               (key.access_key_id, key.secret_access_key))
+        except ShipyardError as e:
+            self.keys.revoke_notebook(r.name)
+            meta.update(nb.KIND, r.name, {"FailureReason": f"Cloning its code repositories failed: {e.message}"},
+                        status="Failed")
+            return
         for hook in hooks:
             failure = self._run_scripts(r.name, folder, nb.scripts(self.services, config, hook), hook, env)
             if failure:

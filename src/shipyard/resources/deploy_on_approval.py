@@ -18,6 +18,10 @@ call that triggered it succeeds whatever happens here.
 The new endpoint's snapshot is built from the endpoint's deployed snapshot (``_spec``) with the replaced
 variant's model and containers swapped; the live weights and instance counts are kept (an autoscaled endpoint
 is not scaled back to its config's initial count by a new model version).
+
+:func:`deploy_to` is the same deployment without the tag, for a project's stages (staging, then production on a
+second approval: :mod:`.project`): its record has a key per stage, and an endpoint that does not exist yet is
+created (one ``AllTraffic`` instance, tagged with the project).
 """
 
 from __future__ import annotations
@@ -109,32 +113,50 @@ def _store_name(arn: str) -> str:
     return name_from(arn)
 
 
-def _claim(services: Services, arn: str) -> Resource | None:
-    """Mark the package InProgress (compare-and-set), or None when it was deployed (or is being) already. A
-    conflict with another edit of the package (its metadata) is retried; one with another claim ends it."""
+def _claim(services: Services, arn: str, key: str = "_deploy") -> Resource | None:
+    """Mark the package InProgress under ``key`` (compare-and-set), or None when it was deployed (or is being)
+    already. A conflict with another edit of the package (its metadata) is retried; one with another claim ends
+    it."""
     for _ in range(CLAIM_TRIES):
         package = services.meta.get(PACKAGE_KIND, _store_name(arn))
-        if (package.doc.get("_deploy") or {}).get("Status") in ("InProgress", "Deployed"):
+        if (package.doc.get(key) or {}).get("Status") in ("InProgress", "Deployed"):
             return None
         try:
-            return services.meta.update(PACKAGE_KIND, package.name, {"_deploy": {"Status": "InProgress"}},
+            return services.meta.update(PACKAGE_KIND, package.name, {key: {"Status": "InProgress"}},
                                         expect_version=package.version)
         except ConflictError:
             continue  # re-read: if another approval claimed it, the check above ends here
     raise ConflictError(f"Model package {arn} kept changing while its deployment was claimed.")
 
 
-def _deploy(services: Services, package: Resource, group: str, endpoint: str) -> None:
+def deploy_to(services: Services, arn: str, endpoint: str, *, key: str, tags: list[dict] | None = None) -> bool:
+    """Put the package ``arn`` on ``endpoint`` once, whatever its group's tags: the deployment a project's
+    stages (staging, then production) make (:mod:`shipyard.resources.project`). Claimed and recorded on the
+    package under ``key`` (one key per stage, so a package is deployed once to each); an endpoint that exists is
+    rolled onto the package as :func:`on_approved` does, a missing one is created with one ``AllTraffic``
+    instance tagged ``tags``. Never raises; True when this call claimed the deployment."""
+    package = _claim(services, arn, key)
+    if package is None:
+        return False
+    _deploy(services, package, str(package.doc.get("ModelPackageGroupName") or ""), endpoint, key=key, tags=tags)
+    return True
+
+
+def _deploy(services: Services, package: Resource, group: str, endpoint: str, *, key: str = "_deploy",
+            tags: list[dict] | None = None) -> None:
     arn = package.arn
     record: dict[str, Any] = {"EndpointName": endpoint, "Time": time.time()}
     try:
-        record.update(_roll_out(services, package, group, endpoint))
+        if key != "_deploy" and services.meta.find(ENDPOINT_KIND, endpoint) is None:
+            record.update(_create_endpoint(services, package, group, endpoint, tags or []))
+        else:
+            record.update(_roll_out(services, package, group, endpoint))
         record["Status"] = "Deployed"
     except Exception as e:  # noqa: BLE001 - recorded on the package and in the event stream, never raised
         message = e.message if isinstance(e, ShipyardError) else f"{type(e).__name__}: {e}"
         log.warning("deploy on approval: package %s not deployed to endpoint %s: %s", arn, endpoint, message)
         record.update({"Status": "Failed", "Error": message})
-    services.meta.update(PACKAGE_KIND, package.name, {"_deploy": record})
+    services.meta.update(PACKAGE_KIND, package.name, {key: record})
     _publish(services, arn, group, record)
 
 
@@ -229,3 +251,35 @@ def _roll_out(services: Services, package: Resource, group: str, endpoint: str) 
                                      [{"Containers": v["containers"]} for v in spec["variants"]])
     services.wake(ENDPOINT_KIND)
     return {"ModelName": model_name, "EndpointConfigName": config_name, "VariantName": variant}
+
+
+def _create_endpoint(services: Services, package: Resource, group: str, endpoint: str, tags: list[dict]) -> dict:
+    """A new endpoint serving the package: model, one-variant config, endpoint (what CreateEndpoint records; the
+    hosting controller brings it up). The instance type is the package's first supported real-time type."""
+    spec = package.doc.get("InferenceSpecification") or {}
+    instance_type = (spec.get("SupportedRealtimeInferenceInstanceTypes") or ["ml.m5.large"])[0]
+    version = package.doc.get("ModelPackageVersion")
+    model_name = _name(group, version)
+    model_resource.create(services, {"ModelName": model_name, "Containers": [{"ModelPackageName": package.arn}]})
+    services.meta.update("model", model_name, {"_tags": tags})
+    model_doc = model_resource.get(services, model_name).doc
+    containers = model_resource.containers_of(model_doc)
+    config_name = _name(endpoint, version)
+    config_arn = services.arn(CONFIG_KIND, config_name)
+    variant = {"VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": 1,
+               "InstanceType": instance_type, "InitialVariantWeight": 1.0}
+    services.meta.create(CONFIG_KIND, config_name, config_arn, "Created", {
+        "EndpointConfigName": config_name, "EndpointConfigArn": config_arn, "ProductionVariants": [variant],
+        "CreationTime": time.time(), "_tags": tags})
+    snapshot = {"config": config_name, "data_capture": None, "async_inference": None, "variants": [{
+        "name": "AllTraffic", "weight": 1.0, "count": 1, "model": model_name, "containers": containers,
+        "startup_timeout": None, "shadow": False, "execution_mode": "Serial", "serverless": None,
+        "instance_type": instance_type, "network_isolation": bool(model_doc.get("EnableNetworkIsolation"))}]}
+    now = time.time()
+    arn = services.arn(ENDPOINT_KIND, endpoint)
+    services.meta.create(ENDPOINT_KIND, endpoint, arn, "Creating", {
+        "EndpointName": endpoint, "EndpointArn": arn, "EndpointConfigName": config_name,
+        "EndpointStatus": "Creating", "CreationTime": now, "LastModifiedTime": now, "_spec": snapshot, "_gen": 0,
+        "_tags": tags})
+    services.wake(ENDPOINT_KIND)
+    return {"ModelName": model_name, "EndpointConfigName": config_name, "VariantName": "AllTraffic"}

@@ -23,6 +23,7 @@ from ..context import Services
 from ..domain.notebook_state import NotebookState
 from ..errors import ResourceInUse, ValidationError
 from ..metastore.base import Resource
+from . import code_repository
 
 KIND = "notebook-instance"
 CONFIG_KIND = "notebook-instance-lifecycle-config"
@@ -131,6 +132,7 @@ def create(services: Services, params: dict) -> dict:
     config = params.get("LifecycleConfigName")
     if config:
         get_config(services, config)
+    code_repository.check_notebook_references(services, params)  # cloned at start by the controller
     arn = services.arn(KIND, name)
     now = time.time()
     doc: dict[str, Any] = {
@@ -181,11 +183,16 @@ def update(services: Services, params: dict) -> None:
     if r.status not in STOPPED_LIKE:
         raise ValidationError(f"Unable to update notebook instance {name}: it is {r.status}; stop it first.")
     changes: dict[str, Any] = {k: params[k] for k in UPDATABLE if k in params}
+    code_repository.check_notebook_references(services, params)
     if params.get("LifecycleConfigName"):
         get_config(services, params["LifecycleConfigName"])
         changes["NotebookInstanceLifecycleConfigName"] = params["LifecycleConfigName"]
     if params.get("DisassociateLifecycleConfig"):
         changes["NotebookInstanceLifecycleConfigName"] = None
+    if params.get("DisassociateDefaultCodeRepository"):
+        changes["DefaultCodeRepository"] = None
+    if params.get("DisassociateAdditionalCodeRepositories"):
+        changes["AdditionalCodeRepositories"] = None
     services.meta.update(KIND, name, changes, expect_status=STOPPED_LIKE)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import importlib
 import inspect
 import logging
@@ -62,6 +63,8 @@ from ..wire.models import TARGET_PREFIXES, operation_model
 from ..wire.serialize import dump_json, render_query_response
 from ..wire.validate import validate_input
 from .. import ui
+from ..git import http as git_http
+from ..git.repos import hosted_root
 from . import landing, metrics_route
 from .bodies import (DeadlineReceive, declared_length, has_body, read_body,
                      request_headers, respond)
@@ -231,6 +234,10 @@ class ShipyardApp:
             await respond(send, 200, [(b"content-type", b"text/html; charset=utf-8")],
                           b"" if method == "HEAD" else body)
             return
+        if git_http.wants(path):  # hosted Git repositories over smart HTTP, Basic auth with a Shipyard key
+            await git_http.serve(scope, receive, send, headers, hosted_root(self.services.settings.home),
+                                 self._git_access)
+            return
         if ui.wants(path) and "authorization" not in headers and "X-Amz-" not in query_string:
             await self.console(scope, receive, send)
             return
@@ -267,6 +274,16 @@ class ShipyardApp:
             _log_failure(exc, f"{scope['method']} {scope['path']}")
             await respond(send, *wire_errors.render_rest_json(exc, request_id),
                           close=body is None and has_body(headers))
+
+    def _git_access(self, key_id: str, secret: str) -> str | None:
+        """What a key may do to a hosted Git repository: ``write`` (the server's key, an admin's or a notebook
+        instance's), ``read`` (a viewer's), or None (no such key, or the wrong secret). Jobs' keys get none."""
+        if key_id == self.key_id:
+            return "write" if hmac.compare_digest(secret.encode(), self.secret.encode()) else None
+        user = self.users.lookup(key_id)
+        if user is None or not hmac.compare_digest(secret.encode(), user.secret_access_key.encode()):
+            return None
+        return "read" if user.read_only else "write"
 
     def _caller(self, scope, access_key: str) -> _job_keys.Caller:
         """Who a request claims to be: the server's key, a job's, or a user's, looked up in that order (a job's

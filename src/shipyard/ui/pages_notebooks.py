@@ -2,7 +2,8 @@
 ``shipyard notebook`` JupyterLab of this server's home.
 
 Open is CreatePresignedNotebookInstanceUrl, as the AWS console's "Open JupyterLab": the browser is sent to the
-short-lived URL it returns. It is a POST with the CSRF token like Start and Stop, because it mints a login.
+short-lived URL it returns. Each instance's code repositories are listed (its default one first), as
+ListNotebookInstances answers them. It is a POST with the CSRF token like Start and Stop, because it mints a login.
 The local lab is known from the record ``shipyard notebook`` keeps in ``<home>/notebook/lab.json`` while it
 runs (:func:`shipyard.cli_notebook.read_lab_record`); its URL carries a token to a lab whose kernels hold the
 server's keys, so only the server's own key sees it, never a job's scoped key or a user's.

@@ -24,6 +24,7 @@ TARGET_PREFIXES = {
     "AnyScaleFrontendService": "application-autoscaling",
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
     "TrentService": "kms",
+    "secretsmanager": "secretsmanager",  # the minimal Secrets Manager of code repositories' credentials
     "GraniteServiceVersion20100801": "cloudwatch",  # JSON 1.0 (botocore's first choice); CBOR: wire/rpcv2.py
 }
 
