@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import httpx
@@ -64,7 +65,12 @@ def test_create_describe_list_update_delete_and_bad_input(server):
         sm.create_code_repository(CodeRepositoryName="bad", GitConfig={
             "RepositoryUrl": url, "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-abcdef"})
     assert _error(e)[0] == "ValidationException" and "GitConfig.SecretArn" in _error(e)[1]
-    plain = secrets.create_secret(Name="not-json", SecretString="hunter2")["ARN"]
+    marker = f"hunter2-{uuid.uuid4().hex}"
+    plain = secrets.create_secret(Name="not-json", SecretString=marker)["ARN"]
+    assert secrets.get_secret_value(SecretId=plain)["SecretString"] == marker
+    stored = b"".join(p.read_bytes() for p in Path(server.home).glob("*.db*") if p.is_file())
+    assert stored and marker.encode() not in stored  # kept encrypted under alias/aws/secretsmanager
+    assert server.client("kms").describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]["KeyManager"] == "AWS"
     with pytest.raises(ClientError) as e:
         sm.update_code_repository(CodeRepositoryName="models", GitConfig={"SecretArn": plain})
     assert "username" in _error(e)[1]

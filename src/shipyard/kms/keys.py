@@ -240,8 +240,8 @@ class KeyService:
                     return key
                 self.meta.delete(ALIAS_KIND, alias)  # its key is gone: make a new one
                 continue
-            key = self.create_key(f"Default key that protects my {service.upper()} objects when no other key "
-                                  "is defined")
+            what = {"s3": "S3 objects", "secretsmanager": "Secrets Manager data"}.get(service, f"{service} data")
+            key = self.create_key(f"Default key that protects my {what} when no other key is defined")
             key.manager = "AWS"
             self.meta.update(KEY_KIND, key.key_id, changes={"manager": "AWS"})
             try:

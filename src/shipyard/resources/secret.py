@@ -4,12 +4,15 @@ SageMaker reads a private repository's credentials from a Secrets Manager secret
 ``{"username": ..., "password": ...}``. Shipyard serves CreateSecret, DescribeSecret, GetSecretValue,
 PutSecretValue and DeleteSecret (unmodified boto3 ``secretsmanager`` clients) so the same SecretArn works against
 both. A secret is a row of kind ``secret`` in the metadata store, readable by whoever can read that store (the
-server's own credentials are in the same home); its ARN ends with ``-`` and six random characters, as AWS's does.
+server's own credentials are in the same home) — but the value only as ciphertext: encrypted under the secret's
+``KmsKeyId`` or, as AWS does, the account's AWS managed key ``alias/aws/secretsmanager`` (Shipyard's KMS), with
+the secret's ARN as the encryption context. Its ARN ends with ``-`` and six random characters, as AWS's does.
 There are no versions beyond the current one and no rotation. DeleteSecret deletes at once (no recovery window).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets as _random
@@ -55,6 +58,24 @@ def get(services: Services, secret_id: str) -> Resource:
     return found
 
 
+def _seal(services: Services, arn: str, key_ref: str, text: str | None) -> dict[str, Any]:
+    """The document fields holding ``text`` encrypted (``_Ciphertext``, base64) under ``key_ref`` (or aws/...)."""
+    if text is None:
+        return {"_Ciphertext": None, "KmsKeyId": key_ref or None}
+    keys = services.kms.keys
+    key = keys.resolve(key_ref) if key_ref else keys.managed_key("secretsmanager")
+    blob, key = keys.encrypt(key.key_id, text.encode("utf-8"), {"SecretARN": arn})
+    return {"_Ciphertext": base64.b64encode(blob).decode("ascii"), "KmsKeyId": key_ref or None}
+
+
+def _open(services: Services, r: Resource) -> str | None:
+    sealed = r.doc.get("_Ciphertext")
+    if sealed is None:
+        return r.doc.get("SecretString")  # a secret stored before values were encrypted
+    plaintext, _ = services.kms.keys.decrypt(base64.b64decode(sealed), {"SecretARN": r.arn})
+    return plaintext.decode("utf-8")
+
+
 def create(services: Services, params: dict) -> dict:
     name = params["Name"]
     if not _NAME.match(name):
@@ -66,8 +87,9 @@ def create(services: Services, params: dict) -> dict:
     version = params.get("ClientRequestToken") or str(uuid.uuid4())
     now = time.time()
     doc: dict[str, Any] = {"ARN": arn, "Name": name, "Description": params.get("Description") or "",
-                           "SecretString": params.get("SecretString"), "VersionId": version, "CreatedDate": now,
-                           "LastChangedDate": now, "_tags": list(params.get("Tags") or [])}
+                           "VersionId": version, "CreatedDate": now, "LastChangedDate": now,
+                           "_tags": list(params.get("Tags") or [])}
+    doc.update(_seal(services, arn, params.get("KmsKeyId") or "", params.get("SecretString")))
     try:
         services.meta.create(KIND, name, arn, "Active", doc)
     except ResourceInUse:
@@ -78,20 +100,22 @@ def create(services: Services, params: dict) -> dict:
 def put_value(services: Services, params: dict) -> dict:
     r = get(services, params["SecretId"])
     version = params.get("ClientRequestToken") or str(uuid.uuid4())
-    services.meta.update(KIND, r.name, {"SecretString": params.get("SecretString"), "VersionId": version,
-                                        "LastChangedDate": time.time()})
+    changes = {"VersionId": version, "LastChangedDate": time.time(), "SecretString": None}
+    changes.update(_seal(services, r.arn, r.doc.get("KmsKeyId") or "", params.get("SecretString")))
+    services.meta.update(KIND, r.name, changes)
     return {"ARN": r.arn, "Name": r.name, "VersionId": version, "VersionStages": ["AWSCURRENT"]}
 
 
 def value(services: Services, secret_id: str) -> dict:
     r = get(services, secret_id)
-    return {"ARN": r.arn, "Name": r.name, "VersionId": r.doc["VersionId"], "SecretString": r.doc["SecretString"],
+    return {"ARN": r.arn, "Name": r.name, "VersionId": r.doc["VersionId"], "SecretString": _open(services, r),
             "VersionStages": ["AWSCURRENT"], "CreatedDate": r.doc["CreatedDate"]}
 
 
 def describe(services: Services, secret_id: str) -> dict:
     r = get(services, secret_id)
-    out = {k: v for k, v in r.doc.items() if not k.startswith("_") and k not in ("SecretString", "VersionId")}
+    out = {k: v for k, v in r.doc.items()
+           if not k.startswith("_") and k not in ("SecretString", "VersionId") and v is not None}
     out["VersionIdsToStages"] = {r.doc["VersionId"]: ["AWSCURRENT"]}
     out["Tags"] = r.doc.get("_tags") or []
     return out
@@ -112,7 +136,7 @@ def git_credentials(services: Services, secret_arn: str, field: str = "GitConfig
         raise ValidationError(f"{field} {secret_arn!r} names no secret: create it with Secrets Manager's "
                               "CreateSecret (SecretString {\"username\": ..., \"password\": ...}) first.") from None
     try:
-        doc = json.loads(r.doc.get("SecretString") or "")
+        doc = json.loads(_open(services, r) or "")
     except ValueError:
         doc = None
     if not isinstance(doc, dict) or not isinstance(doc.get("username"), str) or \
