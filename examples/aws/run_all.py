@@ -35,7 +35,7 @@ DEFAULT_TIMEOUT = 300
 # Examples whose framework environment would download a multi-GB build of the framework (PyTorch 2.1 from PyPI is
 # a CUDA build; TensorFlow 2.13 takes minutes to build): they run against a second server whose jobs use the
 # server's own Python and packages (SHIPYARD_ENVIRONMENTS=server; torch and tensorflow-cpu are test extras).
-ON_SERVER_PYTHON = {"pytorch_mnist", "tensorflow_script_mode"}
+ON_SERVER_PYTHON = {"pytorch_mnist", "tensorflow_script_mode", "debugger_stop_training"}
 DEFAULT_BUCKET = "sagemaker-shipyard-examples"
 
 

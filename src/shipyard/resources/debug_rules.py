@@ -178,8 +178,9 @@ def initial_statuses(params: dict, now: float) -> dict:
 
 
 def rule_job_name(job: str, rule: str) -> str:
-    """``<job>-<rule>-<8 hex>`` within 63 characters, as AWS names a rule's processing job."""
+    """``<job[:26]>-<rule[:26]>-<8 hex>``, as AWS names a rule's processing job (AWS's notebooks rebuild the name
+    that way to find the rule's log stream in ``/aws/sagemaker/ProcessingJobs``)."""
     digest = hashlib.sha1(f"{job}/{rule}".encode()).hexdigest()[:8]
     clean = re.sub(r"[^A-Za-z0-9-]", "-", rule).strip("-") or "rule"
-    head = re.sub(r"[^A-Za-z0-9-]", "-", job)[:63 - 10 - min(len(clean), 26)].strip("-")
+    head = re.sub(r"[^A-Za-z0-9-]", "-", job)[:26]
     return f"{head}-{clean[:26].strip('-')}-{digest}"
