@@ -56,7 +56,8 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_algorithms": ([], ["--rows", "50000", "--repeat", "3"]),
     "bench_distributed_xgboost": ([], ["--rows", "100000", "--rounds", "20"]),
     "bench_ray_scheduling": ([], ["--jobs", "8"]),
-    "bench_tuning": (["--server"], ["--seeds", "3"]),
+    "bench_tuning": (["--server", "--transfer", "--timing"],
+                     ["--seeds", "3", "--peers", "shipyard-gp,optuna-tpe,random"]),
     "bench_tuning_xgboost": ([], ["--rows", "50000", "--jobs", "10", "--rounds", "20"]),
     # the neural built-ins and framework estimators (issue 19)
     "bench_pytorch_serving": ([], ["--quick"]),

@@ -142,19 +142,6 @@ def test_multi_objective_study_and_pareto_front(engine):
     assert pareto_front([[1, 1], [2, 2], [0, 3]]) == [0, 2]
 
 
-def test_gp_likelihood_gradient_matches_finite_differences():
-    import numpy as np
-    from scipy.optimize import approx_fprime
-
-    from shipyard.tuning.gp import GP
-
-    rng = np.random.default_rng(0)
-    x = rng.random((15, 3))
-    gp = GP(x, np.sin(x.sum(1) * 3))
-    theta = np.r_[np.log([0.3, 0.5, 0.2]), 0.1, np.log(1e-3)]
-    assert np.allclose(gp._nll(theta)[1], approx_fprime(theta, lambda t: gp._nll(t)[0], 1e-6), rtol=1e-4, atol=1e-5)
-
-
 def test_bayesian_handles_a_wide_categorical_space():
     """Ten categorical ranges of 30 values are 300 one-hot dimensions: suggestions stay valid and quick."""
     import time

@@ -284,6 +284,8 @@ class TuningController(Controller):
         """Seed every strategy with the parents' finished jobs that fit its space; find the overall best."""
         meta = self.services.meta
         best = None
+        for s in strategies.values():  # TransferLearning: the GP treats the parents' jobs as a prior task
+            s.options["warm_start_type"] = doc["WarmStartConfig"].get("WarmStartType")
         for p in (doc["WarmStartConfig"].get("ParentHyperParameterTuningJobs") or []):
             parent = meta.find(KIND, p.get("HyperParameterTuningJobName", ""))
             if parent is None:

@@ -5,9 +5,12 @@ and stores their JSON state in the tuning job's document.
 
 - :mod:`.space`: SageMaker ParameterRanges <-> the unit cube, with validation.
 - :mod:`.strategy`: the suggest/observe/state contract, ``make_strategy``, ``strategy_from_state``.
-- :mod:`.random_search`, :mod:`.grid`, :mod:`.bayesian` (GP-EI default, Optuna TPE), :mod:`.hyperband`.
+- :mod:`.random_search`, :mod:`.grid`, :mod:`.bayesian` (GP-EI default, Optuna TPE), :mod:`.hyperband`;
+  the GP's numerics in :mod:`.gp` (Matérn-5/2 ARD, maximum likelihood) and :mod:`.acquisition` (log-EI and
+  its optimisation).
 - :mod:`.early_stopping` (median rule), :mod:`.completion` (TuningJobCompletionCriteria),
-  :mod:`.pareto` (the multi-objective Shipyard extension), :mod:`.testfunctions` (Branin, Hartmann-6).
+  :mod:`.pareto` (the multi-objective Shipyard extension), :mod:`.testfunctions` (Branin, Hartmann-6, noisy,
+  mixed-space and related variants).
 """
 
 from .space import SearchSpace
