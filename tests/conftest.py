@@ -13,6 +13,7 @@ test launched outlives the session.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -250,3 +251,35 @@ def pg_url() -> str:
     if reason is not None:
         pytest.skip(f"PostgreSQL not reachable at {url} ({reason}); set SHIPYARD_TEST_POSTGRES_URL to run")
     return url
+
+
+# --- the console's browser tests (tests/ui, the labeling worker portal): Debian's Chromium driven by Playwright for
+# Python. The browser is the system's (scripts/browser_setup.py installs it with apt-get); Playwright never
+# downloads one. Tests skip, saying what to install, when either is missing.
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def _chromium() -> str | None:
+    explicit = os.environ.get("SHIPYARD_CHROMIUM")  # another Chromium build; skipped if it is not there
+    if explicit:
+        return explicit if os.path.exists(explicit) else None
+    for path in CHROMIUM_CANDIDATES:
+        if os.path.exists(path):
+            return path
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install playwright (the ui-test extra)")
+    path = _chromium()
+    if path is None:
+        pytest.skip("no system Chromium: run `python scripts/browser_setup.py` (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=path, headless=True,
+                                      args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        try:
+            yield launched
+        finally:
+            launched.close()

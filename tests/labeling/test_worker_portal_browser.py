@@ -5,9 +5,7 @@ output manifest. Skipped, saying what to install, without Playwright or Chromium
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 
 import pytest
@@ -19,32 +17,6 @@ from labeling_helpers import TEMPLATES, job_params, label_config, png, team_para
 
 pytestmark = pytest.mark.integration
 BUCKET = "portal"
-
-
-def _chromium() -> str | None:
-    explicit = os.environ.get("SHIPYARD_CHROMIUM")
-    if explicit:
-        return explicit if os.path.exists(explicit) else None
-    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
-        if os.path.exists(path):
-            return path
-    return shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed: pip install playwright (the ui-test extra)")
-    path = _chromium()
-    if path is None:
-        pytest.skip("no system Chromium: run `python scripts/browser_setup.py` (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, headless=True,
-                               args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
