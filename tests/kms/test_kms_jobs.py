@@ -101,6 +101,12 @@ def test_training_output_is_encrypted_and_the_endpoint_serves_it(srv):
     assert s3.get_object(Bucket=bucket, Key=model_key)["Body"].read()[:2] == b"\x1f\x8b"  # plaintext to a reader
     stored = [p for p in (srv.home / "objects" / bucket).rglob("*") if p.is_file()]
     assert stored and not [p for p in stored if p.read_bytes()[:2] == b"\x1f\x8b"]  # no gzip stored in the clear
+    # VolumeKmsKeyId: the job's folder keeps no plaintext input or model once the job has ended
+    job_files = [p for p in (srv.home / "runs").rglob("*") if p.is_file() and "kms-train" in str(p)]
+    assert job_files, "the job folder is found"
+    first_row = rows.splitlines()[0].encode()
+    assert not [p for p in job_files if first_row in p.read_bytes()]
+    assert not [p for p in job_files if "/model/" in str(p) or "/input/data/" in str(p)]
 
     sm.create_model(ModelName="kms-model", ExecutionRoleArn=ROLE,
                     PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": artifact})

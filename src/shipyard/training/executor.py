@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -363,6 +364,7 @@ class Executor(SupervisedProgram):
         except Exception as e:  # noqa: BLE001
             return self.fail(f"InternalServerError: uploading the training results failed: {e}")
         (self.layout.output / "success").touch()
+        self.wipe_volume()
         self.status.finish("Completed", "Completed")
         return 0
 
@@ -375,10 +377,31 @@ class Executor(SupervisedProgram):
             except Exception as e:  # noqa: BLE001 - a stopped job stays stopped; say what went wrong
                 _log(f"uploading the model of the stopped job failed: {e}")
         secondary = self.stop_reason if self.stop_reason == "MaxRuntimeExceeded" else "Stopped"
+        self.wipe_volume()
         self.status.finish("Stopped", secondary, stop_reason=self.stop_reason)
         return 0
 
+    def wipe_volume(self) -> None:
+        """A job with ``VolumeKmsKeyId`` keeps no plaintext data at rest once it ends: its inputs, model, output
+        data, code and checkpoints are deleted from the job folder after the uploads, before its final status (its
+        results are in S3, encrypted under ``OutputDataConfig.KmsKeyId`` when given); the status, logs and failure
+        file stay. While it runs the folder is plaintext on the host's disk: docs/kms.md says to put the home on
+        an encrypted file system for that."""
+        if not (self.req.get("ResourceConfig") or {}).get("VolumeKmsKeyId"):
+            return
+        layout = self.layout
+        folders = [layout.data, layout.model, layout.output_data, layout.intermediate, layout.code,
+                   layout.checkpoints]
+        try:
+            folders.append(self._checkpoint_local())
+        except Exception:  # noqa: BLE001 - a refused LocalPath made no folder
+            pass
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        _log("VolumeKmsKeyId: the job's data, model and checkpoints were deleted from its folder")
+
     def fail(self, reason: str) -> int:
+        self.wipe_volume()
         self.status.finish("Failed", "Failed", failure_reason=reason[:FAILURE_LIMIT])
         _log(reason)
         return 1
