@@ -26,7 +26,9 @@ print(role)  # This is the role that SageMaker would use to leverage AWS resourc
 
 bucket = sess.default_bucket()  # Replace with your own bucket name if needed
 print(bucket)
-prefix = "blazingtext/supervised"  # Replace with the prefix under which you want to store the data if needed
+# SHIPYARD: AWS's notebook says "blazingtext/supervised", as the text-classification notebook does; run_all runs
+# both against one server and bucket at once, and an S3Prefix channel would read the other's files: its own prefix.
+prefix = "blazingtext/word2vec"  # Replace with the prefix under which you want to store the data if needed
 
 # SHIPYARD: the notebook downloads text8 (mattmahoney.net, 100 MB). No downloads at run time: a generated
 # text8-like corpus (one line of lower-case words) in which words of a topic share their contexts.
