@@ -90,6 +90,8 @@ INTEGRATION_TESTS = {
     },
     "training/test_script_command.py": {"test_a_shell_entry_point_gets_its_name_and_arguments_as_values"},
     "server/test_server_fixture.py": {"test_kill_processes_under_home_only"},
+    "debugger/test_trial_and_rules.py": {"test_system_sampler_writes_aws_system_metrics"},
+    "wrangle/test_flow.py": {"test_python_export_reproduces_the_engine"},
     "serving/test_model_server.py": {
         "test_script_mode_handlers", "test_script_mode_defaults_and_transform_fn",
         "test_model_that_cannot_load_exits_nonzero",
@@ -101,6 +103,11 @@ SLOW_TESTS = {
         "test_bayesian_beats_random_on_branin", "test_bayesian_handles_a_wide_categorical_space",
     },
     "algorithms/test_sdk_hyperparameters.py": {"test_every_sdk_hyperparameter_value_is_accepted"},
+    "tuning/test_bayesian_gp.py": {
+        "test_restored_strategy_makes_the_same_next_suggestion",
+        "test_integer_and_categorical_ranges_give_valid_untried_points_and_find_the_best_category",
+        "test_noise_is_learned_for_noisy_data_and_kept_tiny_for_deterministic_data",
+    },
 }
 
 
