@@ -89,9 +89,10 @@ def test_async_outputs_and_failures(server):
 def test_async_requests_survive_a_server_crash(server_factory):
     srv = server_factory()
     _deploy(srv, "queue", 1)
-    # one request runs at a time, 2 s each: 12 s of work, so most are still queued at the kill even on a
-    # loaded machine (with 1 s each, a busy CI worker once finished all five before the restart)
-    answers = [_submit(srv, "queue", i, {"x": i, "sleep": 2.0}) for i in range(6)]
+    # one request runs at a time, 4 s each: 24 s of work, so most are still queued at the kill even on a
+    # loaded machine (with 1 s each a busy CI worker once finished all of them before the restart; with 2 s, a
+    # machine at load 8 did once too)
+    answers = [_submit(srv, "queue", i, {"x": i, "sleep": 4.0}) for i in range(6)]
     srv.kill9()
     srv.start()
     s3 = srv.client("s3")

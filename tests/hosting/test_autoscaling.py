@@ -60,18 +60,20 @@ def test_invocations_per_instance_policy_scales_out_and_in(server_factory):
     wait_until(lambda: count() == (1, 1), 60, 0.5, "scale-in to 1 instance")
     wait_until(lambda: len(model_server_pids(server.home, "scaled")) == 1, 30, what="model servers to stop")
     acts = aas.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=RESOURCE)["ScalingActivities"]
-    # newest first: one scale-out straight to MaxCapacity, then scale-in down to MinCapacity. Scale-in may take
-    # more than one step (3 -> 2 -> 1) when the sliding window still holds the tail of the load at its first
-    # evaluation, as target tracking on AWS does; every step goes down, and the last one lands on 1.
+    # Oldest first: scale-out from 1 up to MaxCapacity, then scale-in down to MinCapacity, each a chain of steps.
+    # Usually one step each way; a loaded machine (the load threads slowed down) or the sliding window still
+    # holding the tail of the load can make either take two (1 -> 2 -> 3, 3 -> 2 -> 1), as target tracking on AWS.
     details = [a["Details"] for a in acts]
-    assert details[-1] == "from 1 to 3", details
-    steps = [tuple(int(n) for n in d.split()[1::2]) for d in details[:-1]]
-    assert steps and steps[0][1] == 1 and steps[-1][0] == 3, details
-    assert all(new < old for old, new in steps) and all(
-        later[1] == earlier[0] for later, earlier in zip(steps[1:], steps)), details
+    oldest_first = list(reversed(acts))
+    steps = [tuple(int(n) for n in a["Details"].split()[1::2]) for a in oldest_first]  # (from, to)
+    ups = [st for st in steps if st[1] > st[0]]
+    downs = [st for st in steps if st[1] < st[0]]
+    assert ups and downs and steps == ups + downs, details  # every scale-out before every scale-in
+    assert ups[0][0] == 1 and ups[-1][1] == 3 and downs[0][0] == 3 and downs[-1][1] == 1, details
+    assert all(b[0] == a[1] for a, b in zip(steps, steps[1:])), details  # one chain of counts
     assert all(a["StatusCode"] == "Successful" and a["ScalableDimension"] == DIM for a in acts)
-    assert "AlarmHigh" in acts[-1]["Cause"] and "per-instance" in acts[-1]["Cause"]
-    assert all("AlarmLow" in a["Cause"] for a in acts[:-1])
+    assert all("AlarmHigh" in a["Cause"] and "per-instance" in a["Cause"] for a in oldest_first[:len(ups)])
+    assert all("AlarmLow" in a["Cause"] for a in oldest_first[len(ups):])
     assert acts[0]["Description"] == "Setting desired instance count to 1."
     # idle and at MinCapacity: nothing more happens
     time.sleep(3)
