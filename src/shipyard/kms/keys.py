@@ -200,7 +200,8 @@ class KeyService:
 
     # --- keys -------------------------------------------------------------------------------------------------
     def create_key(self, description: str = "", key_spec: str = SYMMETRIC, key_usage: str = "ENCRYPT_DECRYPT",
-                   origin: str = "AWS_KMS", tags: list[dict[str, str]] | None = None) -> KmsKey:
+                   origin: str = "AWS_KMS", tags: list[dict[str, str]] | None = None,
+                   manager: str = "CUSTOMER") -> KmsKey:
         if key_spec != SYMMETRIC or key_usage != "ENCRYPT_DECRYPT":
             raise kms_error("UnsupportedOperationException", f"Shipyard's KMS makes symmetric encryption keys only "
                            f"(KeySpec {SYMMETRIC}, KeyUsage ENCRYPT_DECRYPT); {key_spec}/{key_usage} is not "
@@ -211,7 +212,7 @@ class KeyService:
         key_id = str(uuid.uuid4())
         now = self.clock()
         key = KmsKey(key_id=key_id, arn=self.key_arn(key_id), created=now, description=description,
-                     last_rotated=now, tags=list(tags or []))
+                     last_rotated=now, tags=list(tags or []), manager=manager)
         key.versions.append(self._new_version(key))
         self.meta.create(KEY_KIND, key_id, key.arn, key.state, key.to_doc())
         return key
@@ -241,9 +242,8 @@ class KeyService:
                 self.meta.delete(ALIAS_KIND, alias)  # its key is gone: make a new one
                 continue
             what = {"s3": "S3 objects", "secretsmanager": "Secrets Manager data"}.get(service, f"{service} data")
-            key = self.create_key(f"Default key that protects my {what} when no other key is defined")
-            key.manager = "AWS"
-            self.meta.update(KEY_KIND, key.key_id, changes={"manager": "AWS"})
+            key = self.create_key(f"Default key that protects my {what} when no other key is defined",
+                                  manager="AWS")
             try:
                 self.meta.create(ALIAS_KIND, alias, self.alias_arn(alias), "Active", self._alias_doc(alias, key))
             except ResourceInUse:  # another request made it first: use that one, drop ours

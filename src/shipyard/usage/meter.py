@@ -60,10 +60,15 @@ class Meter:
 
     def _follow(self, obs: Observation, iv: Interval | None, now: float) -> None:
         if iv is not None and iv.instance_type == obs.instance_type and iv.count == obs.count:
-            iv.last_seen, iv.tags, iv.user = now, dict(obs.tags), obs.user or iv.user
+            before = (iv.tags, iv.user, iv.start)
+            iv.tags, iv.user = dict(obs.tags), obs.user or iv.user
             if obs.start is not None:
                 iv.start = obs.start  # a job's own start time, should it be recorded late
-            store.save(self.meta, iv)
+            # A write per running resource per tick is wasted on the store: LastSeen only has to stay well within
+            # ``stale`` of now (a third of it), unless something else about the interval changed.
+            if (iv.tags, iv.user, iv.start) != before or now - iv.last_seen >= self.stale / 3:
+                iv.last_seen = now
+                store.save(self.meta, iv)
             return
         start = now
         if iv is not None:  # scaled: this segment ends, the next begins
