@@ -126,6 +126,12 @@ class PipeFeeder:
         self._threads = [threading.Thread(target=self._feed, args=(c,), daemon=True) for c in channels]
 
     def __enter__(self):
+        # every channel's first FIFO exists before the program starts, as on the platform: made by the feeding
+        # threads instead, a program that opens ``<channel>_0`` at once could find no file there
+        for channel in self.channels:
+            first = self.data_dir / f"{channel}_0"
+            if not first.exists():
+                os.mkfifo(first)
         for t in self._threads:
             t.start()
         return self
