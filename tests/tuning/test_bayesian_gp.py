@@ -10,7 +10,8 @@ import pytest
 from scipy.optimize import approx_fprime
 
 from shipyard.tuning.acquisition import log_ei, log_h
-from shipyard.tuning.bayesian import projector, warp_losses
+from shipyard.tuning.bayesian import (
+    PESSIMISTIC_BELOW_NOISE, neighbourer, pessimistic_prior, projector, warp_losses)
 from shipyard.tuning.gp import GP, nll
 from shipyard.tuning.space import SearchSpace
 from shipyard.tuning.strategy import make_strategy, strategy_from_state
@@ -87,6 +88,23 @@ def test_warp_compresses_only_a_long_tail_of_bad_losses():
     assert np.array_equal(warp_losses(flat), flat)   # no bad tail: unchanged
 
 
+def test_prior_mean_is_the_worst_job_unless_the_losses_are_noisy():
+    y = np.array([-1.5, -0.2, 0.3, 1.4])
+    assert np.array_equal(pessimistic_prior(y, None), y - 1.4)   # before the first fit
+    assert np.array_equal(pessimistic_prior(y, 1e-6), y - 1.4)   # deterministic: zero mean = worst job
+    assert np.array_equal(pessimistic_prior(y, PESSIMISTIC_BELOW_NOISE * 2), y)  # noisy: the average
+
+
+def test_exploration_follows_the_data_not_the_corners_of_the_cube():
+    """Hartmann-6, seed 0: with the average job as prior mean, 12 of the jobs after the 30th had four or more
+    coordinates at a bound of the range (EI chasing the variance in the corners, where Hartmann-6 is flat)."""
+    s = make_strategy("Bayesian", HARTMANN6_RANGES, seed=0)
+    run_loop(s, hartmann_of, 45)
+    corners = [t for t in s.trials[10:]
+               if sum(v < 0.02 or v > 0.98 for v in s.space.encode(t["params"])) >= 4]
+    assert len(corners) <= 2, [t["params"] for t in corners]
+
+
 # ------------------------------------------------------------------ the strategy's contracts
 def test_logarithmic_scaling_is_honoured():
     """Optimum at lr = 1e-4 of [1e-6, 1]: one ten-thousandth of the range on a linear scale, the middle on the
@@ -126,6 +144,20 @@ def test_projection_snaps_to_expressible_points():
     for row in px:
         assert space.encode(space.decode(row.tolist())) == pytest.approx(row.tolist(), abs=1e-9)
     assert projector(SearchSpace.from_aws(BRANIN_RANGES)) is None  # continuous: nothing to snap
+
+
+def test_neighbours_step_each_integer_and_switch_each_category():
+    """The acquisition is also evaluated at the best points with one integer one step away or another
+    category: perturbing the relaxed one-hot encoding almost never changes a category."""
+    space = SearchSpace.from_aws(MIXED_RANGES)
+    point = {"learning_rate": "0.01", "subsample": "0.8", "max_depth": "12", "num_round": "200",
+             "booster": "dart"}
+    got = [space.decode(row.tolist()) for row in neighbourer(space)(np.array([space.encode(point)]))]
+    changed = sorted((k, p[k]) for p in got for k in p if p[k] != point[k])
+    assert len(changed) == len(got)  # each neighbour differs from the point in exactly one parameter
+    assert changed == [("booster", "gblinear"), ("booster", "gbtree"), ("max_depth", "11"),
+                       ("num_round", "199"), ("num_round", "201")]
+    assert neighbourer(SearchSpace.from_aws(BRANIN_RANGES)) is None
 
 
 def test_parallel_suggestions_do_not_pile_up():

@@ -62,7 +62,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from .acquisition import local_candidates, maximise
-from .gp import GP, standardise
+from .gp import GP, PRIOR_LS, standardise
 from .pareto import chebyshev
 from .random_search import unit_point
 from .space import SearchSpace
@@ -98,6 +98,28 @@ def warp_losses(y: np.ndarray) -> np.ndarray:
     return np.log((y - lo) / span + 1e-3)
 
 
+CATEGORY_LS = 1.0
+PESSIMISTIC_BELOW_NOISE = 0.01  # fitted noise variance (standardised targets) up to which the prior is pessimistic
+
+
+def pessimistic_prior(y: np.ndarray, noise: float | None) -> np.ndarray:
+    """Standardised losses shifted so that the GP's zero prior mean is the *worst* job seen, not the average.
+
+    Why: with the average as prior mean, every unexplored region looks as good as a typical job, and the
+    uncertainty is largest in the corners of the cube, so log-EI spends its exploration there (on Hartmann-6,
+    20 jobs in a row went to points with every coordinate at a bound, a known weakness of EI: Siivola et
+    al. 2018). A pessimistic prior mean makes a region attractive only where the data say it may be good,
+    so exploration follows the slopes of the function seen so far. Measured with bench_tuning.py, seeds
+    0..19: Hartmann-6 reached regret 0.05 within 60 jobs in 15 of 20 runs instead of 13 (median 29.5 jobs
+    instead of 33), and Branin's worst seed needed 26 jobs instead of 54. With noisy losses the worst
+    observation is mostly noise: once the fitted noise variance is above ``PESSIMISTIC_BELOW_NOISE`` the
+    prior stays the average (pessimistic there, noisy Hartmann-6 lost a little; gated, it is unchanged).
+    """
+    if noise is not None and noise >= PESSIMISTIC_BELOW_NOISE:
+        return y
+    return y - float(y.max())
+
+
 def projector(space: SearchSpace) -> Callable[[np.ndarray], np.ndarray] | None:
     """Points of the unit cube -> the nearest points the space can express (None for a continuous space)."""
     ints = [(i, r) for i, r in enumerate(space.numeric) if r.integer]
@@ -122,6 +144,44 @@ def projector(space: SearchSpace) -> Callable[[np.ndarray], np.ndarray] | None:
     return project
 
 
+def neighbourer(space: SearchSpace) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Points of the unit cube -> their discrete neighbours: each integer one step up and down, each
+    categorical switched to each of its other values (None for a continuous space).
+
+    Why: Gaussian perturbations and L-BFGS on the relaxed one-hot columns almost never change a category
+    (the argmax stays), so log-EI was never evaluated at "the best point so far, with the other booster":
+    on the mixed benchmark the GP settled on a booster 0.05 worse than the best one in 3 of 5 seeds.
+    """
+    ints = [(i, r) for i, r in enumerate(space.numeric) if r.integer]
+    if not ints and not space.categorical:
+        return None
+    blocks, col = [], len(space.numeric)
+    for c in space.categorical:
+        blocks.append((col, len(c.values)))
+        col += len(c.values)
+
+    def neighbours(x: np.ndarray) -> np.ndarray:
+        out = []
+        for row in np.atleast_2d(x):
+            for i, r in ints:
+                value = r.from_unit(row[i])
+                for step in (-1.0, 1.0):
+                    if r.low <= value + step <= r.high:
+                        n = row.copy()
+                        n[i] = r.to_unit(value + step)
+                        out.append(n)
+            for start, k in blocks:
+                for j in range(k):
+                    if row[start + j] < 0.5:
+                        n = row.copy()
+                        n[start:start + k] = 0.0
+                        n[start + j] = 1.0
+                        out.append(n)
+        return np.array(out).reshape(-1, x.shape[-1])
+
+    return neighbours
+
+
 class GPStrategy(Strategy):
     name = "Bayesian"
 
@@ -131,6 +191,9 @@ class GPStrategy(Strategy):
         self.fit_n = 0                             # finished jobs the kernel was last fitted on
         self.n_init = int(options.get("n_init") or min(max(5, self.space.dim + 1), 10))
         self._project = projector(self.space)
+        self._neighbours = neighbourer(self.space)
+        onehot = self.space.dim - len(self.space.numeric)
+        self._ls_mean = np.r_[np.full(len(self.space.numeric), PRIOR_LS[0]), np.full(onehot, math.log(CATEGORY_LS))]
 
     def _extra_state(self):
         return {"theta": self.theta, "fit_n": self.fit_n}
@@ -186,7 +249,7 @@ class GPStrategy(Strategy):
         due = self.theta is None or n <= 50 or n - self.fit_n >= max(1, n // 15)
         if due:
             gp = GP.fit(x, y, None if self.theta is None else np.array(self.theta), rng,
-                        restarts=1 if n <= 50 else -1, maxiter=200 if n <= 50 else 50)
+                        restarts=1 if n <= 50 else -1, maxiter=200 if n <= 50 else 50, ls_mean=self._ls_mean)
             self.theta, self.fit_n = [float(v) for v in gp.theta], n
             return gp
         return GP(x, y, np.array(self.theta))
@@ -222,6 +285,7 @@ class GPStrategy(Strategy):
             elif len(xs) + len(pending) < self.n_init or len(xs) < 2:
                 return self._fresh(self.space.decode(self._sobol(self.counter)), dim)
             y, _, _ = standardise(warp_losses(np.array(ys)))
+            y = pessimistic_prior(y, None if self.theta is None else math.exp(self.theta[-1]))
             model = self._fit(np.array(xs), y, rng)
             if pending:
                 model = model.condition_on_mean(np.array(pending))
@@ -236,8 +300,12 @@ class GPStrategy(Strategy):
         # past 100 jobs the model is sharp and each prediction costs O(n^2): fewer, better-placed candidates
         many = len(own) > 100
         n_random, n_local = (1000, 100) if dim <= 10 and not many else (300, 30)
-        xs, _ = maximise(lambda x, g: model.predict(x, grad=g), best, rng.random((n_random, dim)),
-                         local_candidates(rng, top, scales, n_local), project=self._project,
+        local = local_candidates(rng, top, scales, n_local)
+        if self._neighbours is not None:  # what perturbations of the relaxed encoding miss (see neighbourer)
+            top = self._project(top)
+            local = np.vstack([local, self._neighbours(top), self._neighbours(self._neighbours(top[:1]))])
+        xs, _ = maximise(lambda x, g: model.predict(x, grad=g), best, rng.random((n_random, dim)), local,
+                         project=self._project,
                          n_starts=2 if many else 4, maxiter=40 if many else 100)
         return self._first_unseen(xs, dim)
 
