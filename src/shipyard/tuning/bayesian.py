@@ -18,8 +18,10 @@ Five seeds decide little on Hartmann-6: a run either finds the global basin earl
 minimum at regret 0.12 (8 of 40 runs do, with 1 parallel), and tiny changes anywhere reshuffle which seeds.
 Seeds 0..39 with 1 parallel (``--seeds 40``): Branin 21 jobs (40/40), Hartmann-6 29 (32/40), noisy
 Hartmann-6 @50 0.166 (10/40 reached), mixed 18 (40/40); the previous version of this strategy, on the same
-seeds: 23 (38/40), 32.5 (30/40), 0.287 (7/40), 35 (22/40). What changed, and why, is in the docstrings of
-``pessimistic_prior``, ``neighbourer``, ``GP.condition_on_mean`` and :mod:`.gp` (its noise prior).
+seeds: 23 (38/40), 32.5 (30/40), 0.287 (7/40), 35 (22/40). With 4 parallel: 30 (40/40), 40 (30/40), 0.252
+(9/40), 21 (39/40); previously 31 (39/40), 44 (27/40), 0.353 (2/40), 49.5 (22/40). What changed, and why,
+is in the docstrings of ``pessimistic_prior``, ``neighbourer``, ``GP.condition_on_mean`` and :mod:`.gp`
+(its noise prior).
 TPE stays available as ``engine="tpe"`` (strategy name ``BayesianTPE``).
 
 One suggestion: the first ``n_init`` points come from a scrambled Sobol sequence; after that the finished
