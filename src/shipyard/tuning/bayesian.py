@@ -105,6 +105,7 @@ def warp_losses(y: np.ndarray) -> np.ndarray:
 
 
 CATEGORY_LS = 1.0
+MAX_NEIGHBOURS = 500
 PESSIMISTIC_BELOW_NOISE = 0.01  # fitted noise variance (standardised targets) up to which the prior is pessimistic
 
 
@@ -316,7 +317,13 @@ class GPStrategy(Strategy):
         local = local_candidates(rng, top, scales, n_local)
         if self._neighbours is not None:  # what perturbations of the relaxed encoding miss (see neighbourer)
             top = self._project(top)
-            local = np.vstack([local, self._neighbours(top), self._neighbours(self._neighbours(top[:1]))])
+            near = self._neighbours(top)
+            first = self._neighbours(top[:1])
+            if len(first) <= 40:  # and two steps from the best point, while that stays a small set
+                near = np.vstack([near, self._neighbours(first)])
+            if len(near) > MAX_NEIGHBOURS:  # wide categorical spaces: a random share, not 10 x 29 x 5 points
+                near = near[rng.choice(len(near), MAX_NEIGHBOURS, replace=False)]
+            local = np.vstack([local, near])
         xs, _ = maximise(lambda x, g: model.predict(x, grad=g), best, rng.random((n_random, dim)), local,
                          project=self._project,
                          n_starts=2 if many else 4, maxiter=40 if many else 100)
