@@ -159,6 +159,24 @@ def _xdist_group(rel: str) -> str:
     return rel
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` that schedules by ``SHARED_GROUPS`` itself: xdist 3.8 marks a test's group by
+    appending ``@group`` to ``item._nodeid``, which pytest 9.2 no longer reads (a node's id is ``_id`` now),
+    so every group silently fell apart into single tests and two workers started two Docker daemons, ran
+    apt-get at once and formed Ray clusters side by side. The scope of a test is computed here from its path,
+    the same way the markers below are."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return _xdist_group(path[len("tests/"):] if path.startswith("tests/") else path)
+
+    return SharedGroupScheduling(config, log)
+
+
 def _listed(table: dict[str, set[str]], rel: str, item) -> bool:
     names = table.get(rel, ())
     return item.name in names or getattr(item, "originalname", item.name) in names
