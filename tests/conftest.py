@@ -163,8 +163,8 @@ def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` that schedules by ``SHARED_GROUPS`` itself: xdist 3.8 marks a test's group by
     appending ``@group`` to ``item._nodeid``, which pytest 9.2 no longer reads (a node's id is ``_id`` now),
     so every group silently fell apart into single tests and two workers started two Docker daemons, ran
-    apt-get at once and formed Ray clusters side by side. The scope of a test is computed here from its path,
-    the same way the markers below are."""
+    apt-get at once and formed Ray clusters side by side. The scope of a test is its group, computed here from
+    its path (no xdist_group markers: this is the one place that groups)."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -195,7 +195,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
         if _listed(SLOW_TESTS, rel, item):
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(rel)))
 
 
 # Framework scripts run on the server's own Python in tests (building an image's environment takes minutes);

@@ -8,16 +8,7 @@ import uuid
 
 import pytest
 
-from .test_tuning_e2e import SCRIPT, config, definition, wait
-
-
-@pytest.fixture(scope="module")
-def setup(server, tmp_path_factory):
-    code = tmp_path_factory.mktemp("transfer-code")
-    (code / "train.py").write_text(SCRIPT)
-    bucket = f"transfer-{uuid.uuid4().hex[:8]}"
-    server.client("s3").create_bucket(Bucket=bucket)
-    return {"code": str(code), "bucket": bucket}
+from .test_tuning_e2e import config, definition, setup, wait
 
 
 def test_transfer_learning_child_starts_at_the_parent_best(server, setup):
