@@ -3,6 +3,8 @@ component ``<job>-aws-processing-job`` (Source: the job), its end records the ou
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from processing_helpers import script_request, unique, wait_status
@@ -21,7 +23,12 @@ def test_a_processing_job_has_a_trial_component_with_its_outcome(proc_server, co
     assert component["Source"]["SourceArn"] == arn
     desc = wait_status(sm, name, timeout=60)
     assert desc["ProcessingJobStatus"] == outcome, desc.get("FailureReason")
+    # the outcome is recorded just after the job's final status is saved (as on AWS, a moment later): a bounded wait
+    deadline = time.monotonic() + 10
     component = sm.describe_trial_component(TrialComponentName=f"{name}-aws-processing-job")
+    while component["Status"]["PrimaryStatus"] == "InProgress" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        component = sm.describe_trial_component(TrialComponentName=f"{name}-aws-processing-job")
     assert component["Status"]["PrimaryStatus"] == outcome
     if outcome == "Failed":
         assert "exit code 3" in component["Status"]["Message"]
