@@ -175,3 +175,35 @@ def test_endpoint_scaled_up_and_down_is_metered_in_three_segments(server_factory
             TransformOutput={"S3OutputPath": "s3://feature-tests/out"},
             TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
     assert e.value.response["Error"]["Code"] == "ResourceLimitExceeded"
+
+
+def test_usage_by_user_names_who_created_each_job(server_factory, capsys):
+    """A job created with a person's key is counted to that person, one created with the server's key to
+    ``root``; the creator is kept out of DescribeTrainingJob (it is not a SageMaker field)."""
+    import boto3
+
+    from shipyard.domain.users import Users
+
+    server = server_factory()
+    ana = Users(server.home).add("ana")
+    as_ana = boto3.client("sagemaker", endpoint_url=server.url, region_name=server.region,
+                          aws_access_key_id=ana.access_key_id, aws_secret_access_key=ana.secret_access_key)
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    jobs = {"ana": unique("by-ana"), "root": unique("by-root")}
+    for who, client in (("ana", as_ana), ("root", sm)):
+        params = script_job(s3, BUCKET, jobs[who], NAPPING)
+        params["Environment"] = {"NAP": "0.5"}
+        client.create_training_job(**params)
+    raw: list[bytes] = []
+    sm.meta.events.register("after-call.sagemaker.DescribeTrainingJob",
+                            lambda http_response, **_: raw.append(http_response.content))
+    for name in jobs.values():
+        assert wait_status(sm, name, timeout=90)["TrainingJobStatus"] == "Completed"
+        wait_until(lambda n=name: [iv for iv in intervals_of(server, n) if not iv.is_open] or None, 30, 0.2,
+                   "the job's usage interval to close")
+    assert raw and not any(b"_user" in body for body in raw)
+    rows = usage_csv(server, capsys, "--since", "1h", "--by", "user")
+    assert {"ana", "root"} <= set(rows)
+    for who, name in jobs.items():
+        [iv] = intervals_of(server, name)
+        assert iv.user == who

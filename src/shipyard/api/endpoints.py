@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..domain.acting import stamp
 from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ValidationError
 from ..kms import jobs as kms_jobs
@@ -148,7 +149,7 @@ def create_endpoint(services: Services, params: dict) -> dict:
         doc["_tags"] = [{"Key": t["Key"], "Value": t.get("Value", "")} for t in params["Tags"]]
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     try:
-        services.meta.create(ENDPOINT, name, arn, "Creating", doc)
+        services.meta.create(ENDPOINT, name, arn, "Creating", stamp(doc))
     except ResourceInUse:
         raise ResourceInUse(f'Cannot create already existing endpoint "{arn}".') from None
     _record_lineage(services, name, spec)

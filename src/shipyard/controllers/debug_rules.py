@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..domain.acting import user_of
 from ..domain import job_keys
 from ..domain.status import TRAINING_ACTIVE
 from ..errors import ConflictError, MissingResource, ShipyardError
@@ -205,7 +206,8 @@ class DebugRuleController(Controller):
             "RoleArn": doc.get("RoleArn") or "",
         }
         prefix = job_keys.s3_prefix(source).rstrip("/") + "/"
-        result = processing_job.create(self.services, request_params, extra={"_rule_reads": [prefix]})
+        result = processing_job.create(self.services, request_params,
+                                       extra={"_rule_reads": [prefix], "_user": user_of(doc)})
         log.info("training job %s: rule %s runs as processing job %s", r.name, rule, name)
         return result["ProcessingJobArn"], name
 

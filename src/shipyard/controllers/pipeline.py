@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ..domain.acting import acting_as, user_of
 from ..context import Services
 from ..domain.pipeline_state import ExecutionState, StepRecord
 from ..errors import (ConflictError, ResourceInUse, ShipyardError,
@@ -475,7 +476,8 @@ class _Tick(QualityCheckSteps):
         rec.job_kind, rec.created, rec.status = job_kind.kind, False, "Starting"
         self.save()
         try:
-            arn = job_kind.create(self.services, rec.job, self.child_request(step, dict(args or {})))
+            with acting_as(user_of(self.res.doc)):  # whoever started the execution created its jobs
+                arn = job_kind.create(self.services, rec.job, self.child_request(step, dict(args or {})))
         except Exception as e:  # noqa: BLE001 - the create call's refusal is the step's failure (or a retry)
             exc = create_error_type(e)
             if exc and self.retry(rec, exc, time.time()):

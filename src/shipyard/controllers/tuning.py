@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any
 
+from ..domain.acting import acting_as, user_of
 from ..context import Services
 from ..domain.tuning_state import Trial, TuningState
 from ..errors import ConflictError, ShipyardError
@@ -225,7 +226,8 @@ class TuningController(Controller):
             metric = (trial.objective or {})["MetricName"]
             req = child_request(res.name, trial.name, definition, trial.params, metric)
             try:
-                training_job.create(self.services, req, parent=res.arn)
+                with acting_as(user_of(res.doc)):  # the tuning job's creator created its training jobs
+                    training_job.create(self.services, req, parent=res.arn)
             except (ShipyardError, KeyError) as e:
                 message = getattr(e, "message", "") or f"missing field {e}"
                 trial.status, trial.reason, trial.ended = "Failed", message, time.time()

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
@@ -194,7 +195,7 @@ def create(services: Services, params: dict) -> dict:
     if params.get("Tags"):
         doc["_tags"] = list(params["Tags"])
     doc.update(CompilationState().changes())
-    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "STARTING", doc))
+    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "STARTING", stamp(doc)))
     services.wake(KIND)
     return {"CompilationJobArn": arn}
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.s3_uri import parse_s3_uri
 from ..errors import AuthError, ConflictError, ResourceInUse, ResourceNotFound, S3Error, ValidationError
@@ -159,7 +160,7 @@ def create(services: Services, params: dict) -> dict:
     if endpoint:
         doc["_PrelabelEndpoint"] = endpoint
     try:
-        services.meta.create(KIND, name, arn, "Initializing", doc)
+        services.meta.create(KIND, name, arn, "Initializing", stamp(doc))
     except ResourceInUse:
         raise ResourceInUse(f"LabelingJobName: a labeling job named {name} already exists.") from None
     services.wake(KIND)

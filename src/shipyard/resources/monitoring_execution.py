@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ..domain.acting import user_of
 from ..context import Services
 from ..domain.arns import name_from
 from ..domain.endpoint_state import EndpointState
@@ -222,7 +223,9 @@ def start_processing(services: Services, execution: Resource, job: MonitoringJob
             request = contract.processing_request(job, schedule_name, window, folders,
                                                   _truth_folders(services, job, window.start, window.end), name)
             schedule_arn = execution.parent
-            processing_job.create(services, request, extra={"MonitoringScheduleArn": schedule_arn})
+            schedule = services.meta.find("monitoring-schedule", schedule_name)
+            extra = {"MonitoringScheduleArn": schedule_arn, "_user": user_of(schedule.doc) if schedule else ""}
+            processing_job.create(services, request, extra=extra)
         except ResourceInUse:
             pass  # created by an earlier attempt
         except (_Fail, ShipyardError) as e:

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..domain.doc_state import DocState
@@ -203,7 +204,7 @@ def create(services: Services, params: dict[str, Any]) -> dict[str, Any]:
                           tags=list(params["Tags"]) if params.get("Tags") else None)
     doc.update(state.to_doc())
     try:
-        services.meta.create(KIND, name, arn, "Pending", doc)
+        services.meta.create(KIND, name, arn, "Pending", stamp(doc))
     except ResourceInUse:
         raise ResourceInUse(f"Monitoring schedule {name!r} already exists; choose another MonitoringScheduleName "
                             "or update the existing one (UpdateMonitoringSchedule).") from None

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.notebook_state import NotebookState
 from ..errors import ResourceInUse, ValidationError
@@ -149,7 +150,7 @@ def create(services: Services, params: dict) -> dict:
     if config:
         doc["NotebookInstanceLifecycleConfigName"] = config
     try:
-        services.meta.create(KIND, name, arn, "Pending", doc)
+        services.meta.create(KIND, name, arn, "Pending", stamp(doc))
     except ResourceInUse:
         raise ResourceInUse(f"Cannot create a duplicate Notebook Instance ({arn})") from None
     services.wake(KIND)

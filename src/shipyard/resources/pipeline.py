@@ -23,6 +23,7 @@ import string
 import time
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import make_arn, name_from
 from ..domain.pipeline_state import ExecutionState, PipelineState, StepRecord
@@ -349,7 +350,7 @@ def start(services: Services, req: dict) -> dict:
     state = ExecutionState(definition=text, parameters=params, token=token, steps=steps, pipeline_name=pipe.name)
     doc.update(state.to_doc())
     try:
-        services.meta.create(EXEC_KIND, exec_id, arn, "Executing", doc, parent=pipe.arn)
+        services.meta.create(EXEC_KIND, exec_id, arn, "Executing", stamp(doc), parent=pipe.arn)
     except ResourceInUse:
         if token:  # the same token raced us: the other call created it
             return {"PipelineExecutionArn": arn}

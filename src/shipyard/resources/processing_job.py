@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..domain.processing_state import ProcessingState
@@ -178,7 +179,7 @@ def create(services: Services, params: dict, extra: dict | None = None) -> dict:
     doc.update(extra or {})
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     kms_jobs.processing_job(services, params)  # KmsKeyId fields: checked; the outputs encrypted under the key
-    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
+    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", stamp(doc)))
     services.wake(KIND)
     return {"ProcessingJobArn": arn}
 

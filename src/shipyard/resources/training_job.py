@@ -18,6 +18,7 @@ import shutil
 import time
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..domain.status import TRAINING_TERMINAL
@@ -199,7 +200,8 @@ def create(services: Services, params: dict, parent: str = "", extra: dict | Non
     doc.update(extra or {})
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     kms_jobs.training_job(services, params)  # KmsKeyId fields: checked; the output folder encrypted under its key
-    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc, parent=parent))
+    created = services.meta.create(KIND, name, arn, "InProgress", stamp(doc), parent=parent)
+    job_events.job_created(services, KIND, created)
     services.wake(KIND)
     return {"TrainingJobArn": arn}
 

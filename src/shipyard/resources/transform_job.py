@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
@@ -81,7 +82,7 @@ def create(services: Services, params: dict) -> dict:
                             f"already exists ({arn})")
     check_budget(services, params.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
     kms_jobs.transform_job(services, params)  # KmsKeyId fields: checked; the output encrypted under the key
-    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", doc))
+    job_events.job_created(services, KIND, services.meta.create(KIND, name, arn, "InProgress", stamp(doc)))
     services.wake(KIND)
     return {"TransformJobArn": arn}
 

@@ -18,6 +18,7 @@ import re
 import time
 from typing import Any
 
+from ..domain.acting import stamp
 from ..context import Services
 from ..domain.arns import name_from
 from ..domain.tuning_state import Trial, TuningState
@@ -239,7 +240,7 @@ def create(services: Services, req: dict) -> dict:
         raise ResourceInUse(f"Hyperparameter tuning job names must be unique within an AWS account and region, "
                             f"and a hyperparameter tuning job with this name already exists ({existing.arn}).")
     check_budget(services, req.get("Tags"))  # a spent budget for these tags refuses new work (shipyard.usage)
-    services.meta.create(KIND, name, arn, "InProgress", doc)
+    services.meta.create(KIND, name, arn, "InProgress", stamp(doc))
     services.wake(KIND)
     return {"HyperParameterTuningJobArn": arn}
 

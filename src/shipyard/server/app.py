@@ -71,6 +71,8 @@ from .bodies import (DeadlineReceive, declared_length, has_body, read_body,
 from .limits import STS_XMLNS
 from ..domain import job_keys as _job_keys
 from ..domain import users as _users
+from ..domain.acting import acting_as
+from .acting import acting_name
 from .auth import (SignedRequest, authorize_call, authorize_s3, authorize_user, authorize_user_s3, check_parsed,
                    claimed_access_key, parse_auth, parse_credential_service, parse_query, verify)
 
@@ -338,10 +340,12 @@ class ShipyardApp:
                       secret_access_key=scope["shipyard.signing_secret"], s3=s3, claim=claim)
 
     def _call(self, handler, params: dict, caller: _job_keys.Caller):
-        """Run a handler; one with a ``caller`` parameter (GetCallerIdentity) is told who signed the request."""
-        if _wants_caller(handler):
-            return handler(self.services, params, caller=caller)
-        return handler(self.services, params)
+        """Run a handler as whoever signed the request (what it creates records them: ``shipyard.domain.acting``);
+        one with a ``caller`` parameter (GetCallerIdentity) is also told who that is."""
+        with acting_as(acting_name(self.services.meta, caller.job, caller.user)):
+            if _wants_caller(handler):
+                return handler(self.services, params, caller=caller)
+            return handler(self.services, params)
 
     async def _signed_body(self, scope, receive, headers, query_string, limit: int,
                            too_large=RequestTooLarge) -> bytes:

@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from ..api import registry
 from ..domain import job_keys, users
 from ..errors import OperationNotImplemented, ValidationError
+from ..domain.acting import acting_as
+from ..server.acting import acting_name
 from ..server.auth import authorize_call, authorize_s3, authorize_user, authorize_user_s3
 from ..wire.models import operation_model
 from ..wire.validate import validate_input
@@ -107,7 +109,8 @@ class Operations:
             authorize_call(identity.job, service, operation, params)
         if identity.user is not None:
             authorize_user(identity.user, service, operation, self.account)
-        return handler(self.services, params)
+        with acting_as(acting_name(self.services.meta, identity.job, identity.user)):
+            return handler(self.services, params)
 
     async def call(self, identity: Identity, operation: str, params: dict | None = None,
                    service: str = "sagemaker") -> dict:
