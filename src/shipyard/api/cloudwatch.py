@@ -19,8 +19,8 @@ the last hour by the second (so a Period under a minute works on them; AWS store
 and the 15 days before by the minute.
 
 PutMetricData (custom namespaces: a Model Monitor job's per-feature metrics, which the processing executor
-publishes with the job's key, or a user's own) keeps its series in memory for 15 days, like the endpoint
-metrics: a server restart starts them afresh (the monitoring documents in S3 keep the same figures). Other
+publishes with the job's key, or a user's own) keeps its series in the metadata store
+(:mod:`shipyard.resources.custom_metrics`): a server restart loses none. Other
 namespaces exist but hold no data (CloudWatch answers an unknown metric with no data points, not an error).
 
 Aggregation follows CloudWatch: one data point per period that holds data (none for an empty period), its
@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from typing import Any
 
 from ..errors import ShipyardError
 from ..metastore.base import ListQuery
+from ..resources import custom_metrics
 from ..serving import metrics as M
 from ..usage import metrics as usage_metrics
 from ..usage.prices import load_table
@@ -58,9 +58,6 @@ BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,10})?|100)$")
 MAX_JOBS_SCANNED = 10000
 MAX_PUT = 1000                    # PutMetricData's limit on MetricData items per request
-CUSTOM_KEEP = 15 * 86400          # custom metrics are kept 15 days (in memory: a restart starts them afresh)
-CUSTOM_KEY = "cloudwatch_custom_metrics"
-_CUSTOM_LOCK = threading.Lock()
 
 
 def _invalid(message: str) -> ShipyardError:
@@ -294,35 +291,38 @@ def _endpoint_metrics(services) -> list[dict]:
     return out
 
 
-def _custom(services) -> dict[tuple[str, str, tuple], list[tuple[float, StatSet, str]]]:
-    """PutMetricData's series: (namespace, metric, sorted dimensions) -> [(timestamp, sample set, unit)]."""
-    return services.extras.setdefault(CUSTOM_KEY, {})
-
-
 def _dimensions_key(dimensions: list[dict]) -> tuple:
     return tuple(sorted((str(d.get("Name")), str(d.get("Value"))) for d in dimensions or []))
 
 
-def _sample(item: dict) -> StatSet:
-    """One MetricData item as a sample set: a Value, Values (with Counts) or StatisticValues."""
+def _samples(item: dict) -> list[StatSet]:
+    """One MetricData item as sample sets: a Value (one sample), each of Values (with its Count), or
+    StatisticValues (one set, as given)."""
     name = item.get("MetricName")
     given = [k for k in ("Value", "Values", "StatisticValues") if item.get(k) is not None]
     if len(given) != 1:
         raise _combination(f"The metric {name!r} must give exactly one of Value, Values and StatisticValues.")
     if given[0] == "StatisticValues":
         sv = item["StatisticValues"]
-        return (float(sv["SampleCount"]), float(sv["Sum"]), float(sv["Minimum"]), float(sv["Maximum"]))
+        out = (float(sv["SampleCount"]), float(sv["Sum"]), float(sv["Minimum"]), float(sv["Maximum"]))
+        if not all(map(math.isfinite, out)) or out[0] <= 0 or out[2] > out[3]:
+            raise _invalid(f"The metric {name!r} has StatisticValues that are not finite, a SampleCount that "
+                           "is not positive, or a Minimum above its Maximum.")
+        return [out]
     values = [float(v) for v in ([item["Value"]] if given[0] == "Value" else item["Values"])]
     counts = [float(c) for c in item.get("Counts") or [1.0] * len(values)]
-    if not values or len(counts) != len(values) or not all(map(math.isfinite, values)):
-        raise _invalid(f"The metric {name!r} has no finite values, or Counts and Values differ in length.")
-    return (sum(counts), sum(v * c for v, c in zip(values, counts)), min(values), max(values))
+    if not values or len(counts) != len(values) or not all(map(math.isfinite, values)) or \
+            not all(c > 0 and math.isfinite(c) for c in counts):
+        raise _invalid(f"The metric {name!r} has no finite values, Counts that are not positive, or Counts and "
+                       "Values that differ in length.")
+    return [(c, v * c, v, v) for v, c in zip(values, counts)]
 
 
 @operation("cloudwatch", "PutMetricData")
 def put_metric_data(services, params: dict) -> dict:
-    """Custom metrics (a Model Monitor job's per-feature metrics, a user's own), kept in memory for
-    GetMetricStatistics, GetMetricData and ListMetrics; AWS/ namespaces are CloudWatch's own."""
+    """Custom metrics (a Model Monitor job's per-feature metrics, a user's own), kept in the metadata store
+    (:mod:`shipyard.resources.custom_metrics`) for GetMetricStatistics, GetMetricData and ListMetrics; AWS/
+    namespaces are CloudWatch's own."""
     namespace = str(params.get("Namespace") or "")
     if not namespace or namespace.startswith("AWS/"):
         raise _invalid(f"The value {namespace!r} for parameter Namespace is invalid: give a namespace of your "
@@ -331,32 +331,20 @@ def put_metric_data(services, params: dict) -> dict:
     if not data or len(data) > MAX_PUT:
         raise _invalid(f"The collection MetricData must hold 1 to {MAX_PUT} items; it has {len(data)}.")
     now = time.time()
-    rows = [((namespace, str(item["MetricName"]), _dimensions_key(item.get("Dimensions") or [])),
-             (float(item.get("Timestamp") or now), _sample(item), str(item.get("Unit") or "None")))
-            for item in data]
-    with _CUSTOM_LOCK:
-        store = _custom(services)
-        for key, point in rows:
-            series = store.setdefault(key, [])
-            series.append(point)
-            if series[0][0] < now - CUSTOM_KEEP:
-                series[:] = [p for p in series if p[0] >= now - CUSTOM_KEEP]
+    samples = [(str(item["MetricName"]), _dimensions_key(item.get("Dimensions") or []),
+                float(item.get("Timestamp") or now), str(item.get("Unit") or "None"), sample)
+               for item in data for sample in _samples(item)]  # every item checked before any is stored
+    custom_metrics.put(services, namespace, samples)
     return {}
 
 
 def _custom_points(services, namespace: str, metric: str, dimensions: list[dict], start: float, end: float,
                    unit: str | None) -> tuple[str, list[tuple[float, StatSet]]]:
-    with _CUSTOM_LOCK:
-        series = list(_custom(services).get((namespace, metric, _dimensions_key(dimensions))) or [])
-    points = sorted((ts, s) for ts, s, u in series if start <= ts < end and unit in (None, u))
-    return unit or (series[-1][2] if series else "None"), points
+    return custom_metrics.points(services, namespace, metric, _dimensions_key(dimensions), start, end, unit)
 
 
 def _custom_metrics(services, namespace: str | None) -> list[dict]:
-    with _CUSTOM_LOCK:
-        keys = sorted(_custom(services))
-    return [{"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims]}
-            for ns, name, dims in keys if namespace in (None, ns)]
+    return custom_metrics.series(services, namespace)
 
 
 def _matches(metric: dict, filters: list[dict]) -> bool:
