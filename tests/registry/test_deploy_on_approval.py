@@ -189,3 +189,29 @@ def test_the_replaced_variant_is_the_only_one_or_the_one_serving_the_group(servi
     assert pick(services, {"ProductionVariants": [theirs, ours, plain]}, GROUP.upper(), "arn:ep") == "ours"
     with pytest.raises(ValidationError, match="2 variants and 0 of them"):
         pick(services, {"ProductionVariants": [theirs, plain]}, GROUP, "arn:ep")
+
+
+def test_a_roll_out_keeps_the_variants_weights_and_counts_as_they_are_now(services):
+    """Autoscaling moved the variant to 3 instances and a weight of 0.5: the new model comes in at those, not
+    at the copied config's InitialInstanceCount, and with the container definitions of the package."""
+    from shipyard.resources.endpoint import snapshot
+
+    services.meta.create("model", "m1", services.arn("model", "m1"), "Created",
+                         {"ModelName": "m1", "ExecutionRoleArn": ROLE,
+                          "Containers": [{"Image": XGB_IMAGE, "ModelDataUrl": "s3://doa/v1/model.tar.gz"}]})
+    services.meta.create("endpoint-config", "c1", services.arn("endpoint-config", "c1"), "Created", {
+        "EndpointConfigName": "c1", "ProductionVariants": [{"VariantName": "main", "ModelName": "m1",
+                                                           "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]})
+    spec = snapshot(services, "c1")
+    spec["variants"][0].update(count=3, weight=0.5)
+    services.meta.create("endpoint", "ep", services.arn("endpoint", "ep"), "InService",
+                         {"EndpointName": "ep", "EndpointConfigName": "c1", "_spec": spec})
+    package = services.meta.create("model-package", f"{GROUP}/2", services.arn("model-package", f"{GROUP}/2"),
+                                   "Completed", {"ModelPackageGroupName": GROUP, "ModelPackageVersion": 2,
+                                                 "InferenceSpecification": {"Containers": [
+                                                     {"Image": XGB_IMAGE, "ModelDataUrl": "s3://doa/v2/model.tar.gz"}]}})
+    made = deploy_on_approval._roll_out(services, package, GROUP, "ep")
+    [variant] = services.meta.get("endpoint", "ep").doc["_next"]["variants"]
+    assert (variant["name"], variant["count"], variant["weight"], variant["model"]) == (
+        "main", 3, 0.5, made["ModelName"])
+    assert [c["ModelDataUrl"] for c in variant["containers"]] == ["s3://doa/v2/model.tar.gz"]

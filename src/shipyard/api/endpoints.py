@@ -18,10 +18,10 @@ from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ValidationError
 from ..kms import jobs as kms_jobs
 from ..resources import endpoint as endpoint_resource
-from ..resources.endpoint import get_endpoint, require_in_service
+from ..resources.endpoint import get_config, get_endpoint, require_in_service, snapshot
 from ..usage.budgets import check_budget
 from .listing import list_page
-from .models import NAME_TIME, containers_of, get_model, public
+from .models import NAME_TIME, get_model, public
 from .registry import operation
 
 if TYPE_CHECKING:
@@ -32,13 +32,6 @@ ENDPOINT = "endpoint"
 
 
 # --- endpoint configs ---
-
-def get_config(services: Services, name: str):
-    try:
-        return services.meta.get(CONFIG, name)
-    except MissingResource:
-        raise MissingResource("endpoint configuration", services.arn(CONFIG, name)) from None
-
 
 @operation("sagemaker", "CreateEndpointConfig")
 def create_endpoint_config(services: Services, params: dict) -> dict:
@@ -98,31 +91,6 @@ def list_endpoint_configs(services: Services, params: dict) -> dict:
 
 
 # --- endpoints ---
-
-def snapshot(services: Services, config_name: str) -> dict:
-    """What the controller needs to deploy ``config_name``, independent of the config and models' future."""
-    config = get_config(services, config_name).doc
-    variants = []
-    shadows = {pv["VariantName"] for pv in config.get("ShadowProductionVariants") or []}
-    for pv in config["ProductionVariants"] + (config.get("ShadowProductionVariants") or []):
-        model = get_model(services, pv["ModelName"]).doc
-        variants.append({
-            "name": pv["VariantName"],
-            "weight": float(pv.get("InitialVariantWeight", 1.0)),
-            "count": int(pv.get("InitialInstanceCount") or 1),
-            "model": pv["ModelName"],
-            "containers": containers_of(model),
-            "startup_timeout": pv.get("ContainerStartupHealthCheckTimeoutInSeconds"),
-            "shadow": pv["VariantName"] in shadows,
-            "execution_mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),  # pipelines
-            "serverless": pv.get("ServerlessConfig"),  # scale to zero: shipyard.serving.serverless
-            # the instance's memory/CPU limits and its network: the model server's sandbox or container
-            "instance_type": pv.get("InstanceType"),
-            "network_isolation": bool(model.get("EnableNetworkIsolation")),
-        })
-    return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig"),
-            "async_inference": config.get("AsyncInferenceConfig")}
-
 
 def _capture_summary(capture: dict | None) -> dict | None:
     if not capture:

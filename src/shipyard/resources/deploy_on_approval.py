@@ -38,7 +38,7 @@ from ..errors import ConflictError, MissingResource, ShipyardError, ValidationEr
 from ..metastore.base import Resource
 from . import model as model_resource
 from . import model_package_events
-from .endpoint import get_endpoint
+from .endpoint import get_endpoint, snapshot
 
 TAG = "shipyard:deploy-on-approval"
 PACKAGE_KIND = "model-package"
@@ -221,7 +221,6 @@ def _roll_out(services: Services, package: Resource, group: str, endpoint: str) 
     except MissingResource:
         pass
     model_resource.create(services, params)
-    model_doc = model_resource.get(services, model_name).doc
 
     config_name = _name(f"{endpoint}", package.doc.get("ModelPackageVersion"))
     new_config = {k: copy.deepcopy(v) for k, v in config.items()
@@ -234,14 +233,11 @@ def _roll_out(services: Services, package: Resource, group: str, endpoint: str) 
                        "CreationTime": time.time()})
     services.meta.create(CONFIG_KIND, config_name, config_arn, "Created", new_config)
 
-    spec = copy.deepcopy(ep.doc["_spec"])
-    spec["config"] = config_name
-    for v in spec["variants"]:
-        if v["name"] == variant:
-            v["model"] = model_name
-            v["containers"] = model_resource.containers_of(model_doc)
-            v["execution_mode"] = (model_doc.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
-            v["network_isolation"] = bool(model_doc.get("EnableNetworkIsolation"))
+    spec = snapshot(services, config_name)  # what UpdateEndpoint would record for the new config ...
+    deployed = {v.name: v for v in state.spec.variants}
+    for v in spec["variants"]:  # ... keeping the variants' weights and counts as they are now (autoscaling's)
+        if v["name"] in deployed:
+            v["weight"], v["count"] = deployed[v["name"]].weight, deployed[v["name"]].count
     services.meta.update(ENDPOINT_KIND, endpoint, {"_next": spec, "EndpointStatus": "Updating",
                                                    "FailureReason": None, "LastModifiedTime": time.time()},
                          status="Updating", expect_status={"InService"})

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 from ..domain.endpoint_state import DesiredVariant, EndpointState
 from ..errors import MissingResource, ValidationError
 from ..metastore.base import Resource
+from . import model as model_resource
 
 if TYPE_CHECKING:
     from ..context import Services
 
 KIND = "endpoint"
+CONFIG_KIND = "endpoint-config"
 
 
 def get_endpoint(services: Services, name: str) -> Resource:
@@ -28,6 +30,40 @@ def get_endpoint(services: Services, name: str) -> Resource:
         return services.meta.get(KIND, name)
     except MissingResource:
         raise MissingResource("endpoint", services.arn(KIND, name)) from None
+
+
+def get_config(services: Services, name: str) -> Resource:
+    """The stored endpoint configuration, or SageMaker's ``Could not find endpoint configuration``."""
+    try:
+        return services.meta.get(CONFIG_KIND, name)
+    except MissingResource:
+        raise MissingResource("endpoint configuration", services.arn(CONFIG_KIND, name)) from None
+
+
+def snapshot(services: Services, config_name: str) -> dict:
+    """What the controller needs to deploy ``config_name``, independent of the config and models' future
+    (CreateEndpoint's ``_spec``, UpdateEndpoint's and deploy-on-approval's ``_next``)."""
+    config = get_config(services, config_name).doc
+    variants = []
+    shadows = {pv["VariantName"] for pv in config.get("ShadowProductionVariants") or []}
+    for pv in config["ProductionVariants"] + (config.get("ShadowProductionVariants") or []):
+        model = model_resource.get(services, pv["ModelName"]).doc
+        variants.append({
+            "name": pv["VariantName"],
+            "weight": float(pv.get("InitialVariantWeight", 1.0)),
+            "count": int(pv.get("InitialInstanceCount") or 1),
+            "model": pv["ModelName"],
+            "containers": model_resource.containers_of(model),
+            "startup_timeout": pv.get("ContainerStartupHealthCheckTimeoutInSeconds"),
+            "shadow": pv["VariantName"] in shadows,
+            "execution_mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),  # pipelines
+            "serverless": pv.get("ServerlessConfig"),  # scale to zero: shipyard.serving.serverless
+            # the instance's memory/CPU limits and its network: the model server's sandbox or container
+            "instance_type": pv.get("InstanceType"),
+            "network_isolation": bool(model.get("EnableNetworkIsolation")),
+        })
+    return {"config": config_name, "variants": variants, "data_capture": config.get("DataCaptureConfig"),
+            "async_inference": config.get("AsyncInferenceConfig")}
 
 
 def require_in_service(ep: Resource, action: str) -> None:
