@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io.protobuf import read_varint, varint
+
 MAGIC = b"0x12345678"
 
 # TensorFlow's DataType enum values for the dtypes a hook saves (DT_FLOAT=1, DT_DOUBLE=2, DT_INT32=3, ...)
@@ -77,52 +79,28 @@ def unframe(data: bytes, start: int = 0) -> tuple[bytes, int]:
 
 
 # --- the protobuf wire format, for the fields above ---
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _field(number: int, wire: int) -> bytes:
-    return _varint((number << 3) | wire)
+    return varint((number << 3) | wire)
 
 
 def _bytes_field(number: int, value: bytes) -> bytes:
-    return _field(number, 2) + _varint(len(value)) + value
-
-
-def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, i
-        shift += 7
+    return _field(number, 2) + varint(len(value)) + value
 
 
 def _fields(buf: bytes):
     """(field number, wire type, value) of a message: ints for varints, bytes for the rest."""
     i = 0
     while i < len(buf):
-        key, i = _read_varint(buf, i)
+        key, i = read_varint(buf, i)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, i = _read_varint(buf, i)
+            value, i = read_varint(buf, i)
             yield number, wire, value
         elif wire == 1:
             yield number, wire, buf[i:i + 8]
             i += 8
         elif wire == 2:
-            length, i = _read_varint(buf, i)
+            length, i = read_varint(buf, i)
             yield number, wire, buf[i:i + length]
             i += length
         elif wire == 5:
@@ -150,9 +128,9 @@ def encode_event(ev: TensorEvent) -> bytes:
     if value.dtype.name not in _DTYPES:
         value = value.astype(np.float64 if value.dtype.kind == "f" else np.int64)
     value = value.astype(value.dtype.newbyteorder("<"), copy=False)
-    shape = b"".join(_bytes_field(2, _field(1, 0) + _varint(d) + _bytes_field(2, f"{ev.name}_{d}".encode()))
+    shape = b"".join(_bytes_field(2, _field(1, 0) + varint(d) + _bytes_field(2, f"{ev.name}_{d}".encode()))
                      for d in value.shape)
-    tensor = (_field(1, 0) + _varint(_DTYPES[value.dtype.name]) + _bytes_field(2, shape)
+    tensor = (_field(1, 0) + varint(_DTYPES[value.dtype.name]) + _bytes_field(2, shape)
               + _bytes_field(4, np.ascontiguousarray(value).tobytes()))
     mode_step = ev.mode_step if ev.mode_step >= 0 else ev.step
 
@@ -162,7 +140,7 @@ def encode_event(ev: TensorEvent) -> bytes:
     metadata = plugin("mode_step", str(mode_step)) + plugin("mode", str(ev.mode))
     summary_value = _bytes_field(1, ev.name.encode()) + _bytes_field(9, metadata) + _bytes_field(8, tensor)
     summary = _bytes_field(1, summary_value)
-    return (_field(1, 1) + struct.pack("<d", ev.wall_time) + _field(2, 0) + _varint(ev.step)
+    return (_field(1, 1) + struct.pack("<d", ev.wall_time) + _field(2, 0) + varint(ev.step)
             + _bytes_field(5, summary))
 
 

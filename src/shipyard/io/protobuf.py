@@ -75,7 +75,9 @@ class Record:
 
 # ---------------------------------------------------------------- varints
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """``n`` as a protobuf varint (a negative int64 as its two's complement, ten bytes, as protobuf writes it)."""
+    n &= (1 << 64) - 1
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -126,7 +128,8 @@ def decode_varints(buf: bytes | memoryview) -> np.ndarray:
     return np.bitwise_or.reduceat(parts, starts)
 
 
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the varint at ``pos``; ProtobufError when the buffer ends inside it."""
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -144,13 +147,13 @@ def _fields(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[tupl
     pos = start
     end = len(buf) if end is None else end
     while pos < end:
-        key, pos = _read_varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         num, wt = key >> 3, key & 7
         if wt == 0:
-            val, pos = _read_varint(buf, pos)
+            val, pos = read_varint(buf, pos)
             yield num, wt, val
         elif wt == 2:
-            n, pos = _read_varint(buf, pos)
+            n, pos = read_varint(buf, pos)
             if pos + n > end:
                 raise ProtobufError("length-delimited field runs past the end of the message")
             yield num, wt, (pos, pos + n)
@@ -170,7 +173,7 @@ def _fields(buf: bytes, start: int = 0, end: int | None = None) -> Iterator[tupl
 # ---------------------------------------------------------------- encoding
 
 def _len_field(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
+    return bytes([tag]) + varint(len(payload)) + payload
 
 
 def encode_tensor(values, keys=None, shape=None, kind: str | None = None) -> bytes:
@@ -350,7 +353,7 @@ def write_recordio_protobuf(file: BinaryIO, array, labels=None) -> int:
         return n_rows
     if sparse:
         csr = array.tocsr()
-        shape_field = _len_field(0x1A, _varint(n_cols))
+        shape_field = _len_field(0x1A, varint(n_cols))
     for i in range(n_rows):
         if sparse:
             s, e = csr.indptr[i], csr.indptr[i + 1]
