@@ -6,6 +6,7 @@ so no Docker daemon of the machine is touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -124,3 +125,24 @@ def test_a_daemon_that_was_running_is_left_alone(fake):
     finally:
         running.kill()
         running.wait(timeout=10)
+
+
+def test_a_stale_entry_never_names_another_process(fake):
+    """The recorded daemon is long gone and its pid now belongs to an unrelated process: the start time recorded
+    with the pid tells them apart, so the last user's stop leaves that process alone."""
+    bin_dir, state = fake
+    running = subprocess.Popen([str(bin_dir / "dockerd")], start_new_session=True)  # the daemon that answers
+    unrelated = subprocess.Popen(["sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10
+        while not (bin_dir / "fake.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state.mkdir(parents=True, exist_ok=True)
+        (state / "engine-users.json").write_text(json.dumps({"daemon": [unrelated.pid, 1], "users": []}))
+        provide_engine(str(bin_dir / "docker"), log_dir=state).stop(grace=1)
+        time.sleep(0.3)
+        assert unrelated.poll() is None and running.poll() is None
+    finally:
+        for proc in (running, unrelated):
+            proc.kill()
+            proc.wait(timeout=10)

@@ -65,9 +65,19 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _started(pid: int) -> int:
+    """When ``pid`` started (clock ticks since boot), to tell it from a later process given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 class _Users:
-    """``engine-users.json``: the daemon a ``provide_engine`` started (or None) and the pids using it (one
-    entry per ``provide_engine`` call); read and written under ``engine.lock`` only."""
+    """``engine-users.json``: the daemon a ``provide_engine`` started (its pid and start time, or None) and the
+    pids using it (one entry per ``provide_engine`` call); read and written under ``engine.lock`` only. The
+    start time keeps a stale entry from naming an unrelated process that was given the daemon's old pid."""
 
     def __init__(self, state_dir: Path):
         self.path = state_dir / "engine-users.json"
@@ -76,8 +86,14 @@ class _Users:
         except (OSError, ValueError):
             state = {}
         daemon = state.get("daemon")
-        self.daemon: int | None = daemon if isinstance(daemon, int) and _alive(daemon) else None
+        self.daemon: list[int] | None = None
+        if isinstance(daemon, list) and len(daemon) == 2 and all(isinstance(v, int) for v in daemon) \
+                and _alive(daemon[0]) and _started(daemon[0]) == daemon[1]:
+            self.daemon = daemon
         self.users: list[int] = [p for p in state.get("users", []) if isinstance(p, int) and _alive(p)]
+
+    def started(self, pid: int) -> None:
+        self.daemon = [pid, _started(pid)]
 
     def save(self) -> None:
         self.path.write_text(json.dumps({"daemon": self.daemon, "users": self.users}))
@@ -125,7 +141,7 @@ class Provided:
             if os.getpid() in users.users:
                 users.users.remove(os.getpid())
             if not users.users and users.daemon is not None:
-                _terminate(users.daemon, grace)
+                _terminate(users.daemon[0], grace)
                 users.daemon = None
             users.save()
 
@@ -223,7 +239,7 @@ def provide_engine(preferred: str = "", log_dir: Path | None = None, install: bo
         users = _Users(state_dir)
         provided = _provide(preferred, state_dir, install, wait)
         if provided.daemon is not None:
-            users.daemon = provided.daemon.pid
+            users.started(provided.daemon.pid)
         users.users.append(os.getpid())
         users.save()
     provided.state_dir = state_dir
