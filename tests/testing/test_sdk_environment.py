@@ -49,3 +49,17 @@ def test_the_config_names_the_bucket_only_when_given():
     assert modules == {"TelemetryOptOut": True}
     modules = yaml.safe_load(sdk_config("mine"))["SageMaker"]["PythonSDK"]["Modules"]
     assert modules == {"TelemetryOptOut": True, "Session": {"DefaultS3Bucket": "mine"}}
+
+
+def test_a_default_session_made_before_the_block_does_not_sign_inside_it(tmp_path):
+    """boto3's default session caches the keys it first resolved: one made for another server earlier in the
+    process would sign ``boto3.client(...)`` calls inside the block with the wrong keys."""
+    import boto3
+
+    boto3.setup_default_session(aws_access_key_id="stale", aws_secret_access_key="stale", region_name="us-east-1")
+    try:
+        with sdk_environment(_Server(), tmp_path):
+            assert boto3.client("s3")._request_signer._credentials.access_key == "k"
+        assert boto3.DEFAULT_SESSION is None  # nothing made inside the block outlives it
+    finally:
+        boto3.DEFAULT_SESSION = None

@@ -56,7 +56,11 @@ def sdk_environment(server: _HasEnv | None, config_dir: Path, bucket: str | None
                     region: str = REGION) -> Iterator[Path]:
     """Within the block, the SDK in this process talks to ``server``: its AWS_* variables (none when
     ``server`` is None, for a session that never calls out), ``region``, and a config file written to
-    ``<config_dir>/config.yaml`` (yielded). Every variable it sets or clears is put back afterwards."""
+    ``<config_dir>/config.yaml`` (yielded). Every variable it sets or clears is put back afterwards.
+
+    boto3's default session is dropped on the way in and out: it caches the keys it first resolved, so a
+    ``boto3.client("logs")`` inside the block would otherwise sign with the keys of whichever server an
+    earlier test in this process resolved them for (UnrecognizedClientException)."""
     config = Path(config_dir) / "config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(sdk_config(bucket))
@@ -65,11 +69,15 @@ def sdk_environment(server: _HasEnv | None, config_dir: Path, bucket: str | None
     changes.update(sdk_variables(config))
     changes.update(dict.fromkeys(_CLEARED))
     saved = {key: os.environ.get(key) for key in changes}
+    import boto3
+
     try:
         _apply(changes)
+        boto3.DEFAULT_SESSION = None
         yield config
     finally:
         _apply(saved)
+        boto3.DEFAULT_SESSION = None
 
 
 def _apply(values: Mapping[str, str | None]) -> None:
