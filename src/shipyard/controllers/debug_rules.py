@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ..domain.acting import user_of
 from ..domain import job_keys
+from ..domain.acting import user_of
 from ..domain.status import TRAINING_ACTIVE
 from ..errors import ConflictError, MissingResource, ShipyardError
 from ..resources import debug_rules as dr

@@ -40,8 +40,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..domain.acting import acting_as, user_of
 from ..context import Services
+from ..domain.acting import acting_as, user_of
 from ..domain.pipeline_state import ExecutionState, StepRecord
 from ..errors import (ConflictError, ResourceInUse, ShipyardError,
                       ValidationError)

@@ -19,8 +19,8 @@ import time
 import uuid
 from typing import Any
 
-from ..domain.acting import acting_as, user_of
 from ..context import Services
+from ..domain.acting import acting_as, user_of
 from ..domain.tuning_state import Trial, TuningState
 from ..errors import ConflictError, ShipyardError
 from ..metastore.base import Resource

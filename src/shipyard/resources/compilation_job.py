@@ -20,8 +20,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError
 from ..metastore.base import Resource

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.s3_uri import parse_s3_uri
 from ..errors import AuthError, ConflictError, ResourceInUse, ResourceNotFound, S3Error, ValidationError
 from ..labeling import output as layout

@@ -22,8 +22,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.acting import user_of
 from ..context import Services
+from ..domain.acting import user_of
 from ..domain.arns import name_from
 from ..domain.endpoint_state import EndpointState
 from ..errors import MissingResource, ResourceInUse, ShipyardError, ValidationError

@@ -26,8 +26,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..domain.doc_state import DocState
 from ..domain.endpoint_state import EndpointState

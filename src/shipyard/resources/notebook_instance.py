@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.notebook_state import NotebookState
 from ..errors import ResourceInUse, ValidationError
 from ..metastore.base import Resource

@@ -23,8 +23,8 @@ import string
 import time
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import make_arn, name_from
 from ..domain.pipeline_state import ExecutionState, PipelineState, StepRecord
 from ..domain.status import PIPELINE_EXECUTION_ACTIVE, PIPELINE_EXECUTION_TERMINAL

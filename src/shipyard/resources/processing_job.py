@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..domain.processing_state import ProcessingState
 from ..errors import ConflictError, MissingResource, ResourceNotFound, ValidationError

@@ -18,8 +18,8 @@ import shutil
 import time
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..domain.status import TRAINING_TERMINAL
 from ..domain.training_state import TrainingState

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..errors import ConflictError, MissingResource, ResourceInUse, ValidationError
 from ..kms import jobs as kms_jobs

@@ -18,8 +18,8 @@ import re
 import time
 from typing import Any
 
-from ..domain.acting import stamp
 from ..context import Services
+from ..domain.acting import stamp
 from ..domain.arns import name_from
 from ..domain.tuning_state import Trial, TuningState
 from ..errors import MissingResource, ResourceInUse, ValidationError

@@ -45,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
 from ..api.metrics import ROUTES as METRICS_ROUTES
+from ..domain.acting import acting_as
 from ..errors import (
     AuthError,
     NotImplementedYet,
@@ -71,7 +72,6 @@ from .bodies import (DeadlineReceive, declared_length, has_body, read_body,
 from .limits import STS_XMLNS
 from ..domain import job_keys as _job_keys
 from ..domain import users as _users
-from ..domain.acting import acting_as
 from .acting import acting_name
 from .auth import (SignedRequest, authorize_call, authorize_s3, authorize_user, authorize_user_s3, check_parsed,
                    claimed_access_key, parse_auth, parse_credential_service, parse_query, verify)

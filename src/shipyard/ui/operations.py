@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..api import registry
 from ..domain import job_keys, users
-from ..errors import OperationNotImplemented, ValidationError
 from ..domain.acting import acting_as
+from ..errors import OperationNotImplemented, ValidationError
 from ..server.acting import acting_name
 from ..server.auth import authorize_call, authorize_s3, authorize_user, authorize_user_s3
 from ..wire.models import operation_model
