@@ -226,19 +226,38 @@ def _supervise(s: _Sys, cmd: list[str]) -> None:
 
 
 def _init(s: _Sys, cmd: list[str], report_fd: int) -> None:
+    # PID 1 gets only the signals it handles, so the handlers come first: a stop that the supervisor passed on
+    # while this init was still mounting /proc was dropped, and the program then ran to its end. Until the
+    # program exists a signal waits in ``held``; around the fork the signals are blocked, so none is lost
+    # in the child before it resets them for the program.
+    program = 0
+    held: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if program:
+            _pass_on(program, signum)
+        else:
+            held.append(signum)
+
     try:
+        for sig in FORWARDED:
+            signal.signal(sig, on_signal)
         s.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the supervisor gone (SIGKILLed): the namespace goes too
         try:
             s.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         except OSError as e:
             _say(f"cannot mount /proc for the job ({e})")
             os._exit(126)
-        program = os.fork()
-        if program == 0:
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        child = os.fork()
+        if child == 0:
             os.close(report_fd)
-            _exec(cmd)
-        for sig in FORWARDED:  # PID 1 gets only the signals it handles: these, passed on once
-            signal.signal(sig, lambda signum, _frame: _pass_on(program, signum))
+            _exec(cmd, unblock=FORWARDED)
+        program = child
+        for signum in held:  # each passed on once, in the order they came
+            _pass_on(program, signum)
+        held.clear()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # what came during the fork goes on now
         while True:
             try:
                 pid, status = os.waitpid(-1, 0)  # reap orphans too: this is the namespace's init
@@ -254,9 +273,11 @@ def _init(s: _Sys, cmd: list[str], report_fd: int) -> None:
         os._exit(126)
 
 
-def _exec(cmd: list[str]) -> None:
+def _exec(cmd: list[str], unblock: tuple = ()) -> None:
     for sig in RESTORED:
         signal.signal(sig, signal.SIG_DFL)
+    if unblock:  # a signal held back during the fork now acts as it would on the program
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
     try:
         os.execvp(cmd[0], cmd)
     except OSError as e:
