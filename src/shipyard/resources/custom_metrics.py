@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from typing import Any, Iterable
 
 from ..context import Services
@@ -28,7 +27,6 @@ KIND = "cloudwatch-metric"
 JOB_PREFIX = "cloudwatch:"
 StatSet = tuple[float, float, float, float]  # (sample count, sum, minimum, maximum)
 _KNOWN = "cloudwatch_series_known"            # services.extras: digests this process saw created
-_lock = threading.Lock()
 
 
 def series_id(namespace: str, metric: str, dimensions: tuple) -> str:
@@ -40,8 +38,7 @@ def series_id(namespace: str, metric: str, dimensions: tuple) -> str:
 def put(services: Services, namespace: str, samples: Iterable[tuple[str, tuple, float, str, StatSet]]) -> None:
     """Store (metric, sorted dimensions, timestamp, unit, sample set) samples of one namespace."""
     by_series: dict[str, list[tuple[str, float, float, int]]] = {}
-    with _lock:
-        known: set[str] = services.extras.setdefault(_KNOWN, set())
+    known: set[str] = services.extras.setdefault(_KNOWN, set())  # set.add is atomic: no lock needed
     for metric, dims, ts, unit, (n, total, low, high) in samples:
         sid = series_id(namespace, metric, dims)
         if sid not in known:
@@ -51,10 +48,9 @@ def put(services: Services, namespace: str, samples: Iterable[tuple[str, tuple, 
                 services.meta.create(KIND, sid, services.arn(KIND, sid), "Active", doc)
             except ResourceInUse:
                 pass
-            with _lock:
-                known.add(sid)
+            known.add(sid)
         point = json.dumps([unit, n, total, low, high])
-        by_series.setdefault(sid, []).append((point, total / n if n else low, ts, 0))
+        by_series.setdefault(sid, []).append((point, total / n, ts, 0))  # n > 0: the API checked it
     for sid, points in by_series.items():
         services.meta.append_metrics(JOB_PREFIX + sid, points)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from ..domain import acting
 from ..metastore.base import ListQuery, MetaStore, Resource
 
 COMPILATION_TYPE = "compilation"
@@ -72,11 +73,10 @@ def tags_of(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def user_of(doc: dict[str, Any]) -> str:
-    """Who created the resource, where it records that (a ``_user``, or AWS's ``CreatedBy``); else ""."""
-    if doc.get("_user"):
-        return str(doc["_user"])
+    """Who created the resource, where it records that (``_user``: :mod:`shipyard.domain.acting`, or AWS's
+    ``CreatedBy``); else ""."""
     by = doc.get("CreatedBy") or {}
-    return str(by.get("UserProfileName") or (by.get("IamIdentity") or {}).get("Arn") or "")
+    return acting.user_of(doc) or str(by.get("UserProfileName") or (by.get("IamIdentity") or {}).get("Arn") or "")
 
 
 def _float(v: Any) -> float | None:
